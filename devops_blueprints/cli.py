@@ -1,0 +1,60 @@
+"""The ``devops-blueprints`` command.
+
+Each capability contributes one sub-command group from its own module through a
+``register(subparsers)`` function that adds its parser and sets ``func`` on it; ``func(args)``
+returns the exit code. Modules are imported only when their group is used, so ``scp lint`` never
+loads the CDK.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# group name -> (module with register(), one-line help)
+_GROUPS: dict[str, tuple[str, str]] = {
+    "deployments": ("devops_blueprints.deployments_cli", "add, list and remove tenant deployment records"),
+    "scp": ("devops_blueprints.guardrails.cli", "lint, simulate and render service control policies"),
+    "tf": ("devops_blueprints.tf_import.cli", "import Terraform-managed resources into CloudFormation"),
+}
+
+
+class CliError(Exception):
+    """A user error: printed as one line on stderr, exit code 2 unless given."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def build_parser(groups: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="devops-blueprints", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="group", metavar="{" + ",".join(_GROUPS) + "}")
+    subparsers.required = True
+    for name in groups if groups is not None else _GROUPS:
+        module_name, _help = _GROUPS[name]
+        module = importlib.import_module(module_name)
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # Load only the group that was asked for (all of them for --help or an unknown group).
+    wanted = [args_list[0]] if args_list and args_list[0] in _GROUPS else None
+    parser = build_parser(wanted)
+    args = parser.parse_args(args_list)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"devops-blueprints: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("devops-blueprints: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""Deployable stacks composed from the constructs."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
