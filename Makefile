@@ -51,6 +51,7 @@ $(TOOLS_STAMP):
 synth: setup
 	rm -rf cdk.out
 	$(CDK) synth --quiet
+	python -m tests.support.validation_report cdk.out
 
 lint: setup
 	ruff check .
@@ -62,7 +63,7 @@ pytest: setup
 	pytest -n 2 --dist loadfile
 
 cfn-lint: synth
-	find cdk.out -name '*.template.json' -print0 | xargs -0 --no-run-if-empty cfn-lint --format parseable --
+	find cdk.out -name '*.template.json' -print0 | xargs -0 --no-run-if-empty cfn-lint --non-zero-exit-code error --
 
 test: lint pytest cfn-lint
 	@echo "make test: all checks passed"

@@ -5,25 +5,42 @@
 * ``-c deployment_id=ID -c deployment_type=silo|pool -c component_account=ACCT -c component_region=R``:
   only that deployment's pipeline stack (what the provisioning build runs; kept fast by importing
   only what it needs).
+
+Context of the observability samples: ``inject_latency_ms``, ``provisioned_concurrency``,
+``leak_mb_per_minute``, ``notification_emails`` (comma-separated).
 """
 
 from __future__ import annotations
 
+import sys
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
+
+from devops_blueprints.context import ContextError, int_context, str_list_context
 
 
 def compose_sample_stages(app: cdk.App) -> None:
     """Every sample stage with its defaults (imports here keep the deployment mode lean)."""
     from devops_blueprints.stages import ObservabilityStage
 
-    ObservabilityStage(app, "Observability")
+    ObservabilityStage(
+        app,
+        "Observability",
+        injected_latency_ms=int_context(app, "inject_latency_ms", default=0, minimum=0, maximum=25_000),
+        provisioned_concurrency=int_context(app, "provisioned_concurrency", default=0, minimum=0, maximum=100),
+        leak_mb_per_minute=int_context(app, "leak_mb_per_minute", default=5, minimum=0, maximum=100),
+        notification_emails=str_list_context(app, "notification_emails"),
+    )
 
 
 def main() -> None:
     app = cdk.App()
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    compose_sample_stages(app)
+    try:
+        compose_sample_stages(app)
+    except ContextError as exc:
+        sys.exit(f"error: {exc}")
     app.synth()
 
 

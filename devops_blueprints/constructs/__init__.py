@@ -2,4 +2,11 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+# One line per public construct (explicit re-exports: `import X as X`).
+from devops_blueprints.constructs.devops_guru_admin import DevOpsGuruDelegatedAdmin as DevOpsGuruDelegatedAdmin
+from devops_blueprints.constructs.devops_guru_coverage import DevOpsGuruAppBoundary as DevOpsGuruAppBoundary
+from devops_blueprints.constructs.devops_guru_coverage import DevOpsGuruStackCoverage as DevOpsGuruStackCoverage
+from devops_blueprints.constructs.devops_guru_notifications import (
+    DevOpsGuruNotifications as DevOpsGuruNotifications,
+)
+from devops_blueprints.constructs.observed_function import ObservedFunction as ObservedFunction

@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+# One line per public stack (explicit re-exports: `import X as X`).
+from devops_blueprints.stacks.anomalous_lambda import AnomalousLambdaStack as AnomalousLambdaStack
+from devops_blueprints.stacks.container_insights_ecs import ContainerInsightsEcsStack as ContainerInsightsEcsStack
+from devops_blueprints.stacks.devops_guru import DevOpsGuruStack as DevOpsGuruStack
+from devops_blueprints.stacks.serverless_sample import ServerlessSampleStack as ServerlessSampleStack

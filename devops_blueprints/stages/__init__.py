@@ -2,4 +2,5 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+# One line per public stage (explicit re-exports: `import X as X`).
+from devops_blueprints.stages.observability import ObservabilityStage as ObservabilityStage
