@@ -1,0 +1,132 @@
+"""Fixtures for the tenant-deployment handlers: real tables, stream and CodeBuild projects on moto."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TABLE = "deployments"
+IDEMPOTENCY_TABLE = "deployment-idempotency"
+PROVISIONING_PROJECT = "deployment-provisioning"
+DEPROVISIONING_PROJECT = "deployment-deprovisioning"
+
+
+def load_lambda(function: str) -> ModuleType:
+    """Import ``lambda_src/<function>/index.py`` as its own module, its folder on sys.path as in Lambda."""
+    name = f"_lambda_{function}_index"
+    if name in sys.modules:
+        return sys.modules[name]
+    directory = REPO_ROOT / "lambda_src" / function
+    if str(directory) not in sys.path:
+        sys.path.insert(0, str(directory))
+    spec = importlib.util.spec_from_file_location(name, directory / "index.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class StreamTail:
+    """Reads the table's stream on moto and returns new records as Lambda delivers them."""
+
+    def __init__(self, stream_arn: str) -> None:
+        self.arn = stream_arn
+        self.client = boto3.client("dynamodbstreams")
+        shard = self.client.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        self.iterator: str | None = self.client.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+
+    def new_records(self) -> list[dict[str, Any]]:
+        assert self.iterator is not None
+        response = self.client.get_records(ShardIterator=self.iterator)
+        self.iterator = response.get("NextShardIterator")
+        records = []
+        for record in response["Records"]:
+            record = copy.deepcopy(record)
+            record["eventSourceARN"] = self.arn
+            created = record["dynamodb"].get("ApproximateCreationDateTime")
+            if created is not None:
+                record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
+            records.append(record)
+        return records
+
+    def event(self) -> dict[str, Any]:
+        return {"Records": self.new_records()}
+
+
+@dataclass
+class Tenant:
+    dynamodb: Any
+    codebuild: Any
+    stream: StreamTail
+    start_build_requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def put(self, item: dict[str, Any]) -> None:
+        self.dynamodb.put_item(TableName=TABLE, Item=item)
+
+    def get(self, deployment_id: str) -> dict[str, Any] | None:
+        return self.dynamodb.get_item(
+            TableName=TABLE, Key={"id": {"S": deployment_id}}, ConsistentRead=True
+        ).get("Item")
+
+    def builds(self, project: str) -> list[str]:
+        return list(self.codebuild.list_builds_for_project(projectName=project)["ids"])
+
+
+def create_project(codebuild: Any, name: str) -> None:
+    codebuild.create_project(
+        name=name,
+        source={"type": "S3", "location": "toolchain-bucket/source.zip"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment={
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL",
+        },
+        serviceRole="arn:aws:iam::123456789012:role/codebuild",
+    )
+
+
+@pytest.fixture
+def tenant(aws: str) -> Iterator[Tenant]:
+    dynamodb = boto3.client("dynamodb")
+    table = dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    dynamodb.create_table(
+        TableName=IDEMPOTENCY_TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    codebuild = boto3.client("codebuild")
+    create_project(codebuild, PROVISIONING_PROJECT)
+    create_project(codebuild, DEPROVISIONING_PROJECT)
+    env = Tenant(
+        dynamodb=dynamodb,
+        codebuild=codebuild,
+        stream=StreamTail(table["TableDescription"]["LatestStreamArn"]),
+    )
+
+    # moto keeps no environment overrides on its builds, so record the exact StartBuild requests as sent.
+    def capture(params: dict[str, Any], **_: Any) -> None:
+        env.start_build_requests.append(copy.deepcopy(params))
+
+    codebuild.meta.events.register("provide-client-params.codebuild.StartBuild", capture)
+    yield env
