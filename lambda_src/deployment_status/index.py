@@ -1,18 +1,21 @@
 """CodeBuild build state changes (EventBridge) -> deployment record status.
 
-Environment: ``DEPLOYMENT_TABLE``, ``PROVISIONING_PROJECT``, ``DEPROVISIONING_PROJECT``.
+Environment: ``DEPLOYMENT_TABLE``.
 
 Event: ``detail-type`` "CodeBuild Build State Change" with ``detail.build-status`` (IN_PROGRESS,
 SUCCEEDED, FAILED, STOPPED, TIMED_OUT), ``detail.project-name``, ``detail.build-id`` (the build ARN) and
 ``detail.additional-information.environment.environment-variables`` (which carry ``DEPLOYMENT_ID``).
 
-Every write is conditional on the record's ``build_id`` being this build, so the event of an older
-(stale) build never overwrites the state of a newer one:
+The record says which build it waits for (``build_id``) and what kind it is (``status`` PROVISIONING or
+DEPROVISIONING), so the function needs no project names. Every write is conditional on both, so the
+event of an older (stale) build, or a repeated event, never overwrites a newer state:
 
 * provisioning SUCCEEDED -> ``ACTIVE``; FAILED/STOPPED/TIMED_OUT -> ``FAILED`` with a reason;
 * deprovisioning SUCCEEDED -> the ``DEPROVISIONING`` marker item is deleted; FAILED/STOPPED/TIMED_OUT ->
   ``FAILED`` with a reason (removing the record again retries the deprovisioning);
 * IN_PROGRESS -> nothing (the record already says PROVISIONING or DEPROVISIONING).
+
+Builds without a ``DEPLOYMENT_ID`` variable are not deployment builds and are ignored.
 """
 
 from __future__ import annotations
@@ -56,82 +59,94 @@ class BuildStateChange:
     deployment_id: str
 
     @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> BuildStateChange:
+    def from_event(cls, event: Mapping[str, Any]) -> BuildStateChange | None:
+        """The change described by the event; None for a build that carries no DEPLOYMENT_ID."""
         detail = event.get("detail")
         if not isinstance(detail, dict):
             raise InvalidEventError(
                 "event has no detail object; expected a CodeBuild Build State Change event"
             )
-        project, build, status = (
-            detail.get("project-name"),
-            detail.get("build-id"),
-            detail.get("build-status"),
-        )
-        for name, value in (("project-name", project), ("build-id", build), ("build-status", status)):
+        fields: dict[str, str] = {}
+        for name in ("project-name", "build-id", "build-status"):
+            value = detail.get(name)
             if not isinstance(value, str) or not value:
                 raise InvalidEventError(f"detail.{name} must be a non-empty string, got {value!r}")
-        variables = (detail.get("additional-information") or {}).get("environment", {}).get(
-            "environment-variables"
-        ) or []
+            fields[name] = value
+        information = detail.get("additional-information")
+        environment = information.get("environment") if isinstance(information, dict) else None
+        variables = environment.get("environment-variables") if isinstance(environment, dict) else None
         deployment_id = next(
-            (v.get("value") for v in variables if isinstance(v, dict) and v.get("name") == "DEPLOYMENT_ID"),
+            (
+                v.get("value")
+                for v in (variables if isinstance(variables, list) else [])
+                if isinstance(v, dict) and v.get("name") == "DEPLOYMENT_ID"
+            ),
             None,
         )
         if not isinstance(deployment_id, str) or not deployment_id:
-            raise InvalidEventError(f"build {build} has no DEPLOYMENT_ID environment variable")
-        assert isinstance(project, str) and isinstance(build, str) and isinstance(status, str)
-        return cls(project=project, build_id=build_id_from(build), status=status, deployment_id=deployment_id)
+            return None
+        return cls(
+            project=fields["project-name"],
+            build_id=build_id_from(fields["build-id"]),
+            status=fields["build-status"],
+            deployment_id=deployment_id,
+        )
 
 
 @dataclass(frozen=True)
 class StatusUpdater:
     table: str
-    provisioning_project: str
-    deprovisioning_project: str
     dynamodb: Any
     clock: Callable[[], str] = field(default=utc_now)
 
     def apply(self, change: BuildStateChange) -> str:
         """Apply one build state change; returns what happened (``ignored``, ``stale``, or the new state)."""
-        if change.project == self.provisioning_project:
-            if change.status == "SUCCEEDED":
-                return self._set(change, "ACTIVE", None)
-            if change.status in FAILED_BUILD_STATES:
-                reason = f"provisioning build {change.build_id} ended {change.status}; see its CodeBuild logs"
-                return self._set(change, "FAILED", reason)
+        if change.status != "SUCCEEDED" and change.status not in FAILED_BUILD_STATES:
             return "ignored"
-        if change.project == self.deprovisioning_project:
+        item = self.dynamodb.get_item(
+            TableName=self.table, Key={"id": {"S": change.deployment_id}}, ConsistentRead=True
+        ).get("Item")
+        if item is None or item.get("build_id", {}).get("S") != change.build_id:
+            return "stale"
+        current = item.get("status", {}).get("S")
+        if current == "PROVISIONING":
+            if change.status == "SUCCEEDED":
+                return self._set(change, current, "ACTIVE", None)
+            reason = f"provisioning build {change.build_id} ended {change.status}; see its CodeBuild logs"
+            return self._set(change, current, "FAILED", reason)
+        if current == "DEPROVISIONING":
             if change.status == "SUCCEEDED":
                 return self._delete_marker(change)
-            if change.status in FAILED_BUILD_STATES:
-                reason = (
-                    f"deprovisioning build {change.build_id} ended {change.status}; "
-                    "remove the record again to retry"
-                )
-                return self._set(change, "FAILED", reason)
-            return "ignored"
-        return "ignored"
+            reason = f"deprovisioning build {change.build_id} ended {change.status}; "
+            reason += "remove the record again to retry"
+            return self._set(change, current, "FAILED", reason)
+        return "ignored"  # already settled (a repeated event, or the record was refused meanwhile)
 
-    def _set(self, change: BuildStateChange, status: str, reason: str | None) -> str:
+    def _set(self, change: BuildStateChange, current: str, status: str, reason: str | None) -> str:
         expression = "SET #status = :status, #updated_at = :now"
-        names = {"#status": "status", "#updated_at": "updated_at", "#build_id": "build_id"}
+        names = {
+            "#status": "status",
+            "#updated_at": "updated_at",
+            "#build_id": "build_id",
+            "#status_reason": "status_reason",
+        }
         values: dict[str, Any] = {
             ":status": {"S": status},
             ":now": {"S": self.clock()},
             ":build": {"S": change.build_id},
+            ":current": {"S": current},
         }
         if reason is None:
             expression += " REMOVE #status_reason"
         else:
             expression += ", #status_reason = :reason"
             values[":reason"] = {"S": reason}
-        names["#status_reason"] = "status_reason"
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
                 Key={"id": {"S": change.deployment_id}},
                 UpdateExpression=expression,
-                ConditionExpression="#build_id = :build",
+                ConditionExpression="#build_id = :build AND #status = :current",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
@@ -163,15 +178,15 @@ class StatusUpdater:
 @cache
 def _updater() -> StatusUpdater:
     return StatusUpdater(
-        table=os.environ["DEPLOYMENT_TABLE"],
-        provisioning_project=os.environ["PROVISIONING_PROJECT"],
-        deprovisioning_project=os.environ["DEPROVISIONING_PROJECT"],
-        dynamodb=boto3.client("dynamodb", config=BOTO_CONFIG),
+        table=os.environ["DEPLOYMENT_TABLE"], dynamodb=boto3.client("dynamodb", config=BOTO_CONFIG)
     )
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     change = BuildStateChange.from_event(event)
+    if change is None:
+        logger.info("build %s carries no DEPLOYMENT_ID; ignored", event.get("detail", {}).get("build-id"))
+        return {"outcome": "ignored"}
     outcome = _updater().apply(change)
     logger.info(
         "deployment %s: build %s %s -> %s", change.deployment_id, change.build_id, change.status, outcome

@@ -100,16 +100,13 @@ def state_change(project: str, build_id: str, status: str, deployment_id: str) -
 
 
 def status_updater() -> Any:
-    return status_index.StatusUpdater(
-        table=TABLE,
-        provisioning_project=PROVISIONING_PROJECT,
-        deprovisioning_project=DEPROVISIONING_PROJECT,
-        dynamodb=boto3.client("dynamodb"),
-    )
+    return status_index.StatusUpdater(table=TABLE, dynamodb=boto3.client("dynamodb"))
 
 
 def apply(event: dict[str, Any]) -> str:
-    return str(status_updater().apply(status_index.BuildStateChange.from_event(event)))
+    change = status_index.BuildStateChange.from_event(event)
+    assert change is not None
+    return str(status_updater().apply(change))
 
 
 def provision(tenant: Tenant, provisioner: Any, item: dict[str, Any] = VALID) -> str:
@@ -173,19 +170,22 @@ def test_stale_and_in_progress_build_events_change_nothing(tenant: Tenant, provi
         == "stale"
     )
     assert apply(state_change(PROVISIONING_PROJECT, build_id, "IN_PROGRESS", "acme")) == "ignored"
-    assert apply(state_change("someone-elses-project", build_id, "SUCCEEDED", "acme")) == "ignored"
     assert apply(state_change(PROVISIONING_PROJECT, build_id, "SUCCEEDED", "nobody")) == "stale"
-
     item = tenant.get("acme")
     assert item is not None and item["status"] == {"S": "PROVISIONING"}
     assert tenant.get("nobody") is None
+    # A repeated event after the record settled changes nothing.
+    assert apply(state_change(PROVISIONING_PROJECT, build_id, "FAILED", "acme")) == "FAILED"
+    assert apply(state_change(PROVISIONING_PROJECT, build_id, "SUCCEEDED", "acme")) == "ignored"
+    item = tenant.get("acme")
+    assert item is not None and item["status"] == {"S": "FAILED"}
 
 
-def test_status_event_without_deployment_id_is_rejected_with_a_clear_error() -> None:
-    event = state_change(PROVISIONING_PROJECT, "p:1", "SUCCEEDED", "acme")
+def test_status_events_of_other_builds_are_ignored_and_malformed_ones_rejected(tenant: Tenant) -> None:
+    event = state_change("someone-elses-project", "p:1", "SUCCEEDED", "acme")
     event["detail"]["additional-information"]["environment"]["environment-variables"] = []
-    with pytest.raises(status_index.InvalidEventError, match="has no DEPLOYMENT_ID"):
-        status_index.BuildStateChange.from_event(event)
+    assert status_index.BuildStateChange.from_event(event) is None
+    assert status_index.handler(event, None) == {"outcome": "ignored"}
     with pytest.raises(status_index.InvalidEventError, match=r"detail.build-status must be"):
         status_index.BuildStateChange.from_event({"detail": {"project-name": "p", "build-id": "b"}})
 
