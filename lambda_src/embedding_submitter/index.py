@@ -15,16 +15,26 @@ What a run does:
    UUID, and every manifest is written with ``If-None-Match: *``, so neither two prefixes nor two
    concurrent runs can overwrite each other's manifests). One manifest per array job: a run that needs
    at most 10,000 children (10 million images at the default batch size) has one manifest,
-   ``manifests/<run-id>/manifest.txt``; a bigger run is split into parts
-   ``manifests/<run-id>/part-0000/manifest.txt``, ... of at most ``10,000 * BatchSize`` keys each.
+   ``manifests/<run-id>/manifest.txt``; a bigger run is split into parts of at most
+   ``10,000 * BatchSize`` keys, ``manifests/<run-id>/<run-id>-part-0000/manifest.txt``, ... (the job takes
+   the manifest's folder name as its run id for ``failures/<run-id>/<index>.jsonl``, so every part gets
+   its own folder name and the failures of a run all start with ``failures/<run-id>``).
    A manifest is UTF-8 text, one key per line (``\\n``), sorted.
 3. submits one array job per manifest (children = ceil(keys / BatchSize); ``arrayProperties`` is left
    out when a manifest needs a single child, because Batch array sizes are 2..10,000). Each job gets the
    environment overrides ``MANIFEST_KEY``, ``CHUNK_SIZE`` (= BatchSize) and ``RUN_ID`` (the manifest's
-   folder relative to ``manifests/``: ``<run-id>`` or ``<run-id>/part-0001``), so child ``i`` embeds
-   lines ``[i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)`` of its own manifest.
+   folder name: ``<run-id>`` or ``<run-id>-part-0001``), so child ``i`` embeds lines
+   ``[i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)`` of its own manifest.
    Throttling (``TooManyRequestsException``, ``ThrottlingException``, HTTP 429, ...) is retried with
    exponential backoff and full jitter, on top of botocore's adaptive retry mode.
+
+4. prints one CloudWatch embedded-metric-format line (namespace ``METRICS_NAMESPACE``, default
+   ``DevOpsBlueprints/Embedding``; dimension ``JobQueue``): ``JobsSubmitted``, ``ChildJobsSubmitted``,
+   ``ImagesSubmitted``, ``SkippedKeys``.
+
+Environment: ``IMAGES_BUCKET``, ``JOB_QUEUE``, ``JOB_DEFINITION`` (interface); optional
+``IMAGES_PREFIX`` (every path must start with it: the job may read only that prefix) and
+``METRICS_NAMESPACE``.
 
 Returns ``{"RunId", "JobIds", "ImageCount", "JobCount", "ManifestKeys", "ArraySizes", "SkippedKeys"}``.
 Keys that cannot be written as one manifest line (they contain a line break) are not submitted; they are
@@ -33,6 +43,7 @@ returned in ``SkippedKeys`` and logged, never silently dropped.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -56,6 +67,7 @@ DEFAULT_BATCH_SIZE = 1000
 MAX_BATCH_SIZE = 10_000
 MAX_ARRAY_SIZE = 10_000  # AWS Batch: an array job has 2..10,000 children
 MANIFEST_PREFIX = "manifests/"
+DEFAULT_METRICS_NAMESPACE = "DevOpsBlueprints/Embedding"
 THROTTLING_CODES = frozenset(
     {
         "TooManyRequestsException",
@@ -108,8 +120,11 @@ class Part:
 # --------------------------------------------------------------------------------------------- event
 
 
-def parse_event(event: Any) -> SubmitRequest:
-    """Validate the event; raise :class:`InvalidEventError` naming the field on anything unexpected."""
+def parse_event(event: Any, *, images_prefix: str = "") -> SubmitRequest:
+    """Validate the event; raise :class:`InvalidEventError` naming the field on anything unexpected.
+
+    ``images_prefix``: every path must start with it (the job role can read only that prefix).
+    """
     if not isinstance(event, dict):
         raise InvalidEventError(
             'event must be an object like {"Paths": ["images"], "BatchSize": 1000}, '
@@ -129,6 +144,11 @@ def parse_event(event: Any) -> SubmitRequest:
             raise InvalidEventError(
                 f"Paths[{index}] must not be under {MANIFEST_PREFIX!r} (the submitter's own manifests), "
                 f"got {path!r}"
+            )
+        if not path.startswith(images_prefix):
+            raise InvalidEventError(
+                f"Paths[{index}] must start with {images_prefix!r} (IMAGES_PREFIX, the prefix the job "
+                f"may read), got {path!r}"
             )
     batch_size = event.get("BatchSize", DEFAULT_BATCH_SIZE)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int):
@@ -208,8 +228,8 @@ def plan_parts(keys: Sequence[str], batch_size: int, run_id: str) -> list[Part]:
         return [Part(f"{MANIFEST_PREFIX}{run_id}/manifest.txt", run_id, chunks[0], batch_size)]
     return [
         Part(
-            f"{MANIFEST_PREFIX}{run_id}/part-{n:04d}/manifest.txt",
-            f"{run_id}/part-{n:04d}",
+            f"{MANIFEST_PREFIX}{run_id}/{run_id}-part-{n:04d}/manifest.txt",
+            f"{run_id}-part-{n:04d}",
             chunk,
             batch_size,
         )
@@ -285,7 +305,7 @@ def submit_part(
 ) -> str:
     """Submit the array job of one manifest; returns its job id."""
     request: dict[str, Any] = {
-        "jobName": "embedding-" + part.run_id.replace("/", "-"),
+        "jobName": f"embedding-{part.run_id}",
         "jobQueue": job_queue,
         "jobDefinition": job_definition,
         "containerOverrides": {
@@ -312,11 +332,12 @@ def submit_run(
     bucket: str,
     job_queue: str,
     job_definition: str,
+    images_prefix: str = "",
     run_id: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """Validate, list, write the manifests and submit the array jobs of one run (see the module docstring)."""
-    request = parse_event(event)
+    request = parse_event(event, images_prefix=images_prefix)
     keys, skipped = collect_keys(s3, bucket, request.paths)
     if not keys:
         raise InvalidEventError(
@@ -344,6 +365,31 @@ def submit_run(
     return result
 
 
+def metrics_record(result: dict[str, Any], *, namespace: str, job_queue: str, now_ms: int) -> dict[str, Any]:
+    """One CloudWatch embedded-metric-format record for a submitted run."""
+    values = {
+        "JobsSubmitted": result["JobCount"],
+        "ChildJobsSubmitted": sum(result["ArraySizes"]),
+        "ImagesSubmitted": result["ImageCount"],
+        "SkippedKeys": len(result["SkippedKeys"]),
+    }
+    return {
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [["JobQueue"]],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in values],
+                }
+            ],
+        },
+        "JobQueue": job_queue,
+        "RunId": result["RunId"],
+        **values,
+    }
+
+
 # ------------------------------------------------------------------------------------------- handler
 
 _CLIENTS: dict[str, Any] = {}
@@ -365,11 +411,19 @@ def _required_env(name: str) -> str:
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point; ``IMAGES_BUCKET``, ``JOB_QUEUE``, ``JOB_DEFINITION`` come from the environment."""
-    return submit_run(
+    bucket = _required_env("IMAGES_BUCKET")
+    job_queue = _required_env("JOB_QUEUE")
+    job_definition = _required_env("JOB_DEFINITION")
+    result = submit_run(
         _client("s3"),
         _client("batch"),
         event,
-        bucket=_required_env("IMAGES_BUCKET"),
-        job_queue=_required_env("JOB_QUEUE"),
-        job_definition=_required_env("JOB_DEFINITION"),
+        bucket=bucket,
+        job_queue=job_queue,
+        job_definition=job_definition,
+        images_prefix=os.environ.get("IMAGES_PREFIX", ""),
     )
+    namespace = os.environ.get("METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
+    record = metrics_record(result, namespace=namespace, job_queue=job_queue, now_ms=int(time.time() * 1000))
+    print(json.dumps(record), flush=True)
+    return result

@@ -3,10 +3,12 @@ events."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
@@ -193,7 +195,8 @@ def test_runs_beyond_the_array_limit_get_one_manifest_and_one_job_per_part(
     result = run(env, {"Paths": ["in/"], "BatchSize": 1})
 
     run_id = result["RunId"]
-    assert result["ManifestKeys"] == [f"manifests/{run_id}/part-{n:04d}/manifest.txt" for n in range(3)]
+    parts = [f"{run_id}-part-{n:04d}" for n in range(3)]
+    assert result["ManifestKeys"] == [f"manifests/{run_id}/{part}/manifest.txt" for part in parts]
     assert [env.read(key).splitlines() for key in result["ManifestKeys"]] == [
         images[0:3],
         images[3:6],
@@ -205,7 +208,8 @@ def test_runs_beyond_the_array_limit_get_one_manifest_and_one_job_per_part(
     assert set(jobs) == set(result["JobIds"])
     for n, (job_id, manifest) in enumerate(zip(result["JobIds"], result["ManifestKeys"], strict=True)):
         assert environment_of(jobs[job_id])["MANIFEST_KEY"] == manifest
-        assert environment_of(jobs[job_id])["RUN_ID"] == f"{run_id}/part-{n:04d}"
+        # the job names its failures file after the manifest's folder: unique per part, under the run id
+        assert PurePosixPath(manifest).parent.name == environment_of(jobs[job_id])["RUN_ID"] == parts[n]
     assert (
         "arrayProperties" not in jobs[result["JobIds"][2]] or not jobs[result["JobIds"][2]]["arrayProperties"]
     )
@@ -343,6 +347,7 @@ def test_backoff_gives_up_after_max_attempts_and_never_retries_other_errors() ->
         ),
         ({"Paths": ["in/"], "BatchSize": 2.5}, r"^BatchSize must be an integer from 1 to 10000, got 2.5$"),
         ({"Paths": ["in/"], "BatchSize": True}, r"^BatchSize must be an integer from 1 to 10000, got True$"),
+        ({"Paths": ["in/"], "BatchSize": None}, r"^BatchSize must be an integer from 1 to 10000, got None$"),
         ({"Paths": ["in/", "empty/"]}, r"^Paths\[1\] 'empty/' has no images in bucket 'embedding-images'"),
         ({"Paths": ["docs/"]}, r"^Paths\[0\] 'docs/' has no images"),
     ],
@@ -395,6 +400,41 @@ def test_handler_reads_its_environment_and_reuses_its_clients(handler_env: Batch
     assert set(clients) == {"s3", "batch"}
     assert all(submitter._CLIENTS[name] is client for name, client in clients.items())
     assert {job["jobId"] for job in handler_env.top_level_jobs()} == {*first["JobIds"], *second["JobIds"]}
+
+
+def test_handler_prints_one_embedded_metric_format_record(
+    handler_env: BatchEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_keys(handler_env, [f"images/{n}.jpg" for n in range(5)])
+
+    result = submitter.handler({"Paths": ["images/"], "BatchSize": 2}, None)
+
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    record = json.loads(line)
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "DevOpsBlueprints/Embedding"
+    assert directive["Dimensions"] == [["JobQueue"]]
+    names = [metric["Name"] for metric in directive["Metrics"]]
+    assert names == ["JobsSubmitted", "ChildJobsSubmitted", "ImagesSubmitted", "SkippedKeys"]
+    assert [record[name] for name in names] == [1, 3, 5, 0]
+    assert record["JobQueue"] == handler_env.job_queue
+    assert record["RunId"] == result["RunId"]
+
+
+def test_handler_refuses_paths_outside_images_prefix(
+    handler_env: BatchEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAGES_PREFIX", "images/")
+    put_keys(handler_env, ["images/a.jpg", "other/b.jpg"])
+
+    with pytest.raises(
+        submitter.InvalidEventError, match=r"^Paths\[1\] must start with 'images/' \(IMAGES_PREFIX"
+    ):
+        submitter.handler({"Paths": ["images/", "other/"]}, None)
+
+    assert handler_env.keys("manifests/") == []
+    assert handler_env.top_level_jobs() == []
+    assert submitter.handler({"Paths": ["images/"]}, None)["ImageCount"] == 1
 
 
 def test_handler_names_a_missing_environment_variable(
