@@ -1,0 +1,90 @@
+"""ONNX Runtime inference: provider chosen by availability, threads sized to the CPUs this process may use."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from batch_job.errors import EXIT_USAGE, JobError
+
+DEFAULT_MODEL = Path("/opt/model/resnet18.onnx")
+# In order of preference; only those this onnxruntime build offers are used (CPU is always last).
+PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+def default_model_path() -> Path:
+    """``EMBEDDING_MODEL`` if set, else the model baked into the container image."""
+    value = os.environ.get("EMBEDDING_MODEL", "").strip()
+    return Path(value) if value else DEFAULT_MODEL
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: affinity mask, capped by a cgroup v2 CPU quota (containers, Fargate)."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        count = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, count)
+
+
+class Embedder:
+    """An ONNX image-embedding model: ``embed(batch)`` maps (N, 3, 224, 224) float32 to (N, D) float32."""
+
+    def __init__(self, model_path: Path, *, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        if not model_path.is_file():
+            raise JobError(
+                f"model {model_path}: no such file (expected an ONNX model; create one with "
+                "`python -m batch_job export-model --out PATH` or set EMBEDDING_MODEL)",
+                EXIT_USAGE,
+            )
+        available = set(ort.get_available_providers())
+        self.providers = [p for p in PREFERRED_PROVIDERS if p in available] or ["CPUExecutionProvider"]
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or usable_cpus()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # Idle intra-op threads spin by default; with the decode threads sharing the same cores, spinning only
+        # steals their CPU time.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self._session = ort.InferenceSession(str(model_path), options, providers=self.providers)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise JobError(
+                f"model {model_path}: not a loadable ONNX model ({first[:300]})", EXIT_USAGE
+            ) from exc
+        self.threads = options.intra_op_num_threads
+        self.providers = list(self._session.get_providers())
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, 224, 224]:
+            shapes = [i.shape for i in inputs]
+            raise JobError(
+                f"model {model_path}: expected one input (N, 3, 224, 224), got {shapes}", EXIT_USAGE
+            )
+        self._input = inputs[0].name
+        self._output = outputs[0].name
+        dim = outputs[0].shape[-1]
+        self.dimension = (
+            int(dim)
+            if isinstance(dim, int)
+            else int(self.embed(np.zeros((1, 3, 224, 224), np.float32)).shape[1])
+        )
+        metadata = self._session.get_modelmeta().custom_metadata_map
+        self.name = metadata.get("model") or model_path.stem
+
+    def embed(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Vectors for a batch of preprocessed images, float32, one row per image."""
+        result = self._session.run([self._output], {self._input: batch})[0]
+        return np.ascontiguousarray(result, dtype=np.float32).reshape(batch.shape[0], -1)

@@ -1,0 +1,213 @@
+"""The streaming pipeline shared by ``run`` and ``local``.
+
+    read (thread pool) -> decode + preprocess (same threads) -> batch -> ONNX Runtime (calling thread)
+        -> sink (one writer thread: Parquet or DynamoDB)
+
+Reads and decodes overlap inference: ONNX Runtime and Pillow's decoders release the GIL, and the pool keeps a
+window of up to two batches in flight, so the next batch is being decoded while the current one is embedded.
+Every listed image ends as exactly one of: written by the sink, or a :class:`Failure` with a reason.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Protocol, TextIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from batch_job.engine import Embedder
+from batch_job.errors import ImageError, SourceError
+from batch_job.preprocess import CROP, preprocess
+
+Reader = Callable[[str], bytes]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One image that was not embedded, and why."""
+
+    image_id: str
+    error: str
+    # True when the environment (network, permissions, throttling) is to blame, not the image.
+    infrastructure: bool = False
+
+    def record(self) -> dict[str, str]:
+        """The failures-file line (interface): ``{"image_id", "error"}``."""
+        return {"image_id": self.image_id, "error": self.error}
+
+
+class Sink(Protocol):
+    """Where vectors go. ``write`` runs on the writer thread; both may raise JobError for systemic faults."""
+
+    def write(self, image_ids: list[str], vectors: NDArray[np.float32]) -> list[Failure]:
+        """Store one batch; returns the images that could not be stored (with the reason)."""
+        ...
+
+    def close(self) -> list[Failure]:
+        """Flush what is buffered; returns the images that could not be stored."""
+        ...
+
+
+@dataclass
+class Summary:
+    listed: int
+    embedded: int
+    failed: int
+    seconds: float
+
+    @property
+    def images_per_second(self) -> float:
+        return self.listed / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        return (
+            f"summary: images={self.listed} embedded={self.embedded} failed={self.failed} "
+            f"seconds={self.seconds:.2f} images/s={self.images_per_second:.1f}"
+        )
+
+
+class Progress:
+    """A progress line on stderr every ``every`` images and at most every ``interval`` seconds apart."""
+
+    def __init__(self, total: int, *, every: int = 200, stream: TextIO | None = None) -> None:
+        self.total, self.every, self.stream = total, max(1, every), stream or sys.stderr
+        self.start = time.perf_counter()
+        self._next = self.every
+
+    def update(self, done: int, failed: int) -> None:
+        if done < self._next and done != self.total:
+            return
+        self._next = done + self.every
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        print(
+            f"progress: {done}/{self.total} images ({failed} failed), {done / elapsed:.1f} images/s",
+            file=self.stream,
+            flush=True,
+        )
+
+
+def _load(image_id: str, read: Reader) -> tuple[str, NDArray[np.float32] | Failure]:
+    try:
+        return image_id, preprocess(read(image_id))
+    except ImageError as exc:
+        return image_id, Failure(image_id, str(exc))
+    except SourceError as exc:
+        return image_id, Failure(image_id, str(exc), infrastructure=exc.infrastructure)
+    except Exception as exc:  # never let one image stop the job
+        return image_id, Failure(image_id, f"unexpected {type(exc).__name__}: {str(exc)[:300]}")
+
+
+class _Writer:
+    """Runs the sink on one background thread so writes overlap inference; re-raises its errors."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.failures: list[Failure] = []
+        self.written = 0
+        self._queue: queue.Queue[tuple[list[str], NDArray[np.float32]] | None] = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="batch-job-writer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue  # drain after a systemic error; the main thread re-raises it
+            ids, vectors = item
+            try:
+                failed = self.sink.write(ids, vectors)
+                self.failures.extend(failed)
+                self.written += len(ids) - len(failed)
+            except BaseException as exc:
+                self._error = exc
+
+    def put(self, ids: list[str], vectors: NDArray[np.float32]) -> None:
+        self._raise_if_failed()
+        self._queue.put((ids, vectors))
+
+    def close(self) -> None:
+        """Wait for every queued batch, then let the sink flush; raises the writer's error if any."""
+        self.stop()
+        self._raise_if_failed()
+        self.failures.extend(self.sink.close())
+
+    def stop(self) -> None:
+        """End the writer thread after what is queued (the sink is not closed)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+def embed_stream(
+    image_ids: Sequence[str],
+    read: Reader,
+    embedder: Embedder,
+    sink: Sink,
+    *,
+    batch_size: int = 32,
+    workers: int = 4,
+    progress: Progress | None = None,
+) -> tuple[Summary, list[Failure]]:
+    """Embed every image in ``image_ids`` (read with ``read``) into ``sink``; returns summary and failures."""
+    start = time.perf_counter()
+    failures: list[Failure] = []
+    batch = np.empty((batch_size, 3, CROP, CROP), dtype=np.float32)
+    batch_ids: list[str] = []
+    window = 2 * batch_size + workers
+    next_index = 0
+    done_count = 0
+    pending: set[Future[tuple[str, NDArray[np.float32] | Failure]]] = set()
+    writer = _Writer(sink)
+
+    def flush() -> None:
+        if batch_ids:
+            vectors = embedder.embed(batch[: len(batch_ids)])
+            writer.put(list(batch_ids), vectors)
+            batch_ids.clear()
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch-job-read") as pool:
+            while pending or next_index < len(image_ids):
+                while len(pending) < window and next_index < len(image_ids):
+                    pending.add(pool.submit(_load, image_ids[next_index], read))
+                    next_index += 1
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pending.discard(future)
+                    image_id, result = future.result()
+                    done_count += 1
+                    if isinstance(result, Failure):
+                        failures.append(result)
+                        continue
+                    batch[len(batch_ids)] = result
+                    batch_ids.append(image_id)
+                    if len(batch_ids) == batch_size:
+                        # Keep the pool busy with the next window while this batch is embedded.
+                        while len(pending) < window and next_index < len(image_ids):
+                            pending.add(pool.submit(_load, image_ids[next_index], read))
+                            next_index += 1
+                        flush()
+                if progress is not None:
+                    progress.update(done_count, len(failures))
+            flush()
+    except BaseException:
+        writer.stop()
+        raise
+    writer.close()
+    failures.extend(writer.failures)
+    seconds = time.perf_counter() - start
+    return Summary(len(image_ids), writer.written, len(failures), seconds), failures

@@ -1,0 +1,103 @@
+"""Decoding and ResNet preprocessing: odd-but-valid images are embedded, invalid ones fail with a reason."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from batch_job.engine import Embedder
+from batch_job.errors import ImageError
+from batch_job.preprocess import MEAN, STD, decode, preprocess, resize_crop, to_rgb
+from PIL import Image
+
+from tests.batch_job import images
+
+
+def vector(embedder: Embedder, data: bytes) -> np.ndarray:
+    return embedder.embed(preprocess(data)[None])[0]
+
+
+@pytest.mark.parametrize("name", sorted(images.odd_valid_images()))
+def test_odd_but_valid_images_are_embedded(embedder: Embedder, name: str) -> None:
+    # GIVEN an image in an unusual mode WHEN it is preprocessed and embedded
+    tensor = preprocess(images.odd_valid_images()[name])
+    vec = embedder.embed(tensor[None])[0]
+    # THEN it is a normalised 224x224 RGB tensor and a finite 512-d vector
+    assert tensor.shape == (3, 224, 224) and tensor.dtype == np.float32
+    assert vec.shape == (512,) and np.isfinite(vec).all()
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("bad/corrupt.jpg", r"not an image|corrupt|unreadable"),
+        ("bad/truncated.jpg", r"corrupt JPEG data: image file is truncated"),
+        ("bad/zero.jpg", r"empty file \(0 bytes\)"),
+        ("bad/notes.jpg", r"not an image Pillow can read \(32 bytes, starts with b'this is '\)"),
+        ("bad/bomb.png", r"decompression bomb refused: .*40000x40000|decompression bomb refused"),
+    ],
+)
+def test_invalid_images_fail_with_a_reason(name: str, reason: str) -> None:
+    with pytest.raises(ImageError, match=reason):
+        preprocess(images.invalid_images()[name])
+
+
+def test_bomb_is_refused_by_its_header_before_decoding() -> None:
+    # A limit below Pillow's own: our check names the size and the limit.
+    data = images.png(images.photo(100, 100))
+    with pytest.raises(ImageError, match=r"100x100 pixels exceeds the limit of 5000"):
+        decode(data, max_pixels=5000)
+
+
+def test_exif_rotated_jpeg_gives_the_upright_vector(embedder: Embedder) -> None:
+    # GIVEN a JPEG stored sideways with EXIF Orientation=6 and the same pixels turned upright (PNG)
+    rotated, upright = images.exif_rotated_pair()
+    # WHEN both are embedded
+    got, expected = vector(embedder, rotated), vector(embedder, upright)
+    # THEN the vectors agree, and ignoring the orientation would have given a different one
+    assert decode(rotated).size == (64, 48)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    with Image.open(io.BytesIO(rotated)) as raw:
+        sideways = vector(embedder, images.png(raw.convert("RGB")))
+    assert images.cosine(got, sideways) < 0.999
+
+
+def test_sixteen_bit_gray_is_scaled_not_clipped() -> None:
+    gray = np.array([[0, 32896, 65535]], dtype=np.uint16)  # black, mid grey, white
+    image = Image.open(io.BytesIO(images.png(Image.fromarray(gray))))
+    assert image.mode.startswith("I")
+    assert np.asarray(to_rgb(image))[0, :, 0].tolist() == [0, 128, 255]
+
+
+def test_transparency_is_composited_onto_white() -> None:
+    clear = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    assert np.asarray(to_rgb(clear)).min() == 255
+
+
+@pytest.mark.parametrize(
+    ("size", "resized", "box"),
+    [
+        ((640, 480), (341, 256), (58, 16, 282, 240)),
+        ((480, 640), (256, 341), (16, 58, 240, 282)),
+        ((100, 50), (512, 256), (144, 16, 368, 240)),
+        ((256, 256), (256, 256), (16, 16, 240, 240)),
+    ],
+)
+def test_short_side_256_then_centre_crop_224(
+    size: tuple[int, int], resized: tuple[int, int], box: tuple[int, int, int, int]
+) -> None:
+    # torchvision's Resize(256) + CenterCrop(224) geometry, on a picture where every pixel differs
+    image = images.photo(*size)
+    expected = (
+        image.resize(resized, Image.Resampling.BILINEAR).crop(box) if size != resized else image.crop(box)
+    )
+    assert np.array_equal(np.asarray(resize_crop(image)), np.asarray(expected))
+
+
+def test_normalisation_is_imagenet_mean_and_std() -> None:
+    grey = Image.new("RGB", (300, 300), (128, 64, 255))
+    tensor = preprocess(images.png(grey))
+    expected = (np.array([128, 64, 255]) / 255.0 - MEAN) / STD
+    np.testing.assert_allclose(tensor[:, 100, 100], expected, rtol=1e-5)
+    np.testing.assert_allclose(tensor[:, 0, 0], expected, rtol=1e-5)
