@@ -1,0 +1,171 @@
+"""Release waves, concurrency and the failure budget: plain Python shared by the Lambda and the benchmark.
+
+A release updates every ACTIVE deployment's pipeline:
+
+* deployments are grouped by ``wave`` (0 is the canary; a deployment without a wave goes in
+  ``DEFAULT_WAVE``, right after the canary) and waves run in ascending order, one at a time;
+* within a wave up to ``concurrency`` pipelines run at once (a new one starts as soon as one ends);
+* after each wave the failures are added up; when the total exceeds ``failure_budget`` the release stops
+  and later waves are not started.
+
+``simulate`` runs exactly these rules on a simulated clock (event-driven, no sleeping), which is what the
+release benchmark uses; the Step Functions state machine runs them against real pipelines.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+CANARY_WAVE = 0
+DEFAULT_WAVE = 1
+SUCCEEDED = "Succeeded"
+
+
+class PlanError(ValueError):
+    """Invalid release parameters (named in the message)."""
+
+
+def pipeline_name(deployment_type: str, deployment_id: str) -> str:
+    return f"{deployment_type}-{deployment_id}-pipeline"
+
+
+def _whole_number(name: str, value: object, minimum: int) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | Decimal)
+        or value != int(value)
+        or value < minimum
+    ):
+        raise PlanError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _wave_of(item: Mapping[str, Any]) -> int:
+    wave = item.get("wave")
+    if wave is None:
+        return DEFAULT_WAVE
+    return _whole_number("wave", wave, 0)
+
+
+def plan(items: Iterable[Mapping[str, Any]], concurrency: object, failure_budget: object) -> dict[str, Any]:
+    """Group deployments (plain items with ``id``, ``type``, optional ``wave``) into ordered waves.
+
+    Returns ``{"waves": [{"wave", "deployments": [{"id", "type", "pipeline_name"}]}], "total", "concurrency",
+    "failure_budget", "skipped": [{"id", "reason"}]}``; items whose wave is not a whole number >= 0 are
+    skipped with the reason rather than guessed into a wave.
+    """
+    limit = _whole_number("concurrency", concurrency, 1)
+    budget = _whole_number("failure_budget", failure_budget, 0)
+    waves: dict[int, list[dict[str, str]]] = {}
+    skipped: list[dict[str, str]] = []
+    for item in items:
+        deployment_id, deployment_type = item.get("id"), item.get("type")
+        if not isinstance(deployment_id, str) or not isinstance(deployment_type, str):
+            skipped.append({"id": str(deployment_id), "reason": "id and type must be strings"})
+            continue
+        try:
+            wave = _wave_of(item)
+        except PlanError as exc:
+            skipped.append({"id": deployment_id, "reason": str(exc)})
+            continue
+        waves.setdefault(wave, []).append(
+            {
+                "id": deployment_id,
+                "type": deployment_type,
+                "pipeline_name": pipeline_name(deployment_type, deployment_id),
+            }
+        )
+    ordered: list[dict[str, Any]] = [
+        {"wave": wave, "deployments": sorted(deployments, key=lambda d: d["id"])}
+        for wave, deployments in sorted(waves.items())
+    ]
+    return {
+        "waves": ordered,
+        "total": sum(len(w["deployments"]) for w in ordered),
+        "concurrency": limit,
+        "failure_budget": budget,
+        "skipped": sorted(skipped, key=lambda s: s["id"]),
+    }
+
+
+def evaluate(results: object, failed_so_far: object, failure_budget: object) -> dict[str, Any]:
+    """Add a wave's failures (any result whose ``status`` is not "Succeeded") to the running total."""
+    if not isinstance(results, Sequence) or isinstance(results, str | bytes):
+        raise PlanError(f"results must be a list of {{'status': ...}} objects, got {results!r}")
+    failed = _whole_number("failed_so_far", failed_so_far, 0)
+    budget = _whole_number("failure_budget", failure_budget, 0)
+    for result in results:
+        if not isinstance(result, Mapping) or result.get("status") != SUCCEEDED:
+            failed += 1
+    return {"failed": failed, "budget_exceeded": failed > budget}
+
+
+@dataclass(frozen=True)
+class SimulatedRelease:
+    elapsed: float
+    started: int
+    succeeded: int
+    failed: int
+    waves_released: int
+    stopped: bool
+    not_started: int
+
+
+def simulate(
+    release_plan: Mapping[str, Any],
+    run_pipeline: Callable[[Mapping[str, str]], tuple[float, str]],
+    *,
+    poll_interval: float = 0.0,
+) -> SimulatedRelease:
+    """Run ``release_plan`` on a simulated clock.
+
+    ``run_pipeline(deployment) -> (duration, status)`` says how long that deployment's pipeline runs and how
+    it ends. With ``poll_interval`` > 0 an end is noticed only at the next status poll (as in the state
+    machine).
+    """
+    concurrency = int(release_plan["concurrency"])
+    budget = int(release_plan["failure_budget"])
+    clock = 0.0
+    failed = started = succeeded = waves_released = 0
+    stopped = False
+    waves = list(release_plan["waves"])
+    for wave in waves:
+        in_flight: list[tuple[float, int, str]] = []  # (observed end, order, status)
+        pending = list(wave["deployments"])
+        results: list[dict[str, str]] = []
+        now = clock
+        order = 0
+        while pending or in_flight:
+            while pending and len(in_flight) < concurrency:
+                deployment = pending.pop(0)
+                duration, status = run_pipeline(deployment)
+                if poll_interval > 0:
+                    duration = math.ceil(duration / poll_interval) * poll_interval
+                heapq.heappush(in_flight, (now + duration, order, status))
+                order += 1
+                started += 1
+            now, _, status = heapq.heappop(in_flight)
+            results.append({"status": status})
+        clock = now
+        waves_released += 1
+        succeeded += sum(1 for r in results if r["status"] == SUCCEEDED)
+        verdict = evaluate(results, failed, budget)
+        failed = verdict["failed"]
+        if verdict["budget_exceeded"]:
+            stopped = True
+            break
+    total = sum(len(w["deployments"]) for w in waves)
+    return SimulatedRelease(
+        elapsed=clock,
+        started=started,
+        succeeded=succeeded,
+        failed=failed,
+        waves_released=waves_released,
+        stopped=stopped,
+        not_started=total - started,
+    )

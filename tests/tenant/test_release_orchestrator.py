@@ -1,0 +1,302 @@
+"""Release orchestrator Lambda (moto: table scan, CodePipeline) and its plain-Python planner."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.tenant.conftest import TABLE, load_lambda
+
+orchestrator = load_lambda("release_orchestrator")
+planner = orchestrator.planner
+
+
+def item(
+    deployment_id: str, status: str = "ACTIVE", wave: int | None = None, kind: str = "silo"
+) -> dict[str, Any]:
+    value = {
+        "id": {"S": deployment_id},
+        "type": {"S": kind},
+        "account": {"S": "111111111111"},
+        "region": {"S": "eu-west-1"},
+        "status": {"S": status},
+    }
+    if wave is not None:
+        value["wave"] = {"N": str(wave)}
+    return value
+
+
+@pytest.fixture
+def table(aws: str) -> Any:
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
+
+
+def create_pipeline(codepipeline: Any, name: str) -> None:
+    trust = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", '
+        '"Principal": {"Service": "codepipeline.amazonaws.com"}}]}'
+    )
+    role = boto3.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=trust)
+    codepipeline.create_pipeline(
+        pipeline={
+            "name": name,
+            "roleArn": role["Role"]["Arn"],
+            "artifactStore": {"type": "S3", "location": "artifacts"},
+            "stages": [
+                {
+                    "name": "Source",
+                    "actions": [
+                        {
+                            "name": "Source",
+                            "actionTypeId": {
+                                "category": "Source",
+                                "owner": "AWS",
+                                "provider": "S3",
+                                "version": "1",
+                            },
+                            "configuration": {"S3Bucket": "src", "S3ObjectKey": "src.zip"},
+                            "outputArtifacts": [{"name": "src"}],
+                        }
+                    ],
+                },
+                {
+                    "name": "Deploy",
+                    "actions": [
+                        {
+                            "name": "Build",
+                            "actionTypeId": {
+                                "category": "Build",
+                                "owner": "AWS",
+                                "provider": "CodeBuild",
+                                "version": "1",
+                            },
+                            "configuration": {"ProjectName": "deploy"},
+                            "inputArtifacts": [{"name": "src"}],
+                        }
+                    ],
+                },
+            ],
+        }
+    )
+
+
+def set_execution_status(pipeline: str, execution_id: str, status: str) -> None:
+    """CodePipeline's side of the story (moto runs no actions): mark an execution's outcome."""
+    from moto.codepipeline.models import codepipeline_backends
+
+    backend = codepipeline_backends["123456789012"]["us-east-1"]
+    backend.pipelines[pipeline].executions[execution_id].status = status
+
+
+# -- plan --------------------------------------------------------------------------------------------------
+
+
+def test_plan_groups_active_deployments_by_wave_across_scan_pages(table: Any) -> None:
+    records = [
+        item("canary", wave=0),
+        item("beta", wave=2, kind="pool"),
+        item("alpha", wave=2),
+        item("nowave"),
+        item("early", wave=1),
+        item("late", wave=7),
+        item("building", status="PROVISIONING", wave=0),
+        item("broken", status="FAILED", wave=0),
+        item("leaving", status="DEPROVISIONING", wave=0),
+    ]
+    for record in records:
+        table.put_item(TableName=TABLE, Item=record)
+
+    found = orchestrator.active_deployments(table, TABLE, page_size=2)
+    result = orchestrator.dispatch(
+        {"action": "plan", "concurrency": 10, "failure_budget": 2}, table, None, TABLE
+    )
+
+    assert sorted(d["id"] for d in found) == ["alpha", "beta", "canary", "early", "late", "nowave"]
+    assert result == {
+        "waves": [
+            {
+                "wave": 0,
+                "deployments": [{"id": "canary", "type": "silo", "pipeline_name": "silo-canary-pipeline"}],
+            },
+            {
+                "wave": 1,
+                "deployments": [
+                    {"id": "early", "type": "silo", "pipeline_name": "silo-early-pipeline"},
+                    {"id": "nowave", "type": "silo", "pipeline_name": "silo-nowave-pipeline"},
+                ],
+            },
+            {
+                "wave": 2,
+                "deployments": [
+                    {"id": "alpha", "type": "silo", "pipeline_name": "silo-alpha-pipeline"},
+                    {"id": "beta", "type": "pool", "pipeline_name": "pool-beta-pipeline"},
+                ],
+            },
+            {
+                "wave": 7,
+                "deployments": [{"id": "late", "type": "silo", "pipeline_name": "silo-late-pipeline"}],
+            },
+        ],
+        "total": 6,
+        "concurrency": 10,
+        "failure_budget": 2,
+        "skipped": [],
+    }
+
+
+def test_plan_of_an_empty_table_has_no_waves(table: Any) -> None:
+    result = orchestrator.dispatch(
+        {"action": "plan", "concurrency": 1, "failure_budget": 0}, table, None, TABLE
+    )
+    assert result["waves"] == [] and result["total"] == 0
+
+
+def test_plan_skips_a_deployment_whose_wave_is_not_a_whole_number() -> None:
+    result = planner.plan(
+        [
+            {"id": "a", "type": "silo", "wave": Decimal("1.5")},
+            {"id": "b", "type": "pool", "wave": Decimal(0)},
+        ],
+        5,
+        0,
+    )
+    assert [w["wave"] for w in result["waves"]] == [0]
+    assert result["skipped"] == [
+        {"id": "a", "reason": "wave must be a whole number >= 0, got Decimal('1.5')"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (
+            {"action": "plan", "concurrency": 0, "failure_budget": 1},
+            "concurrency must be a whole number >= 1, got 0",
+        ),
+        (
+            {"action": "plan", "concurrency": "10", "failure_budget": 1},
+            "concurrency must be a whole number >= 1",
+        ),
+        (
+            {"action": "plan", "concurrency": 2, "failure_budget": -1},
+            "failure_budget must be a whole number >= 0",
+        ),
+        ({"action": "plan", "concurrency": 2}, "failure_budget must be a whole number >= 0, got None"),
+        ({"action": "deploy"}, "action must be one of plan, start, status, evaluate, got 'deploy'"),
+        ({"action": "start"}, "pipeline_name must be a non-empty string, got None"),
+        ({"action": "status", "pipeline_name": "p"}, "execution_id must be a non-empty string, got None"),
+        (
+            {"action": "evaluate", "results": "x", "failed_so_far": 0, "failure_budget": 0},
+            "results must be a list",
+        ),
+    ],
+)
+def test_bad_requests_fail_with_one_clear_message(table: Any, event: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        orchestrator.dispatch(event, table, None, TABLE)
+
+
+# -- start / status ----------------------------------------------------------------------------------------
+
+
+def test_start_then_status_reports_the_execution(aws: str) -> None:
+    codepipeline = boto3.client("codepipeline")
+    create_pipeline(codepipeline, "silo-acme-pipeline")
+
+    started = orchestrator.dispatch(
+        {"action": "start", "pipeline_name": "silo-acme-pipeline"}, None, codepipeline, TABLE
+    )
+    set_execution_status("silo-acme-pipeline", started["execution_id"], "InProgress")
+    running = orchestrator.dispatch({"action": "status", **started}, None, codepipeline, TABLE)
+    set_execution_status("silo-acme-pipeline", started["execution_id"], "Failed")
+    ended = orchestrator.dispatch({"action": "status", **started}, None, codepipeline, TABLE)
+
+    assert started["pipeline_name"] == "silo-acme-pipeline" and started["execution_id"]
+    assert running == {**started, "status": "InProgress", "done": False}
+    assert ended == {**started, "status": "Failed", "done": True}
+
+
+def test_status_follows_superseded_executions_to_the_newest(aws: str) -> None:
+    codepipeline = boto3.client("codepipeline")
+    create_pipeline(codepipeline, "pool-p1-pipeline")
+    first = orchestrator.start_pipeline(codepipeline, "pool-p1-pipeline")
+    second = orchestrator.start_pipeline(codepipeline, "pool-p1-pipeline")
+    third = orchestrator.start_pipeline(codepipeline, "pool-p1-pipeline")
+    set_execution_status("pool-p1-pipeline", first["execution_id"], "Superseded")
+    set_execution_status("pool-p1-pipeline", second["execution_id"], "Superseded")
+    set_execution_status("pool-p1-pipeline", third["execution_id"], "InProgress")
+
+    followed = orchestrator.dispatch({"action": "status", **first}, None, codepipeline, TABLE)
+    assert followed == {**third, "status": "InProgress", "done": False}
+
+    set_execution_status("pool-p1-pipeline", third["execution_id"], "Succeeded")
+    assert orchestrator.pipeline_status(codepipeline, "pool-p1-pipeline", followed["execution_id"]) == {
+        **third,
+        "status": "Succeeded",
+        "done": True,
+    }
+
+
+def test_handler_uses_the_table_from_the_environment(table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEPLOYMENT_TABLE", TABLE)
+    table.put_item(TableName=TABLE, Item=item("solo", wave=0))
+    orchestrator._clients.cache_clear()
+    try:
+        result = orchestrator.handler({"action": "plan", "concurrency": 3, "failure_budget": 1}, None)
+    finally:
+        orchestrator._clients.cache_clear()
+    assert [d["id"] for w in result["waves"] for d in w["deployments"]] == ["solo"]
+
+
+# -- evaluate and the simulated release ---------------------------------------------------------------------
+
+
+def test_evaluate_counts_every_non_success_against_the_budget() -> None:
+    results = [{"status": "Succeeded"}, {"status": "Failed"}, {"status": "Stopped"}, {"status": "Superseded"}]
+    assert orchestrator.dispatch(
+        {"action": "evaluate", "results": results, "failed_so_far": 1, "failure_budget": 4}, None, None, TABLE
+    ) == {"failed": 4, "budget_exceeded": False}
+    assert planner.evaluate(results, 2, 4) == {"failed": 5, "budget_exceeded": True}
+    assert planner.evaluate([], 0, 0) == {"failed": 0, "budget_exceeded": False}
+
+
+def fleet(count: int) -> list[dict[str, Any]]:
+    return [{"id": "canary", "type": "silo", "wave": 0}] + [
+        {"id": f"t{i:03d}", "type": "pool", "wave": 1 if i < 19 else 2} for i in range(count - 1)
+    ]
+
+
+def test_simulated_release_respects_waves_and_concurrency() -> None:
+    release = planner.plan(fleet(100), 10, 0)
+
+    result = planner.simulate(release, lambda d: (600.0, "Succeeded"))
+
+    # canary alone, then ceil(19/10) + ceil(80/10) rounds of 10 in parallel
+    assert result.elapsed == 600.0 * (1 + 2 + 8)
+    assert (result.started, result.succeeded, result.failed, result.stopped) == (100, 100, 0, False)
+
+
+def test_simulated_release_stops_when_the_failure_budget_is_exceeded() -> None:
+    release = planner.plan(fleet(100), 10, 2)
+    failing = {"t001", "t002", "t003"}
+
+    result = planner.simulate(release, lambda d: (600.0, "Failed" if d["id"] in failing else "Succeeded"))
+
+    assert result.stopped and result.failed == 3
+    assert result.waves_released == 2 and result.started == 20 and result.not_started == 80
+
+
+def test_simulated_canary_failure_stops_everything_with_a_zero_budget() -> None:
+    release = planner.plan(fleet(100), 10, 0)
+    result = planner.simulate(release, lambda d: (600.0, "Failed" if d["id"] == "canary" else "Succeeded"))
+    assert (result.stopped, result.started, result.waves_released) == (True, 1, 1)
