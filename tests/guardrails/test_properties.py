@@ -1,0 +1,122 @@
+"""Property tests (hypothesis): minification never changes a decision; the compiled evaluation agrees
+with the reference one; IAM wildcard matching agrees with a reference glob (fnmatchcase)."""
+
+from __future__ import annotations
+
+import json
+import re
+from fnmatch import fnmatchcase
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from devops_blueprints.guardrails import Request, Simulator, full_aws_access, parse_policy, reference_evaluate
+from devops_blueprints.guardrails.wildcards import glob_match, glob_match_slow
+
+ACTIONS = [
+    "s3:GetObject",
+    "s3:PutObject",
+    "ec2:RunInstances",
+    "iam:CreateRole",
+    "iam:PassRole",
+    "ce:GetAnomalies",
+]
+ACTION_PATTERNS = [*ACTIONS, "s3:*", "*", "ec2:Run*", "iam:*Role", "*:Get*", "s3:?etObject"]
+RESOURCES = ["*", "arn:aws:s3:::bucket/key", "arn:aws:s3:::other/key", "arn:aws:iam::111122223333:role/Dev"]
+RESOURCE_PATTERNS = [*RESOURCES, "arn:aws:s3:::bucket/*", "arn:aws:iam::*:role/*", "arn:aws:s3:::*/key"]
+REGIONS = ["eu-west-1", "ap-south-1", "us-east-1"]
+PRINCIPALS = [None, "arn:aws:iam::111122223333:role/Dev", "arn:aws:iam::444455556666:role/Admin"]
+
+conditions = st.one_of(
+    st.builds(
+        lambda r: {"StringNotEquals": {"aws:RequestedRegion": r}},
+        st.lists(st.sampled_from(REGIONS), min_size=1),
+    ),
+    st.builds(lambda r: {"StringEqualsIfExists": {"AWS:requestedregion": r}}, st.sampled_from(REGIONS)),
+    st.builds(
+        lambda p: {"ArnNotLike": {"aws:PrincipalArn": p}},
+        st.sampled_from(["arn:aws:iam::*:role/Admin", "arn:aws:iam::*:role/*"]),
+    ),
+    st.builds(
+        lambda a: {"StringEquals": {"aws:PrincipalAccount": a}},
+        st.sampled_from(["111122223333", "444455556666"]),
+    ),
+    st.builds(lambda v: {"Null": {"aws:PrincipalArn": v}}, st.sampled_from(["true", "false"])),
+    st.builds(
+        lambda k: {"ForAnyValue:StringLike": {"aws:TagKeys": k}},
+        st.lists(st.sampled_from(["team*", "cost", "?x"]), min_size=1),
+    ),
+)
+
+
+@st.composite
+def statements(draw: st.DrawFn) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": draw(st.sampled_from(["Allow", "Deny"]))}
+    action_key = draw(st.sampled_from(["Action", "NotAction"]))
+    statement[action_key] = draw(st.lists(st.sampled_from(ACTION_PATTERNS), min_size=1, max_size=3))
+    resource_key = draw(st.sampled_from(["Resource", "NotResource"]))
+    statement[resource_key] = draw(st.sampled_from(RESOURCE_PATTERNS))
+    if draw(st.booleans()):
+        statement["Condition"] = draw(conditions)
+    return statement
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> Request:
+    context = {"aws:TagKeys": draw(st.lists(st.sampled_from(["team-a", "cost", "xx", "ax"]), max_size=2))}
+    return Request(
+        action=draw(st.sampled_from(ACTIONS)),
+        resource=draw(st.sampled_from(RESOURCES)),
+        principal_arn=draw(st.sampled_from(PRINCIPALS)),
+        region=draw(st.sampled_from([None, *REGIONS])),
+        context=context,
+    )
+
+
+policies = st.builds(
+    lambda s: {"Version": "2012-10-17", "Statement": s}, st.lists(statements(), min_size=1, max_size=4)
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(document=policies, indent=st.sampled_from([None, 1, 4, "\t"]), request=requests())
+def test_minification_never_changes_the_decision(
+    document: dict[str, Any], indent: Any, request: Request
+) -> None:
+    pretty = parse_policy(json.dumps(document, indent=indent), "p.json")
+    minified = parse_policy(pretty.minified(), "p.json")
+    assert len(pretty.minified()) == pretty.size
+    for levels in ([[full_aws_access(), pretty]], [[pretty]]):
+        expected = Simulator(levels).evaluate(request)
+        assert (
+            Simulator([[full_aws_access(), minified]] if len(levels[0]) == 2 else [[minified]]).evaluate(
+                request
+            )
+            == expected
+        )
+        assert reference_evaluate(levels, request) == expected
+
+
+def escaped(pattern: str) -> str:
+    """An IAM wildcard pattern as an fnmatch pattern: only '[' is special to fnmatch and not to IAM."""
+    return re.sub(r"\[", "[[]", pattern)
+
+
+patterns = st.text(alphabet=st.sampled_from(list("ab:*?[]/-.\\^$")), max_size=12)
+values = st.text(alphabet=st.sampled_from(list("ab:[]/-.\\^$\n")), max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(pattern=patterns, value=values)
+def test_wildcard_matching_agrees_with_fnmatchcase(pattern: str, value: str) -> None:
+    expected = fnmatchcase(value, escaped(pattern))
+    assert glob_match(pattern, value) == expected
+    assert glob_match_slow(pattern, value) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(pattern=patterns, value=values)
+def test_ignore_case_matching_agrees_with_lowered_fnmatchcase(pattern: str, value: str) -> None:
+    expected = fnmatchcase(value.lower(), escaped(pattern.lower()))
+    assert glob_match(pattern.upper(), value, ignore_case=True) == expected
