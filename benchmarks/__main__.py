@@ -7,7 +7,7 @@ import importlib
 import sys
 import time
 
-MODULES: tuple[str, ...] = ("guardrails",)
+MODULES: tuple[str, ...] = ("guardrails", "tf_import")
 
 
 def main(argv: list[str]) -> int:
