@@ -7,7 +7,7 @@ import importlib
 import sys
 import time
 
-MODULES: tuple[str, ...] = ("guardrails", "tf_import")
+MODULES: tuple[str, ...] = ("guardrails", "tf_import", "release")
 
 
 def main(argv: list[str]) -> int:
