@@ -125,9 +125,7 @@ def _big_state(tmp_path: Path, count: int) -> Path:
     return state
 
 
-def test_template_over_the_body_limit_needs_s3_path(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_template_over_the_body_limit_needs_s3_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, template_path, _ = _cfn(tmp_path, "--state-file", str(_big_state(tmp_path, 600)))
     err = capsys.readouterr().err
     assert code == 2
@@ -152,3 +150,38 @@ def test_template_over_the_body_limit_is_uploaded_with_s3_path(
     uploaded = json.loads(s3.get_object(Bucket="templates-bucket", Key=keys[0])["Body"].read())
     assert uploaded == json.loads(template_path.read_text())
     assert f"template uploaded: https://templates-bucket.s3.us-east-1.amazonaws.com/{keys[0]}" in err
+
+
+def test_cfn_with_module_runs_terraform_show_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a terraform on PATH that prints the fixture state for `terraform show -no-color -json`
+    fake = tmp_path / "bin" / "terraform"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\n[ "$*" = "show -no-color -json" ] || exit 9\nexec /bin/cat "{FULL_STATE}"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    module = tmp_path / "infra"
+    module.mkdir()
+    code, _, resources_path = _cfn(tmp_path, "--module", str(module), "--types", "aws_lb")
+    assert code == 0, capsys.readouterr().err
+    assert [r["ResourceType"] for r in json.loads(resources_path.read_text())] == [
+        "AWS::ElasticLoadBalancingV2::LoadBalancer"
+    ] * 2
+
+
+def test_cfn_module_without_terraform(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, _, _ = _cfn(tmp_path, "--module", str(tmp_path))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "terraform is not installed or not on PATH" in err
+
+
+def test_state_file_and_module_are_exclusive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        _cfn(tmp_path, "--module", str(tmp_path), "--state-file", str(FULL_STATE))
+    assert caught.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
