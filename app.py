@@ -37,8 +37,12 @@ def compose_sample_stages(app: cdk.App) -> None:
 def main() -> None:
     app = cdk.App()
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    # Deployment synth mode (the four deployment_* / component_* keys): only that deployment's pipeline stack.
+    from devops_blueprints.stacks.deployment_pipeline import add_deployment_pipeline
+
     try:
-        compose_sample_stages(app)
+        if add_deployment_pipeline(app) is None:
+            compose_sample_stages(app)
     except ContextError as exc:
         sys.exit(f"error: {exc}")
     app.synth()

@@ -66,7 +66,7 @@ def moto_server() -> Iterator[str]:
 @pytest.fixture
 def aws(moto_server: str) -> Iterator[str]:
     """A moto endpoint with no resources left over from other tests; yields the endpoint URL."""
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")  # noqa: S310 - loopback moto
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback moto server
         assert response.status == 200
     yield moto_server

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_devopsguru as devopsguru
 from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
@@ -143,9 +144,7 @@ class DevOpsGuruAppBoundary(Construct):
             "Resource",
             resource_collection_filter=devopsguru.CfnResourceCollection.ResourceCollectionFilterProperty(
                 tags=[
-                    devopsguru.CfnResourceCollection.TagCollectionProperty(
-                        app_boundary_key=tag_key, tag_values=values
-                    )
+                    devopsguru.CfnResourceCollection.TagCollectionProperty(app_boundary_key=tag_key, tag_values=values)
                 ]
             ),
         )
@@ -168,6 +167,26 @@ class DevOpsGuruAppBoundary(Construct):
         if app_name == "*":
             raise ValueError('app_name must name one application, got "*"')
         cdk.Tags.of(scope).add(tag_key, app_name)
+        cdk.Aspects.of(scope).add(_RawResourceTagger(tag_key, app_name))
+
+
+@jsii.implements(cdk.IAspect)
+class _RawResourceTagger:
+    """Tags the raw ``CfnResource`` roles and functions that aws-cdk-lib's custom resource providers
+    create (``Tags.of`` only reaches resources with a tag manager), so nothing in the boundary is missed."""
+
+    _TYPES = frozenset({"AWS::IAM::Role", "AWS::Lambda::Function"})
+
+    def __init__(self, tag_key: str, app_name: str) -> None:
+        self._tag = {"Key": tag_key, "Value": app_name}
+
+    def visit(self, node: IConstruct) -> None:
+        if (
+            isinstance(node, cdk.CfnResource)
+            and node.cfn_resource_type in self._TYPES
+            and not cdk.TagManager.is_taggable(node)
+        ):
+            node.add_property_override("Tags", [self._tag])
 
 
 class DevOpsGuruStackCoverage(Construct):

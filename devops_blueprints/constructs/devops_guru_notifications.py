@@ -90,8 +90,7 @@ class DevOpsGuruNotifications(Construct):
         super().__init__(scope, construct_id)
         if topic is not None and encryption_key is not None:
             raise ValueError(
-                "give either topic (an existing topic, with its own key) or encryption_key (for a new topic), "
-                "not both"
+                "give either topic (an existing topic, with its own key) or encryption_key (for a new topic), not both"
             )
         severity_filter = _validated(severities, SEVERITIES, "severities")
         message_type_filter = _validated(message_types, MESSAGE_TYPES, "message_types")
@@ -144,9 +143,7 @@ class DevOpsGuruNotifications(Construct):
 
         self.log_anomaly_detection: devopsguru.CfnLogAnomalyDetectionIntegration | None = None
         if log_anomaly_detection:
-            self.log_anomaly_detection = devopsguru.CfnLogAnomalyDetectionIntegration(
-                self, "LogAnomalyDetection"
-            )
+            self.log_anomaly_detection = devopsguru.CfnLogAnomalyDetectionIntegration(self, "LogAnomalyDetection")
 
     @property
     def topic_arn(self) -> str:

@@ -46,9 +46,7 @@ class ObservedFunction(Construct):
         super().__init__(scope, construct_id)
         if not 128 <= memory_size <= 10240:
             raise ValueError(f"memory_size must be between 128 and 10240 MiB, got {memory_size}")
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY
-        )
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY)
         self.function = lambda_.Function(
             self,
             "Resource",

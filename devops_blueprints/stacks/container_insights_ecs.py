@@ -47,9 +47,7 @@ class ContainerInsightsEcsStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         if not 0 <= leak_mb_per_minute <= MAX_LEAK_MB_PER_MINUTE:
-            raise ValueError(
-                f"leak_mb_per_minute must be from 0 to {MAX_LEAK_MB_PER_MINUTE}, got {leak_mb_per_minute}"
-            )
+            raise ValueError(f"leak_mb_per_minute must be from 0 to {MAX_LEAK_MB_PER_MINUTE}, got {leak_mb_per_minute}")
         if not 0 <= desired_count <= 10:
             raise ValueError(f"desired_count must be from 0 to 10, got {desired_count}")
         self.key = kms.Key(self, "Key", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY)
@@ -78,9 +76,7 @@ class ContainerInsightsEcsStack(cdk.Stack):
                 )
             },
         )
-        self.cluster = ecs.Cluster(
-            self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENHANCED
-        )
+        self.cluster = ecs.Cluster(self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENHANCED)
         self.task_definition = ecs.FargateTaskDefinition(self, "Task", cpu=256, memory_limit_mib=512)
         self.log_group = logs.LogGroup(
             self,
