@@ -140,7 +140,7 @@ def _run(
         resources=resources,
         stack_name=STACK,
         change_set_name=CHANGE_SET,
-        poll_seconds=0,
+        poll_seconds=kw.pop("poll_seconds", 0),
         sleep=lambda _s: None,
         echo=lines.append,
         **kw,
@@ -206,9 +206,7 @@ def test_change_set_failure_reports_cloudformations_reason(
     _change_set(stub, resources, {"TemplateBody": template_body(template)})
     reason = "Resources [Artifacts7CD1B18F] is already managed by stack other-stack"
     _describe_change_set(stub, "FAILED", reason)
-    with pytest.raises(
-        TfImportError, match=re.escape(f"change set {CHANGE_SET} for stack {STACK} failed: {reason}")
-    ):
+    with pytest.raises(TfImportError, match=re.escape(f"change set {CHANGE_SET} for stack {STACK} failed: {reason}")):
         _run(client, None, template, resources)
 
 
@@ -283,9 +281,7 @@ def test_big_template_without_s3_path_is_refused(
     template, resources = copy.deepcopy(translated[0]), translated[1]
     template["Description"] = "x" * 60_000
     _no_stack(cfn[1])
-    with pytest.raises(
-        TfImportError, match=r"over CloudFormation's 51200-byte TemplateBody limit; pass --s3-path"
-    ):
+    with pytest.raises(TfImportError, match=r"over CloudFormation's 51200-byte TemplateBody limit; pass --s3-path"):
         _run(cfn[0], None, template, resources)
 
 
@@ -300,14 +296,9 @@ def test_busy_stack_is_refused(
 # --- existing stacks: read from moto's CloudFormation -------------------------------------------
 
 
-def _existing_stack(
-    template: dict[str, Any], resources: list[dict[str, Any]], keep: list[int]
-) -> dict[str, Any]:
+def _existing_stack(template: dict[str, Any], resources: list[dict[str, Any]], keep: list[int]) -> dict[str, Any]:
     """A stack template holding resources ``keep`` of ours (as a previous import left them)."""
-    kept = {
-        resources[i]["LogicalResourceId"]: template["Resources"][resources[i]["LogicalResourceId"]]
-        for i in keep
-    }
+    kept = {resources[i]["LogicalResourceId"]: template["Resources"][resources[i]["LogicalResourceId"]] for i in keep}
     return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": kept}
 
 
@@ -475,9 +466,7 @@ def test_template_without_retain_is_refused(
 
 
 def test_cli_deploy_missing_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        ["tf", "deploy", "--template", str(tmp_path / "t.json"), "--resources", str(tmp_path / "r.json")]
-    )
+    code = main(["tf", "deploy", "--template", str(tmp_path / "t.json"), "--resources", str(tmp_path / "r.json")])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "t.json: no such file" in err
@@ -508,3 +497,55 @@ def test_cli_deploy_runs_the_import_with_real_clients_configured(
     out = capsys.readouterr().out
     assert code == 0
     assert out.strip() == f"stack {STACK}: 0 imported, {len(resources)} already there; added to DevOps Guru"
+
+
+def test_more_than_500_resources_in_one_stack_is_refused(cfn: tuple[Any, Stubber]) -> None:
+    resources = [
+        {
+            "ResourceType": "AWS::S3::Bucket",
+            "LogicalResourceId": f"B{i}",
+            "ResourceIdentifier": {"BucketName": f"b-{i}"},
+        }
+        for i in range(501)
+    ]
+    template = {
+        "Resources": {
+            r["LogicalResourceId"]: {
+                "Type": "AWS::S3::Bucket",
+                "DeletionPolicy": "Retain",
+                "Properties": {"BucketName": r["ResourceIdentifier"]["BucketName"]},
+            }
+            for r in resources
+        }
+    }
+    _no_stack(cfn[1])
+    with pytest.raises(TfImportError, match="would hold 501 resources, over CloudFormation's 500 per stack"):
+        _run(cfn[0], None, template, resources)
+
+
+def test_existing_stack_with_a_yaml_template_is_refused(
+    cfn: tuple[Any, Stubber], translated: tuple[dict[str, Any], list[dict[str, Any]]]
+) -> None:
+    client, stub = cfn
+    stub.add_response("describe_stacks", _stack("UPDATE_COMPLETE"), {"StackName": STACK})
+    stub.add_response(
+        "get_template",
+        {"TemplateBody": "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"},
+        {"StackName": STACK, "TemplateStage": "Original"},
+    )
+    stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": STACK})
+    with pytest.raises(TfImportError, match=f"stack {STACK} has a YAML template"):
+        _run(client, None, *translated)
+
+
+def test_waiting_gives_up_after_the_timeout(
+    cfn: tuple[Any, Stubber], translated: tuple[dict[str, Any], list[dict[str, Any]]]
+) -> None:
+    template, resources = translated
+    client, stub = cfn
+    _no_stack(stub)
+    _change_set(stub, resources, {"TemplateBody": template_body(template)})
+    _describe_change_set(stub, "CREATE_IN_PROGRESS")
+    _describe_change_set(stub, "CREATE_IN_PROGRESS")
+    with pytest.raises(TfImportError, match=f"change set {CHANGE_SET}: still in progress after 5 s"):
+        _run(client, None, template, resources, timeout_seconds=5, poll_seconds=5)
