@@ -1,0 +1,434 @@
+"""One tenant deployment's CDK Pipelines pipeline, and the deployment synth mode (ARCHITECTURE.md).
+
+``cdk synth -c deployment_id=ID -c deployment_type=silo|pool -c component_account=ACCT
+-c component_region=REGION`` builds only ``<type>-<id>-pipeline`` (see :func:`add_deployment_pipeline`):
+a pipeline in the toolchain account, source trigger off (the release orchestrator starts it), that
+deploys a :class:`ComponentStage` to the record's account and region.
+
+Silo vs pool: a *silo* deployment is one tenant with component resources of its own (its own API,
+function and table); a *pool* deployment is a shared component stage keyed by the pool id, serving
+every tenant assigned to that pool (the API requires an ``x-tenant-id`` header and partitions data by
+it). Both are the same stage with a different ``deployment_type``, so a user's own stage plugs in
+through ``component_stage``.
+
+This module imports only what that mode needs; keep it lean (the provisioning build runs it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_codecommit as codecommit
+from aws_cdk import aws_codepipeline_actions as codepipeline_actions
+from aws_cdk import pipelines
+from constructs import Construct, IConstruct
+
+from devops_blueprints.assets import lambda_src_dir
+from devops_blueprints.context import ContextError
+
+__all__ = [
+    "CONTEXT_KEYS",
+    "PLACEHOLDER_CONNECTION_ARN",
+    "ComponentStage",
+    "DeploymentContext",
+    "DeploymentContextError",
+    "DeploymentPipelineStack",
+    "add_deployment_pipeline",
+    "deployment_context",
+    "toolchain_source",
+]
+
+#: The four context keys of the deployment synth mode (all or none).
+CONTEXT_KEYS = ("deployment_id", "deployment_type", "component_account", "component_region")
+#: Sample default of ``toolchain_connection_arn``; replace it with your CodeConnections connection.
+PLACEHOLDER_CONNECTION_ARN = (
+    "arn:aws:codeconnections:us-east-1:111111111111:connection/00000000-0000-4000-8000-000000000000"
+)
+DEFAULT_REPOSITORY = "example-org/devops-blueprints"
+DEFAULT_BRANCH = "main"
+#: The CDK CLI the synth steps install (the Makefile's pin).
+CDK_CLI_VERSION = "2.1148.1"
+#: The DevOps Guru application boundary tag key of the component stages.
+BOUNDARY_TAG_KEY = "devops-guru-applications"
+
+
+class DeploymentContextError(ContextError):
+    """Bad deployment context; the message is one line naming the key and the value."""
+
+
+@dataclass(frozen=True)
+class DeploymentContext:
+    """A validated deployment: what the provisioning build passes as context."""
+
+    deployment_id: str
+    deployment_type: str
+    component_account: str
+    component_region: str
+
+    @property
+    def pipeline_name(self) -> str:
+        """``<type>-<id>-pipeline``: the name of the stack and of its pipeline."""
+        return f"{self.deployment_type}-{self.deployment_id}-pipeline"
+
+    @property
+    def component_env(self) -> cdk.Environment:
+        return cdk.Environment(account=self.component_account, region=self.component_region)
+
+    def as_context(self) -> dict[str, str]:
+        return {
+            "deployment_id": self.deployment_id,
+            "deployment_type": self.deployment_type,
+            "component_account": self.component_account,
+            "component_region": self.component_region,
+        }
+
+
+def _records() -> ModuleType:
+    """The record validation module of the provisioner (one set of rules for records and context)."""
+    name = "devops_blueprints._deployment_records"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = lambda_src_dir() / "deployment_provisioner" / "records.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - file exists in every checkout and wheel
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def validate_deployment(values: dict[str, Any]) -> DeploymentContext:
+    """Validate the four context values with the record rules (DeploymentContextError names key and value)."""
+    missing = [key for key in CONTEXT_KEYS if values.get(key) in (None, "")]
+    if missing:
+        given = ", ".join(f"{key}={values[key]!r}" for key in CONTEXT_KEYS if key not in missing)
+        raise DeploymentContextError(
+            f"deployment context is partial: {', '.join(missing)} missing (given {given}); "
+            f"set all of {', '.join(CONTEXT_KEYS)} or none"
+        )
+    records = _records()
+    checks = (
+        ("deployment_id", records.check_id),
+        ("deployment_type", records.check_type),
+        ("component_account", records.check_account),
+        ("component_region", records.check_region),
+    )
+    for key, check in checks:
+        try:
+            check(values[key])
+        except records.RecordError as exc:
+            raise DeploymentContextError(f"context {key} must be {exc.expected}, got {values[key]!r}") from None
+    return DeploymentContext(**{key: values[key] for key in CONTEXT_KEYS})
+
+
+def deployment_context(scope: Construct) -> DeploymentContext | None:
+    """The deployment given as context (``None`` when no deployment key is set)."""
+    values = {key: scope.node.try_get_context(key) for key in CONTEXT_KEYS}
+    if all(value is None for value in values.values()):
+        return None
+    return validate_deployment(values)
+
+
+def toolchain_source(
+    *,
+    connection_arn: str | None = None,
+    repository: str | None = None,
+    branch: str = DEFAULT_BRANCH,
+    code_commit_repository: codecommit.IRepository | None = None,
+    trigger: bool = True,
+) -> pipelines.CodePipelineSource:
+    """The toolchain app's source: a CodeConnections connection (GitHub, GitLab, Bitbucket) with
+    ``repository`` ``owner/name``, or an existing CodeCommit repository - exactly one of them.
+    ``trigger=False`` turns the source trigger off (deployment pipelines)."""
+    if (connection_arn is None) == (code_commit_repository is None):
+        raise ValueError(
+            "toolchain source: give exactly one of connection_arn (with repository) or "
+            "code_commit_repository, "
+            f"got connection_arn={connection_arn!r} and code_commit_repository="
+            f"{'set' if code_commit_repository is not None else None}"
+        )
+    if not branch:
+        raise ValueError(f"toolchain source: branch must be a non-empty branch name, got {branch!r}")
+    if code_commit_repository is not None:
+        if repository is not None:
+            raise ValueError(
+                f"toolchain source: repository ({repository!r}) only applies to a connection; "
+                "the CodeCommit repository names itself"
+            )
+        return pipelines.CodePipelineSource.code_commit(
+            code_commit_repository,
+            branch,
+            trigger=codepipeline_actions.CodeCommitTrigger.EVENTS
+            if trigger
+            else codepipeline_actions.CodeCommitTrigger.NONE,
+        )
+    assert connection_arn is not None
+    if not cdk.Token.is_unresolved(connection_arn) and not (
+        connection_arn.startswith("arn:") and ":connection/" in connection_arn
+    ):
+        raise ValueError(
+            f"toolchain source: connection_arn must be a CodeConnections connection ARN "
+            f"(arn:<partition>:codeconnections:<region>:<account>:connection/<id>), got {connection_arn!r}"
+        )
+    repo = repository or DEFAULT_REPOSITORY
+    owner, _, name = repo.partition("/")
+    if not owner or not name or "/" in name:
+        raise ValueError(f"toolchain source: repository must be 'owner/name', got {repo!r}")
+    return pipelines.CodePipelineSource.connection(repo, branch, connection_arn=connection_arn, trigger_on_push=trigger)
+
+
+def source_from_context(scope: Construct, *, trigger: bool) -> pipelines.CodePipelineSource:
+    """The toolchain source from context: ``toolchain_codecommit_repository`` (an existing repository's
+    name) or ``toolchain_connection_arn`` + ``toolchain_repository``; ``toolchain_branch``. Default: the
+    placeholder connection (a warning says to replace it)."""
+    ctx = scope.node.try_get_context
+    branch = ctx("toolchain_branch") or DEFAULT_BRANCH
+    code_commit_name = ctx("toolchain_codecommit_repository")
+    connection_arn = ctx("toolchain_connection_arn")
+    if code_commit_name is not None:
+        if connection_arn is not None:
+            raise DeploymentContextError(
+                f"context: set toolchain_connection_arn ({connection_arn!r}) or "
+                f"toolchain_codecommit_repository "
+                f"({code_commit_name!r}), not both"
+            )
+        repo = codecommit.Repository.from_repository_name(scope, "ToolchainRepository", code_commit_name)
+        return toolchain_source(code_commit_repository=repo, branch=branch, trigger=trigger)
+    if connection_arn is None:
+        connection_arn = PLACEHOLDER_CONNECTION_ARN
+        cdk.Annotations.of(scope).add_warning_v2(
+            "devops-blueprints:PlaceholderConnection",
+            "the toolchain source is the placeholder connection; set context toolchain_connection_arn and "
+            "toolchain_repository (or toolchain_codecommit_repository) in cdk.json",
+        )
+    try:
+        return toolchain_source(
+            connection_arn=connection_arn,
+            repository=ctx("toolchain_repository") or DEFAULT_REPOSITORY,
+            branch=branch,
+            trigger=trigger,
+        )
+    except ValueError as exc:
+        raise DeploymentContextError(f"context: {exc}") from None
+
+
+def tag_app_boundary(scope: Construct, app_name: str) -> None:
+    """Put every taggable resource under ``scope`` inside a DevOps Guru application boundary."""
+    cdk.Tags.of(scope).add(BOUNDARY_TAG_KEY, app_name)
+
+
+class ComponentStage(cdk.Stage):
+    """The sample tenant component: a small serverless API (HTTP API with IAM auth -> Lambda -> DynamoDB)
+    in one stack named ``<type>-<id>-component``, inside the DevOps Guru app boundary ``<type>-<id>``.
+
+    silo: the API serves the one tenant ``<id>``; pool: it serves every tenant of pool ``<id>``, keyed by
+    the ``x-tenant-id`` request header.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, deployment: DeploymentContext, env: cdk.Environment
+    ) -> None:
+        super().__init__(scope, construct_id, env=env)
+        from devops_blueprints.stacks._tenant_component import TenantComponentStack
+
+        prefix = f"{deployment.deployment_type}-{deployment.deployment_id}"
+        self.component_stack = TenantComponentStack(
+            self,
+            "Api",
+            stack_name=f"{prefix}-component",
+            deployment_id=deployment.deployment_id,
+            deployment_type=deployment.deployment_type,
+        )
+        tag_app_boundary(self, prefix)
+
+
+#: Builds the stage a deployment pipeline deploys: (scope, construct id, deployment, env) -> Stage.
+ComponentStageFactory = Callable[[Construct, str, DeploymentContext, cdk.Environment], cdk.Stage]
+
+
+def _default_component(
+    scope: Construct, construct_id: str, deployment: DeploymentContext, env: cdk.Environment
+) -> cdk.Stage:
+    return ComponentStage(scope, construct_id, deployment=deployment, env=env)
+
+
+class DeploymentPipelineStack(cdk.Stack):
+    """``<type>-<id>-pipeline``: a self-mutating CDK Pipelines pipeline (source trigger off, cross-account
+    keys on) that deploys the deployment's component stage to its account and region.
+
+    :param deployment: the validated deployment.
+    :param source: the toolchain app's source, trigger off. Default: from context (see
+        :func:`source_from_context`).
+    :param component_stage: builds the stage to deploy. Default: :class:`ComponentStage`.
+    :param env: the toolchain environment. Default: environment-agnostic.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str | None = None,
+        *,
+        deployment: DeploymentContext,
+        source: pipelines.CodePipelineSource | None = None,
+        component_stage: ComponentStageFactory | None = None,
+        env: cdk.Environment | None = None,
+        **kwargs: Any,
+    ) -> None:
+        name = deployment.pipeline_name
+        super().__init__(scope, construct_id or name, stack_name=name, env=env, **kwargs)
+        self.deployment = deployment
+        source = source or source_from_context(self, trigger=False)
+        synth_env = {
+            "DEPLOYMENT_ID": deployment.deployment_id,
+            "DEPLOYMENT_TYPE": deployment.deployment_type,
+            "COMPONENT_ACCOUNT": deployment.component_account,
+            "COMPONENT_REGION": deployment.component_region,
+        }
+        synth = pipelines.ShellStep(
+            "Synth",
+            input=source,
+            env=synth_env,
+            install_commands=[
+                "python -m pip install --quiet -r requirements.txt",
+                f"npm install --global --no-audit --no-fund aws-cdk@{CDK_CLI_VERSION}",
+            ],
+            commands=[
+                'cdk synth "${DEPLOYMENT_TYPE}-${DEPLOYMENT_ID}-pipeline" -c deployment_id="$DEPLOYMENT_ID" '
+                '-c deployment_type="$DEPLOYMENT_TYPE" -c component_account="$COMPONENT_ACCOUNT" '
+                '-c component_region="$COMPONENT_REGION" --no-notices'
+            ],
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name=name,
+            synth=synth,
+            cross_account_keys=True,
+            enable_key_rotation=True,
+            publish_assets_in_parallel=False,
+            cli_version=CDK_CLI_VERSION,
+            reuse_cross_region_support_stacks=True,
+        )
+        factory = component_stage or _default_component
+        self.component_stage = factory(self, "Component", deployment, deployment.component_env)
+        self.pipeline.add_stage(self.component_stage)
+        self.pipeline.build_pipeline()
+        acknowledge_pipeline_findings(self.pipeline)
+
+
+def _rendered(stack: cdk.Stack, value: str, pseudo: str) -> str:
+    """How cdk-nag prints an ARN part: the literal value, or ``<AWS::Pseudo>`` for a token."""
+    return f"<AWS::{pseudo}>" if cdk.Token.is_unresolved(value) else value
+
+
+def _ref(construct: IConstruct) -> str:
+    child = construct.node.default_child
+    assert isinstance(child, cdk.CfnElement)
+    return cdk.Stack.of(construct).get_logical_id(child)
+
+
+#: Wildcard actions CDK Pipelines grants on its own artifact bucket and key.
+_ARTIFACT_ACTIONS = (
+    "s3:Abort*",
+    "s3:DeleteObject*",
+    "s3:GetBucket*",
+    "s3:GetObject*",
+    "s3:List*",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+)
+
+
+def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline) -> None:
+    """Acknowledge the cdk-nag findings inherent to what CDK Pipelines generates - exact finding ids, on
+    the ``pipelines.CodePipeline`` construct only (its generated roles, projects and bucket), never on the
+    stages it deploys. Call after ``build_pipeline()``."""
+    stack = cdk.Stack.of(pipeline)
+    part = _rendered(stack, stack.partition, "Partition")
+    region = _rendered(stack, stack.region, "Region")
+    account = _rendered(stack, stack.account, "AccountId")
+    inner = pipeline.pipeline
+    generated = "CDK Pipelines-generated"
+    findings: dict[str, str] = {
+        f"AwsSolutions-IAM5[Action::{action}]": f"{generated} grant on the pipeline's own artifact bucket/key"
+        for action in _ARTIFACT_ACTIONS
+    }
+    bucket_ref = _ref(inner.artifact_bucket)
+    findings[f"AwsSolutions-IAM5[Resource::<{bucket_ref}.Arn>/*]"] = (
+        f"{generated} grant on objects of the pipeline's own artifact bucket"
+    )
+    findings["AwsSolutions-IAM5[Resource::*]"] = (
+        f"{generated}: actions without resource-level permissions (cloudformation:DescribeStacks, sts, kms)"
+    )
+    findings[f"AwsSolutions-IAM5[Resource::arn:*:iam::{account}:role/*]"] = (
+        f"{generated} self-mutation: assumes the toolchain account's CDK bootstrap roles (tag-restricted)"
+    )
+    findings[f"AwsSolutions-IAM5[Resource::arn:{part}:logs:{region}:{account}:log-group:/aws/codebuild/*]"] = (
+        f"{generated} asset role: log groups of the asset publishing projects"
+    )
+    findings[f"AwsSolutions-IAM5[Resource::arn:{part}:codebuild:{region}:{account}:report-group/*]"] = (
+        f"{generated} asset role: report groups of the asset publishing projects"
+    )
+    projects = [pipeline.synth_project]
+    if pipeline.self_mutation_enabled:
+        projects.append(pipeline.self_mutation_project)
+    for project in projects:
+        ref = _ref(project)
+        findings[
+            f"AwsSolutions-IAM5[Resource::arn:{part}:logs:{region}:{account}:log-group:/aws/codebuild/<{ref}>:*]"
+        ] = f"{generated}: log streams of the project's own log group"
+        findings[f"AwsSolutions-IAM5[Resource::arn:{part}:codebuild:{region}:{account}:report-group/<{ref}>-*]"] = (
+            f"{generated}: the project's own report groups"
+        )
+    for support in inner.cross_region_support.values():
+        replication = support.replication_bucket
+        name = stack.resolve(replication.bucket_name)
+        if isinstance(name, str):
+            findings[f"AwsSolutions-IAM5[Resource::arn:{part}:s3:::{name}/*]"] = (
+                f"{generated} grant on objects of the cross-region replication bucket"
+            )
+        cdk.Validations.of(replication).acknowledge(
+            cdk.Acknowledgment(id="AwsSolutions-S1", reason=f"{generated} replication bucket of transient artifacts")
+        )
+    findings["AwsSolutions-S1"] = f"{generated} artifact bucket of transient artifacts; access via its roles only"
+    for finding, reason in findings.items():
+        cdk.Validations.of(pipeline).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
+
+
+def toolchain_env(scope: Construct) -> cdk.Environment:
+    """The toolchain environment: ``account``/``region`` context, else ``CDK_DEFAULT_*`` (may be agnostic)."""
+    account = scope.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
+    region = scope.node.try_get_context("region") or os.environ.get("CDK_DEFAULT_REGION")
+    return cdk.Environment(account=account, region=region)
+
+
+def add_deployment_pipeline(app: cdk.App) -> DeploymentPipelineStack | None:
+    """The deployment synth mode: with the four deployment context keys, add only that deployment's
+    pipeline stack (in the toolchain environment) and return it; without them return ``None``.
+
+    Raises :class:`DeploymentContextError` (one line naming the key and value) for bad context.
+    """
+    deployment = deployment_context(app)
+    if deployment is None:
+        return None
+    env = toolchain_env(app)
+    # CDK Pipelines needs an explicit toolchain account and region for cross-account/cross-region stages.
+    for key, value, variable in (
+        ("account", env.account, "CDK_DEFAULT_ACCOUNT"),
+        ("region", env.region, "CDK_DEFAULT_REGION"),
+    ):
+        if not value:
+            raise DeploymentContextError(
+                f"deployment synth mode needs the toolchain {key}: set context {key} (or {variable}, "
+                f"which the "
+                f"CDK CLI sets from your AWS credentials), got {value!r}"
+            )
+    return DeploymentPipelineStack(app, deployment=deployment, env=env)
