@@ -500,7 +500,7 @@ def test_cli_deploy_runs_the_import_with_real_clients_configured(
 
 
 def test_more_than_500_resources_in_one_stack_is_refused(cfn: tuple[Any, Stubber]) -> None:
-    resources = [
+    resources: list[dict[str, Any]] = [
         {
             "ResourceType": "AWS::S3::Bucket",
             "LogicalResourceId": f"B{i}",
