@@ -43,9 +43,7 @@ class RunConfig:
                 raise JobError(f"environment variable {name} is required", EXIT_USAGE)
             values[name] = value
         chunk_size = _int_env("CHUNK_SIZE", values["CHUNK_SIZE"], minimum=1)
-        index = _int_env(
-            "AWS_BATCH_JOB_ARRAY_INDEX", env.get("AWS_BATCH_JOB_ARRAY_INDEX", "0").strip() or "0"
-        )
+        index = _int_env("AWS_BATCH_JOB_ARRAY_INDEX", env.get("AWS_BATCH_JOB_ARRAY_INDEX", "0").strip() or "0")
         key = values["MANIFEST_KEY"]
         run_id = PurePosixPath(key).parent.name
         if not run_id:
@@ -66,9 +64,7 @@ def _int_env(name: str, raw: str, *, minimum: int = 0) -> int:
     except ValueError:
         value = minimum - 1
     if value < minimum:
-        raise JobError(
-            f"environment variable {name} must be an integer >= {minimum}, got {raw!r}", EXIT_USAGE
-        )
+        raise JobError(f"environment variable {name} must be an integer >= {minimum}, got {raw!r}", EXIT_USAGE)
     return value
 
 
@@ -107,11 +103,7 @@ def read_manifest_slice(s3: Any, config: RunConfig) -> list[str]:
         body.close()
     except ClientError as exc:
         code, message = _error_code(exc)
-        what = (
-            "not found"
-            if code in _MISSING_CODES | {"NoSuchBucket"}
-            else f"cannot be read ({code}: {message})"
-        )
+        what = "not found" if code in _MISSING_CODES | {"NoSuchBucket"} else f"cannot be read ({code}: {message})"
         raise JobError(f"{where}: {what}", EXIT_SYSTEMIC) from exc
     except UnicodeDecodeError as exc:
         raise JobError(f"{where}: not UTF-8 text (expected one image key per line)", EXIT_SYSTEMIC) from exc
@@ -148,9 +140,7 @@ def s3_reader(s3: Any, bucket: str) -> Any:
                 f"s3://{bucket}/{key}: S3 GetObject failed: {code}: {message}", infrastructure=True
             ) from None
         except BotoCoreError as exc:
-            raise SourceError(
-                f"s3://{bucket}/{key}: S3 GetObject failed: {exc}", infrastructure=True
-            ) from None
+            raise SourceError(f"s3://{bucket}/{key}: S3 GetObject failed: {exc}", infrastructure=True) from None
 
     return read
 
@@ -162,11 +152,7 @@ def check_table(dynamodb: Any, table: str) -> None:
         dynamodb.describe_table(TableName=table)
     except ClientError as exc:
         code, message = _error_code(exc)
-        what = (
-            "table not found"
-            if code == "ResourceNotFoundException"
-            else f"cannot be described ({code}: {message})"
-        )
+        what = "table not found" if code == "ResourceNotFoundException" else f"cannot be described ({code}: {message})"
         raise JobError(f"RESULTS_TABLE {table!r}: {what}", EXIT_SYSTEMIC) from exc
     except BotoCoreError as exc:
         raise JobError(f"RESULTS_TABLE {table!r}: cannot be reached ({exc})", EXIT_SYSTEMIC) from exc
@@ -174,9 +160,7 @@ def check_table(dynamodb: Any, table: str) -> None:
 
 def upload_failures(s3: Any, config: RunConfig, failures: list[Failure]) -> None:
     body = "".join(json.dumps(f.record(), ensure_ascii=False) + "\n" for f in failures).encode("utf-8")
-    s3.put_object(
-        Bucket=config.bucket, Key=config.failures_key, Body=body, ContentType="application/x-ndjson"
-    )
+    s3.put_object(Bucket=config.bucket, Key=config.failures_key, Body=body, ContentType="application/x-ndjson")
 
 
 def run(

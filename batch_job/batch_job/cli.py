@@ -64,11 +64,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _local(args: argparse.Namespace) -> int:
     from batch_job.engine import Embedder, default_model_path
-    from batch_job.local import failures_path, run_local
+    from batch_job.local import check_out, failures_path, list_images, run_local
 
+    # Cheap checks first: a typo in a path should not wait for the model to load.
+    check_out(args.out)
+    image_ids = list_images(args.images)
     embedder = Embedder(args.model or default_model_path())
     summary, failures = run_local(
-        args.images, args.out, embedder, batch_size=args.batch_size, workers=args.workers
+        args.images, args.out, embedder, image_ids=image_ids, batch_size=args.batch_size, workers=args.workers
     )
     print(summary.line(), flush=True)
     print(f"wrote {args.out} and {failures_path(args.out)} ({len(failures)} failures)", flush=True)
@@ -79,9 +82,7 @@ def _export(args: argparse.Namespace) -> int:
     try:
         from batch_job.resnet import export_model
     except ImportError as exc:  # pragma: no cover - the runtime image has no torch
-        raise JobError(
-            f"export-model needs PyTorch and onnx ({exc}); install batch_job[export]", EXIT_USAGE
-        ) from exc
+        raise JobError(f"export-model needs PyTorch and onnx ({exc}); install batch_job[export]", EXIT_USAGE) from exc
     name = export_model(args.out, random=args.random, weights=args.weights)
     print(f"wrote {args.out} ({name}, 512-d float32 embeddings, dynamic batch)", flush=True)
     return EXIT_OK

@@ -62,24 +62,18 @@ class Embedder:
             self._session = ort.InferenceSession(str(model_path), options, providers=self.providers)
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise JobError(
-                f"model {model_path}: not a loadable ONNX model ({first[:300]})", EXIT_USAGE
-            ) from exc
+            raise JobError(f"model {model_path}: not a loadable ONNX model ({first[:300]})", EXIT_USAGE) from exc
         self.threads = options.intra_op_num_threads
         self.providers = list(self._session.get_providers())
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, 224, 224]:
             shapes = [i.shape for i in inputs]
-            raise JobError(
-                f"model {model_path}: expected one input (N, 3, 224, 224), got {shapes}", EXIT_USAGE
-            )
+            raise JobError(f"model {model_path}: expected one input (N, 3, 224, 224), got {shapes}", EXIT_USAGE)
         self._input = inputs[0].name
         self._output = outputs[0].name
         dim = outputs[0].shape[-1]
         self.dimension = (
-            int(dim)
-            if isinstance(dim, int)
-            else int(self.embed(np.zeros((1, 3, 224, 224), np.float32)).shape[1])
+            int(dim) if isinstance(dim, int) else int(self.embed(np.zeros((1, 3, 224, 224), np.float32)).shape[1])
         )
         metadata = self._session.get_modelmeta().custom_metadata_map
         self.name = metadata.get("model") or model_path.stem

@@ -35,9 +35,7 @@ def file_reader(root: Path) -> Reader:
         try:
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:
-                raise SourceError(
-                    f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit", infrastructure=False
-                )
+                raise SourceError(f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit", infrastructure=False)
             return path.read_bytes()
         except OSError as exc:
             raise SourceError(f"cannot read {path}: {exc.strerror or exc}", infrastructure=False) from None
@@ -49,19 +47,25 @@ def failures_path(out: Path) -> Path:
     return out.with_name(out.name + ".failures.jsonl")
 
 
+def check_out(out: Path) -> None:
+    if out.is_dir():
+        raise JobError(f"--out {out}: is a directory (expected a .parquet file path)", EXIT_USAGE)
+
+
 def run_local(
     images: Path,
     out: Path,
     embedder: Embedder,
     *,
+    image_ids: list[str] | None = None,
     batch_size: int = 32,
     workers: int = 2,
     progress_every: int = 200,
 ) -> tuple[Summary, list[Failure]]:
-    """Embed every image under ``images`` into ``out`` (Parquet) and ``<out>.failures.jsonl``."""
-    if out.is_dir():
-        raise JobError(f"--out {out}: is a directory (expected a .parquet file path)", EXIT_USAGE)
-    image_ids = list_images(images)
+    """Embed every image under ``images`` (or just ``image_ids``) into ``out`` and ``<out>.failures.jsonl``."""
+    check_out(out)
+    if image_ids is None:
+        image_ids = list_images(images)
     out.parent.mkdir(parents=True, exist_ok=True)
     sink = ParquetSink(out)
     try:

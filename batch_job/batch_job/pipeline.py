@@ -110,7 +110,7 @@ class _Writer:
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
         self.failures: list[Failure] = []
-        self.written = 0
+        self.given = 0  # vectors handed to the sink; written = given - failures once closed
         self._queue: queue.Queue[tuple[list[str], NDArray[np.float32]] | None] = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="batch-job-writer", daemon=True)
@@ -125,9 +125,8 @@ class _Writer:
                 continue  # drain after a systemic error; the main thread re-raises it
             ids, vectors = item
             try:
-                failed = self.sink.write(ids, vectors)
-                self.failures.extend(failed)
-                self.written += len(ids) - len(failed)
+                self.failures.extend(self.sink.write(ids, vectors))
+                self.given += len(ids)
             except BaseException as exc:
                 self._error = exc
 
@@ -210,4 +209,5 @@ def embed_stream(
     writer.close()
     failures.extend(writer.failures)
     seconds = time.perf_counter() - start
-    return Summary(len(image_ids), writer.written, len(failures), seconds), failures
+    embedded = writer.given - len(writer.failures)
+    return Summary(len(image_ids), embedded, len(failures), seconds), failures

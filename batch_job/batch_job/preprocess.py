@@ -42,18 +42,14 @@ def decode(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise ImageError(
-            f"not an image Pillow can read ({len(data)} bytes, starts with {data[:8]!r})"
-        ) from None
+        raise ImageError(f"not an image Pillow can read ({len(data)} bytes, starts with {data[:8]!r})") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"decompression bomb refused: {exc}") from None
     except Exception as exc:  # a broken header can raise anything from deep inside a plugin
         raise ImageError(f"unreadable image header: {_reason(exc)}") from None
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageError(
-            f"decompression bomb refused: {width}x{height} pixels exceeds the limit of {max_pixels}"
-        )
+        raise ImageError(f"decompression bomb refused: {width}x{height} pixels exceeds the limit of {max_pixels}")
     if width < 1 or height < 1:
         raise ImageError(f"image has no pixels ({width}x{height})")
     try:

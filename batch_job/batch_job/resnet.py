@@ -93,9 +93,7 @@ def load_weights(model: Any, *, random: bool, weights: Path | None) -> str:
         return RANDOM_NAME
     if weights is not None:
         if not weights.is_file():
-            raise JobError(
-                f"--weights {weights}: no such file (expected a ResNet-18 state_dict saved by torch)"
-            )
+            raise JobError(f"--weights {weights}: no such file (expected a ResNet-18 state_dict saved by torch)")
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as exc:
@@ -106,8 +104,7 @@ def load_weights(model: Any, *, random: bool, weights: Path | None) -> str:
             state = torch.hub.load_state_dict_from_url(PRETRAINED_URL, map_location="cpu", check_hash=True)
         except Exception as exc:
             raise JobError(
-                f"cannot download pretrained weights from {PRETRAINED_URL} ({exc}); "
-                "pass --weights FILE or --random"
+                f"cannot download pretrained weights from {PRETRAINED_URL} ({exc}); pass --weights FILE or --random"
             ) from exc
         name = PRETRAINED_NAME
     try:
@@ -163,7 +160,5 @@ def export_model(out: Path, *, random: bool = False, weights: Path | None = None
         expected = model(example).numpy()
     got = session.run([OUTPUT_NAME], {INPUT_NAME: example.numpy()})[0]
     if got.shape != (2, EMBEDDING_DIM) or not np.allclose(got, expected, rtol=1e-3, atol=1e-4):
-        raise JobError(
-            f"exported model {out} disagrees with PyTorch (max abs diff {np.abs(got - expected).max()})"
-        )
+        raise JobError(f"exported model {out} disagrees with PyTorch (max abs diff {np.abs(got - expected).max()})")
     return name

@@ -148,9 +148,7 @@ class DynamoDBSink:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            left = batch_write(
-                self.client, self.table, items, max_attempts=self.max_attempts, sleep=self._sleep
-            )
+            left = batch_write(self.client, self.table, items, max_attempts=self.max_attempts, sleep=self._sleep)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code, message = error.get("Code", "?"), error.get("Message", "")
@@ -161,7 +159,5 @@ class DynamoDBSink:
         except BotoCoreError as exc:
             reason = f"DynamoDB BatchWriteItem failed: {exc}"[:400]
             return [Failure(item["ImageId"]["S"], reason, infrastructure=True) for item in items]
-        reason = (
-            f"DynamoDB kept returning it as unprocessed after {self.max_attempts} BatchWriteItem attempts"
-        )
+        reason = f"DynamoDB kept returning it as unprocessed after {self.max_attempts} BatchWriteItem attempts"
         return [Failure(item["ImageId"]["S"], reason, infrastructure=True) for item in left]

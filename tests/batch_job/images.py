@@ -72,12 +72,7 @@ def decompression_bomb(width: int = 40_000, height: int = 40_000) -> bytes:
     """A valid-looking PNG that declares width x height 8-bit gray pixels in a few hundred bytes."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body))
-            + kind
-            + body
-            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-        )
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     rows = zlib.compress(b"\x00" * 4096)  # the start of the (never decoded) pixel stream

@@ -89,9 +89,7 @@ def test_short_side_256_then_centre_crop_224(
 ) -> None:
     # torchvision's Resize(256) + CenterCrop(224) geometry, on a picture where every pixel differs
     image = images.photo(*size)
-    expected = (
-        image.resize(resized, Image.Resampling.BILINEAR).crop(box) if size != resized else image.crop(box)
-    )
+    expected = image.resize(resized, Image.Resampling.BILINEAR).crop(box) if size != resized else image.crop(box)
     assert np.array_equal(np.asarray(resize_crop(image)), np.asarray(expected))
 
 

@@ -1,0 +1,60 @@
+"""``python -m batch_job export-model``: ResNet-18 with torchvision's names, 512-d output, dynamic batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from batch_job.cli import main
+from batch_job.engine import Embedder
+from batch_job.resnet import build_resnet18
+
+
+def test_module_names_and_shapes_are_torchvisions() -> None:
+    # torchvision's resnet18().state_dict() has 122 entries with these names and shapes.
+    state = build_resnet18().state_dict()
+    assert len(state) == 122
+    shapes = {name: tuple(tensor.shape) for name, tensor in state.items()}
+    assert shapes["conv1.weight"] == (64, 3, 7, 7)
+    assert shapes["layer1.1.conv2.weight"] == (64, 64, 3, 3)
+    assert shapes["layer2.0.downsample.0.weight"] == (128, 64, 1, 1)
+    assert shapes["layer4.0.downsample.1.running_var"] == (512,)
+    assert shapes["layer4.1.bn2.num_batches_tracked"] == ()
+    assert shapes["fc.weight"] == (1000, 512) and shapes["fc.bias"] == (1000,)
+    assert not any("downsample" in name for name in state if name.startswith(("layer1.", "layer2.1", "layer3.1")))
+
+
+def test_dynamic_batch_gives_the_same_vectors_per_image(embedder: Embedder) -> None:
+    rng = np.random.default_rng(0)
+    batch = rng.standard_normal((5, 3, 224, 224), dtype=np.float32)
+    together = embedder.embed(batch)
+    alone = np.concatenate([embedder.embed(batch[i : i + 1]) for i in range(5)])
+    assert together.shape == (5, 512) and embedder.dimension == 512
+    np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-5)
+
+
+def test_export_from_a_state_dict_file(tmp_path: Path, embedder: Embedder, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a torchvision-layout state_dict on disk (what the Docker build stage can also use offline)
+    torch.manual_seed(42)
+    weights = tmp_path / "my-weights.pt"
+    torch.save(build_resnet18().state_dict(), weights)
+    out = tmp_path / "model.onnx"
+    # WHEN it is exported
+    assert main(["export-model", "--out", str(out), "--weights", str(weights)]) == 0
+    # THEN the model carries those weights, under a name derived from the file
+    model = Embedder(out)
+    assert model.name == "resnet18-my-weights" and model.dimension == 512
+    x = np.random.default_rng(1).standard_normal((2, 3, 224, 224), dtype=np.float32)
+    assert not np.allclose(model.embed(x), embedder.embed(x))
+    assert f"wrote {out} (resnet18-my-weights" in capsys.readouterr().out
+
+
+def test_weights_that_are_not_resnet18_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / "other.pt"
+    torch.save({"conv1.weight": torch.zeros(1)}, weights)
+    assert main(["export-model", "--out", str(tmp_path / "m.onnx"), "--weights", str(weights)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: weights do not fit ResNet-18 (torchvision layout expected)")
+    assert not (tmp_path / "m.onnx").exists()

@@ -1,0 +1,243 @@
+"""``python -m batch_job run`` against moto's S3 and DynamoDB (server mode, real boto3 clients)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+from batch_job.aws import run
+from batch_job.cli import main
+from batch_job.engine import Embedder
+from batch_job.errors import JobError
+from batch_job.preprocess import preprocess
+from batch_job.sinks import DynamoDBSink, batch_write
+from botocore.exceptions import ClientError
+
+from tests.batch_job import images
+
+BUCKET = "embedding-images"
+TABLE = "embedding-results"
+RUN_ID = "20261121T120000Z-abc"
+MANIFEST = f"manifests/{RUN_ID}/manifest.txt"
+
+
+def create_resources(objects: dict[str, bytes], manifest_keys: list[str]) -> dict[str, str]:
+    """Bucket, table, images and manifest; returns the job environment for array child 0."""
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    for key, data in objects.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+    s3.put_object(Bucket=BUCKET, Key=MANIFEST, Body=("\n".join(manifest_keys) + "\n").encode())
+    boto3.client("dynamodb").create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "ImageId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "ImageId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return {"IMAGES_BUCKET": BUCKET, "RESULTS_TABLE": TABLE, "MANIFEST_KEY": MANIFEST, "CHUNK_SIZE": "100"}
+
+
+def scan_items() -> dict[str, dict[str, Any]]:
+    """The results table as the article's reader sees it (boto3 resource: Binary has .value)."""
+    table = boto3.resource("dynamodb").Table(TABLE)
+    return {item["ImageId"]: item for item in table.scan(ConsistentRead=True)["Items"]}
+
+
+def failures_object(index: int = 0) -> list[dict[str, str]]:
+    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=f"failures/{RUN_ID}/{index}.jsonl")["Body"].read()
+    return [json.loads(line) for line in body.decode().splitlines()]
+
+
+def good_images(count: int, prefix: str = "images") -> dict[str, bytes]:
+    return {f"{prefix}/img-{n:03d}.jpg": images.jpeg(images.photo(seed=100 + n)) for n in range(count)}
+
+
+def test_run_writes_items_the_articles_reader_decodes(
+    aws: str, model_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN good images (two with the same file name in different folders), odd ones, broken ones and a key
+    # that is listed but missing, all in one manifest
+    objects = {
+        "images/cats/photo.jpg": images.jpeg(images.photo(seed=20)),
+        "images/dogs/photo.jpg": images.jpeg(images.photo(seed=21)),
+        **images.odd_valid_images(),
+        **images.invalid_images(),
+    }
+    listed = [*sorted(objects), "images/gone.jpg"]
+    env = create_resources(objects, listed)
+    for name, value in {**env, "EMBEDDING_MODEL": str(model_path)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_BATCH_JOB_ARRAY_INDEX", raising=False)
+    before = datetime.now().astimezone()
+    # WHEN the job runs as array child 0 (no index in the environment)
+    assert main(["run"]) == 0
+    # THEN every valid image has an item in the interface shape, decodable by the article's reader
+    items = scan_items()
+    valid = {"images/cats/photo.jpg", "images/dogs/photo.jpg", *images.odd_valid_images()}
+    assert set(items) == valid
+    for image_id, item in items.items():
+        assert set(item) == {"ImageId", "Vector", "DataType", "Dimension", "Model", "Created"}
+        vector = np.frombuffer(item["Vector"].value, dtype=item["DataType"])
+        assert item["DataType"] == "float32" and item["Dimension"] == 512 and len(vector) == item["Dimension"]
+        assert item["Model"] == "resnet18-random"
+        created = datetime.fromisoformat(item["Created"])
+        assert created.utcoffset() == timedelta(0) and item["Created"].endswith("Z")
+        assert before - timedelta(seconds=1) <= created <= datetime.now().astimezone()
+        expected = embedder.embed(preprocess(objects[image_id])[None])[0]
+        np.testing.assert_allclose(vector, expected, rtol=1e-4, atol=1e-5)
+    cats = np.frombuffer(items["images/cats/photo.jpg"]["Vector"].value, dtype="float32")
+    dogs = np.frombuffer(items["images/dogs/photo.jpg"]["Vector"].value, dtype="float32")
+    assert not np.allclose(cats, dogs)
+    # AND every invalid image is in failures/<run-id>/0.jsonl with a reason; nothing is unaccounted for
+    failures = {f["image_id"]: f["error"] for f in failures_object(0)}
+    assert set(failures) == {*images.invalid_images(), "images/gone.jpg"}
+    assert failures["images/gone.jpg"] == f"s3://{BUCKET}/images/gone.jpg: object not found"
+    assert failures["bad/zero.jpg"] == "empty file (0 bytes)"
+    assert failures["bad/bomb.png"].startswith("decompression bomb refused")
+    assert len(items) + len(failures) == len(listed)
+    assert f"summary: images={len(listed)} embedded={len(items)} failed={len(failures)}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("index", "expected"), [(None, range(0, 3)), ("1", range(3, 6)), ("2", range(6, 7))])
+def test_array_child_embeds_its_chunk_of_the_manifest(
+    aws: str, embedder: Embedder, index: str | None, expected: range
+) -> None:
+    objects = good_images(7)
+    env = create_resources(objects, sorted(objects))
+    env["CHUNK_SIZE"] = "3"
+    if index is not None:
+        env["AWS_BATCH_JOB_ARRAY_INDEX"] = index
+    summary, failures = run(env, model=embedder)
+    assert set(scan_items()) == {sorted(objects)[n] for n in expected}
+    assert (summary.listed, summary.embedded, failures) == (len(expected), len(expected), [])
+
+
+class ThrottlingDynamoDB:
+    """Test double: the first ``throttled`` BatchWriteItem calls store only the first request and return the
+    rest as UnprocessedItems (what DynamoDB does under throttling); then it delegates to the real client."""
+
+    def __init__(self, real: Any, throttled: int) -> None:
+        self.real, self.throttled = real, throttled
+        self.calls = 0
+        self.returned_unprocessed = 0
+
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        self.calls += 1
+        if self.throttled == 0:
+            return dict(self.real.batch_write_item(RequestItems=RequestItems))
+        self.throttled -= 1
+        ((table, requests),) = RequestItems.items()
+        self.real.batch_write_item(RequestItems={table: requests[:1]})
+        self.returned_unprocessed += len(requests) - 1
+        return {"UnprocessedItems": {table: requests[1:]} if len(requests) > 1 else {}}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_unprocessed_items_are_retried_and_nothing_is_lost(aws: str, embedder: Embedder) -> None:
+    # GIVEN 30 images (two BatchWriteItem batches) and a DynamoDB that throttles the first 4 calls
+    objects = good_images(30)
+    env = create_resources(objects, sorted(objects))
+    dynamodb = ThrottlingDynamoDB(boto3.client("dynamodb"), throttled=4)
+    # WHEN the job runs
+    summary, failures = run(env, model=embedder, dynamodb=dynamodb)
+    # THEN unprocessed items were returned and retried, and every image is in the table
+    assert dynamodb.returned_unprocessed > 0 and dynamodb.calls > 2
+    assert set(scan_items()) == set(objects)
+    assert (summary.embedded, failures) == (30, [])
+
+
+def test_items_still_unprocessed_after_every_attempt_are_failures_not_lost(aws: str) -> None:
+    # GIVEN a DynamoDB that never accepts anything and a sink allowed 3 attempts
+    class NeverWrites:
+        def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+            return {"UnprocessedItems": RequestItems}
+
+    delays: list[float] = []
+    sink = DynamoDBSink(NeverWrites(), TABLE, "m", max_attempts=3, sleep=delays.append)
+    vectors = np.ones((3, 512), dtype=np.float32)
+    # WHEN three vectors are written and the sink is closed
+    failures = sink.write(["a", "b", "c"], vectors) + sink.close()
+    # THEN all three are reported as infrastructure failures with the reason, after backing off twice
+    assert [f.image_id for f in failures] == ["a", "b", "c"]
+    assert all(f.infrastructure and "unprocessed after 3 BatchWriteItem attempts" in f.error for f in failures)
+    assert len(delays) == 2 and 0 <= delays[0] <= 0.05 and 0 <= delays[1] <= 0.1
+
+
+def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
+    class Unprocessed:
+        def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+            return {"UnprocessedItems": RequestItems}
+
+    delays: list[float] = []
+    left = batch_write(
+        Unprocessed(), "t", [{"ImageId": {"S": "x"}}], max_attempts=9, max_delay=1.0, sleep=delays.append
+    )
+    assert left == [{"ImageId": {"S": "x"}}]
+    caps = [min(1.0, 0.05 * 2**n) for n in range(8)]
+    assert len(delays) == 8 and all(0 <= d <= cap for d, cap in zip(delays, caps, strict=True))
+
+
+def test_every_image_failing_on_infrastructure_is_a_systemic_failure(aws: str, embedder: Embedder) -> None:
+    objects = good_images(3)
+    env = create_resources(objects, sorted(objects))
+
+    class Broken:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def describe_table(self, **kwargs: Any) -> Any:
+            return self.real.describe_table(**kwargs)
+
+        def batch_write_item(self, **kwargs: Any) -> Any:
+            error = {"Error": {"Code": "InternalServerError", "Message": "try again"}}
+            raise ClientError(error, "BatchWriteItem")
+
+    with pytest.raises(JobError, match=r"no image could be embedded and the cause is not the images") as info:
+        run(env, model=embedder, dynamodb=Broken(boto3.client("dynamodb")))
+    assert info.value.exit_code == 1
+    failures = failures_object(0)
+    assert len(failures) == 3 and all("InternalServerError" in f["error"] for f in failures)
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "message"),
+    [
+        ({"IMAGES_BUCKET": ""}, 2, r"environment variable IMAGES_BUCKET is required"),
+        ({"CHUNK_SIZE": "0"}, 2, r"CHUNK_SIZE must be an integer >= 1, got '0'"),
+        ({"AWS_BATCH_JOB_ARRAY_INDEX": "x"}, 2, r"AWS_BATCH_JOB_ARRAY_INDEX must be an integer >= 0, got 'x'"),
+        ({"MANIFEST_KEY": "manifest.txt"}, 2, r"MANIFEST_KEY must be manifests/<run-id>/<file>"),
+        (
+            {"MANIFEST_KEY": "manifests/other/manifest.txt"},
+            1,
+            r"MANIFEST_KEY s3://.*/manifests/other/manifest.txt: not found",
+        ),
+        ({"RESULTS_TABLE": "nope"}, 1, r"RESULTS_TABLE 'nope': table not found"),
+        ({"AWS_BATCH_JOB_ARRAY_INDEX": "5"}, 2, r"has 2 keys, so AWS_BATCH_JOB_ARRAY_INDEX=5 with CHUNK_SIZE=100"),
+        ({"EMBEDDING_MODEL": "/nonexistent/model.onnx"}, 2, r"model /nonexistent/model.onnx: no such file"),
+    ],
+)
+def test_bad_environment_is_one_clear_line(
+    aws: str,
+    model_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    change: dict[str, str],
+    code: int,
+    message: str,
+) -> None:
+    objects = good_images(2)
+    env = {**create_resources(objects, sorted(objects)), "EMBEDDING_MODEL": str(model_path), **change}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["run"]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and re.search(message, err[0]), err
+    assert scan_items() == {}
