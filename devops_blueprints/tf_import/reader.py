@@ -18,9 +18,7 @@ from typing import Any
 
 from devops_blueprints.tf_import.errors import TfImportError
 
-_SHOW_HINT = (
-    "run `terraform show -json > state.json` in the module directory and pass --state-file state.json"
-)
+_SHOW_HINT = "run `terraform show -json > state.json` in the module directory and pass --state-file state.json"
 _TERRAFORM_TIMEOUT_S = 600
 
 
@@ -89,8 +87,7 @@ def run_terraform_show(module_dir: str | Path, terraform: str = "terraform") -> 
     if completed.returncode != 0:
         detail = next((line.strip() for line in completed.stderr.splitlines() if line.strip()), "no output")
         raise TfImportError(
-            f"--module {directory}: `terraform show -json` failed with exit code "
-            f"{completed.returncode}: {detail}"
+            f"--module {directory}: `terraform show -json` failed with exit code {completed.returncode}: {detail}"
         )
     return completed.stdout
 
@@ -106,19 +103,14 @@ def resources_from_document(document: Any, source: str) -> list[TfResource]:
         raise TfImportError(
             f"{source}: expected a JSON object from `terraform show -json`, got {type(document).__name__}"
         )
-    if "format_version" not in document and {"version", "serial", "lineage"} & document.keys():
+    if "format_version" not in document and {"version", "serial", "lineage", "resources"} & document.keys():
         raise TfImportError(
-            f"{source} is a raw Terraform state file (.tfstate), not `terraform show -json` output; "
-            f"{_SHOW_HINT}"
+            f"{source} is a raw Terraform state file (.tfstate), not `terraform show -json` output; {_SHOW_HINT}"
         )
     if "planned_values" in document or "resource_changes" in document:
-        raise TfImportError(
-            f"{source} is a Terraform plan, not the state; {_SHOW_HINT} (without a plan file argument)"
-        )
+        raise TfImportError(f"{source} is a Terraform plan, not the state; {_SHOW_HINT} (without a plan file argument)")
     if "format_version" not in document:
-        raise TfImportError(
-            f"{source}: no 'format_version' key, so not `terraform show -json` output; {_SHOW_HINT}"
-        )
+        raise TfImportError(f"{source}: no 'format_version' key, so not `terraform show -json` output; {_SHOW_HINT}")
     root = (document.get("values") or {}).get("root_module") or {}
     if not isinstance(root, dict):
         raise TfImportError(f"{source}: 'values.root_module' must be an object")
@@ -134,9 +126,7 @@ def resources_from_document(document: Any, source: str) -> list[TfResource]:
 def _walk(module: dict[str, Any], module_address: str, source: str) -> Iterator[TfResource]:
     for raw in module.get("resources") or []:
         if not isinstance(raw, dict):
-            raise TfImportError(
-                f"{source}: a resource entry in {module_address or 'the root module'} is not an object"
-            )
+            raise TfImportError(f"{source}: a resource entry in {module_address or 'the root module'} is not an object")
         if raw.get("mode", "managed") != "managed":
             continue
         address = raw.get("address")
@@ -163,7 +153,5 @@ def _walk(module: dict[str, Any], module_address: str, source: str) -> Iterator[
         )
     for child in module.get("child_modules") or []:
         if not isinstance(child, dict) or not isinstance(child.get("address"), str):
-            raise TfImportError(
-                f"{source}: a child module of {module_address or 'the root module'} lacks an 'address'"
-            )
+            raise TfImportError(f"{source}: a child module of {module_address or 'the root module'} lacks an 'address'")
         yield from _walk(child, child["address"], source)

@@ -23,8 +23,7 @@ def test_reads_root_and_nested_child_modules_with_count_and_for_each() -> None:
     assert deep in by_address
     assert by_address[deep].module == 'module.app.module.service["worker"].module.queue[0]'
     assert (
-        by_address['module.app.module.service["api"].aws_ecs_service.this'].module
-        == 'module.app.module.service["api"]'
+        by_address['module.app.module.service["api"].aws_ecs_service.this'].module == 'module.app.module.service["api"]'
     )
     # count instances have integer indexes, for_each instances string keys
     assert by_address["aws_sqs_queue.jobs[0]"].index == 0
@@ -43,9 +42,7 @@ def test_data_sources_are_skipped() -> None:
 def test_not_json_is_one_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "state.json"
     bad.write_text("Terraform v1.11.4\n{")
-    with pytest.raises(
-        TfImportError, match=r"state\.json: not JSON \(.* at line 1 column 1\); expected the output of"
-    ):
+    with pytest.raises(TfImportError, match=r"state\.json: not JSON \(.* at line 1 column 1\); expected the output of"):
         load_state_file(bad)
 
 
@@ -56,6 +53,11 @@ def test_raw_tfstate_is_recognised_and_the_fix_is_named() -> None:
     assert "raw Terraform state file (.tfstate)" in message
     assert "terraform show -json > state.json" in message
     assert "\n" not in message
+
+
+def test_state_shaped_document_without_format_version_is_treated_as_raw_state() -> None:
+    with pytest.raises(TfImportError, match=r"raw Terraform state file"):
+        load_show_json(json.dumps({"resources": []}), "terraform.tfstate")
 
 
 def test_empty_state_is_an_error() -> None:
@@ -95,9 +97,7 @@ def test_module_runs_terraform_show_in_the_directory(tmp_path: Path) -> None:
     if not any((Path(p) / "terraform").exists() for p in os.environ.get("PATH", "").split(os.pathsep)):
         pytest.skip("terraform is not installed on this machine")
     # WHEN it is read, terraform prints {"format_version":"1.0"}: an empty state
-    with pytest.raises(
-        TfImportError, match=r"terraform show -json in .*: the state has no managed resources"
-    ):
+    with pytest.raises(TfImportError, match=r"terraform show -json in .*: the state has no managed resources"):
         load_module(tmp_path)
 
 
@@ -107,18 +107,14 @@ def test_module_without_terraform_installed(tmp_path: Path, monkeypatch: pytest.
         load_module(tmp_path)
 
 
-def test_module_failure_reports_terraforms_first_error_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_module_failure_reports_terraforms_first_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a terraform that fails the way an uninitialised backend does
     fake = tmp_path / "bin" / "terraform"
     fake.parent.mkdir()
     fake.write_text('#!/bin/sh\necho "" >&2\necho "Error: Backend initialization required" >&2\nexit 1\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(fake.parent))
-    with pytest.raises(
-        TfImportError, match="failed with exit code 1: Error: Backend initialization required"
-    ):
+    with pytest.raises(TfImportError, match="failed with exit code 1: Error: Backend initialization required"):
         load_module(tmp_path)
 
 
@@ -127,9 +123,7 @@ def test_module_must_be_a_directory(tmp_path: Path) -> None:
         load_module(tmp_path / "missing")
 
 
-def test_module_passes_arguments_as_a_list_not_a_shell(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_module_passes_arguments_as_a_list_not_a_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a directory name with shell metacharacters and a terraform that echoes its arguments as state
     module = tmp_path / "a; touch pwned $(id)"
     module.mkdir()
@@ -137,9 +131,7 @@ def test_module_passes_arguments_as_a_list_not_a_shell(
     fake.parent.mkdir()
     state = json.dumps(full_state_document())
     (tmp_path / "state.json").write_text(state)
-    fake.write_text(
-        f'#!/bin/sh\n[ "$*" = "show -no-color -json" ] || exit 9\nexec /bin/cat "{tmp_path}/state.json"\n'
-    )
+    fake.write_text(f'#!/bin/sh\n[ "$*" = "show -no-color -json" ] || exit 9\nexec /bin/cat "{tmp_path}/state.json"\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(fake.parent))
     # WHEN read, THEN terraform got exactly its arguments and nothing ran in a shell
