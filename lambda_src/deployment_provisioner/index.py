@@ -140,8 +140,13 @@ class Provisioner:
             raise
         return True
 
-    def mark_failed(self, keys: Mapping[str, Any], reason: str) -> bool:
-        return self._update(keys, {"status": "FAILED", "status_reason": reason}, "attribute_exists(#id)")
+    @staticmethod
+    def _same_build(image: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Condition: the item still has the build_id this stream image had (none: still has none)."""
+        previous_build = image.get("build_id")
+        if previous_build is None:
+            return "attribute_exists(#id) AND attribute_not_exists(#build_id)", {}
+        return "attribute_exists(#id) AND #build_id = :prev", {":prev": previous_build}
 
     # -- events ---------------------------------------------------------------------------------------
     def on_insert(self, raw: dict[str, Any], keys: Mapping[str, Any], new: Mapping[str, Any]) -> str:
@@ -151,22 +156,17 @@ class Provisioner:
             deployment = records.validate(new)
         except records.InvalidRecordError as exc:
             reason = f"invalid record: {exc}"
-            self.mark_failed(keys, reason)
+            # Conditional: a redelivery must not fail a record that was corrected and provisioned since.
+            self._update(keys, {"status": "FAILED", "status_reason": reason}, *self._same_build(new))
             logger.warning("invalid deployment record; no build started", extra={"reason": reason})
             return "invalid"
         build_id = self.start_build(
             record=raw, project=self.provisioning_project, environment=deployment.build_environment()
         )["build_id"]
-        previous_build = new.get("build_id")
-        if previous_build is None:
-            condition, values = "attribute_exists(#id) AND attribute_not_exists(#build_id)", {}
-        else:
-            condition, values = "attribute_exists(#id) AND #build_id = :prev", {":prev": previous_build}
         written = self._update(
             keys,
             {"status": "PROVISIONING", "build_id": build_id},
-            condition,
-            values,
+            *self._same_build(new),
             removes=("status_reason",),
         )
         logger.info(
@@ -263,9 +263,7 @@ class Provisioner:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             logger.warning("record re-added before the deprovisioning marker was written", extra=dict(keys))
-        logger.info(
-            "deprovisioning build started", extra={"deployment_id": deployment.id, "build_id": build_id}
-        )
+        logger.info("deprovisioning build started", extra={"deployment_id": deployment.id, "build_id": build_id})
         return "deprovisioning"
 
 
@@ -282,11 +280,7 @@ def process_record(raw: dict[str, Any], provisioner: Provisioner) -> str:
     """Handle one DynamoDB stream record (the raw Lambda event record); returns what was done."""
     event_name = raw.get("eventName")
     stream = raw.get("dynamodb")
-    if (
-        not isinstance(stream, dict)
-        or not isinstance(stream.get("Keys"), dict)
-        or not stream.get("SequenceNumber")
-    ):
+    if not isinstance(stream, dict) or not isinstance(stream.get("Keys"), dict) or not stream.get("SequenceNumber"):
         raise UnprocessableRecordError("stream record has no dynamodb.Keys or dynamodb.SequenceNumber")
     keys: dict[str, Any] = stream["Keys"]
     new, old = _image(stream, "NewImage"), _image(stream, "OldImage")
@@ -315,9 +309,7 @@ def process_batch(event: dict[str, Any], provisioner: Provisioner, context: Any 
         return outcome
 
     return dict(
-        process_partial_response(
-            event=event, record_handler=record_handler, processor=new_processor(), context=context
-        )
+        process_partial_response(event=event, record_handler=record_handler, processor=new_processor(), context=context)
     )
 
 
@@ -332,9 +324,7 @@ def _runtime() -> _Runtime:
     """Clients and the idempotency store, created once per container."""
     dynamodb = boto3.client("dynamodb", config=BOTO_CONFIG)
     codebuild = boto3.client("codebuild", config=BOTO_CONFIG)
-    config = idempotency_config(
-        int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", DEFAULT_IDEMPOTENCY_TTL_SECONDS))
-    )
+    config = idempotency_config(int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", DEFAULT_IDEMPOTENCY_TTL_SECONDS)))
     persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"], boto3_client=dynamodb)
     provisioner = Provisioner(
         table=os.environ["DEPLOYMENT_TABLE"],

@@ -152,9 +152,7 @@ def check_tier(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value or len(value) > MAX_TIER_LENGTH or not value.isprintable():
-        raise RecordError(
-            "tier", value, f"a non-empty printable string of at most {MAX_TIER_LENGTH} characters"
-        )
+        raise RecordError("tier", value, f"a non-empty printable string of at most {MAX_TIER_LENGTH} characters")
     return value
 
 

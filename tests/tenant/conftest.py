@@ -77,9 +77,9 @@ class Tenant:
         self.dynamodb.put_item(TableName=TABLE, Item=item)
 
     def get(self, deployment_id: str) -> dict[str, Any] | None:
-        return self.dynamodb.get_item(
-            TableName=TABLE, Key={"id": {"S": deployment_id}}, ConsistentRead=True
-        ).get("Item")
+        return self.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": deployment_id}}, ConsistentRead=True).get(
+            "Item"
+        )
 
     def builds(self, project: str) -> list[str]:
         return list(self.codebuild.list_builds_for_project(projectName=project)["ids"])

@@ -165,10 +165,7 @@ def test_valid_insert_starts_one_build_then_build_state_sets_status(
 def test_stale_and_in_progress_build_events_change_nothing(tenant: Tenant, provisioner: Any) -> None:
     build_id = provision(tenant, provisioner)
 
-    assert (
-        apply(state_change(PROVISIONING_PROJECT, "deployment-provisioning:older", "SUCCEEDED", "acme"))
-        == "stale"
-    )
+    assert apply(state_change(PROVISIONING_PROJECT, "deployment-provisioning:older", "SUCCEEDED", "acme")) == "stale"
     assert apply(state_change(PROVISIONING_PROJECT, build_id, "IN_PROGRESS", "acme")) == "ignored"
     assert apply(state_change(PROVISIONING_PROJECT, build_id, "SUCCEEDED", "nobody")) == "stale"
     item = tenant.get("acme")
@@ -281,6 +278,25 @@ def test_correcting_an_invalid_record_provisions_it(tenant: Tenant, provisioner:
     assert item is not None and item["status"] == {"S": "PROVISIONING"} and "status_reason" not in item
 
 
+def test_redelivered_invalid_insert_does_not_fail_a_record_corrected_since(tenant: Tenant, provisioner: Any) -> None:
+    tenant.put({**VALID, "region": {"S": "us-east-9"}})
+    invalid_insert = tenant.stream.event()
+    provisioner_index.process_batch(invalid_insert, provisioner)
+    tenant.dynamodb.update_item(
+        TableName=TABLE,
+        Key={"id": {"S": "acme"}},
+        UpdateExpression="SET #r = :r",
+        ExpressionAttributeNames={"#r": "region"},
+        ExpressionAttributeValues={":r": {"S": "eu-west-1"}},
+    )
+    deliver(tenant, provisioner)
+
+    assert provisioner_index.process_batch(invalid_insert, provisioner) == {"batchItemFailures": []}
+
+    item = tenant.get("acme")
+    assert item is not None and item["status"] == {"S": "PROVISIONING"}
+
+
 # -- MODIFY ------------------------------------------------------------------------------------------------
 
 
@@ -373,10 +389,7 @@ def test_modify_to_an_invalid_wave_is_reported_without_a_build(tenant: Tenant, p
 
     item = tenant.get("acme")
     assert item is not None and item["status"] == {"S": "ACTIVE"}
-    assert (
-        "wave must be a whole number >= 0" in item["status_reason"]["S"]
-        and "1.5" in item["status_reason"]["S"]
-    )
+    assert "wave must be a whole number >= 0" in item["status_reason"]["S"] and "1.5" in item["status_reason"]["S"]
     assert len(tenant.start_build_requests) == 1
 
 
@@ -455,18 +468,14 @@ def test_failing_record_does_not_block_the_batch_and_is_reported(tenant: Tenant,
     assert ids == ["first", "third"]
 
 
-def test_build_that_cannot_start_is_reported_and_retried_once_it_can(
-    tenant: Tenant, provisioner: Any
-) -> None:
+def test_build_that_cannot_start_is_reported_and_retried_once_it_can(tenant: Tenant, provisioner: Any) -> None:
     tenant.codebuild.delete_project(name=PROVISIONING_PROJECT)
     tenant.put(VALID)
     event = tenant.stream.event()
 
     response = provisioner_index.process_batch(event, provisioner)
 
-    assert response == {
-        "batchItemFailures": [{"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}]
-    }
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}]}
     item = tenant.get("acme")
     assert item is not None and "status" not in item
     # Lambda retries the record: now that the project exists it starts exactly one build.
@@ -476,9 +485,7 @@ def test_build_that_cannot_start_is_reported_and_retried_once_it_can(
     assert len(tenant.builds(PROVISIONING_PROJECT)) == 1
 
 
-def test_handler_wires_environment_and_reports_failures(
-    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_handler_wires_environment_and_reports_failures(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEPLOYMENT_TABLE", TABLE)
     monkeypatch.setenv("PROVISIONING_PROJECT", PROVISIONING_PROJECT)
     monkeypatch.setenv("DEPROVISIONING_PROJECT", DEPROVISIONING_PROJECT)

@@ -14,9 +14,7 @@ orchestrator = load_lambda("release_orchestrator")
 planner = orchestrator.planner
 
 
-def item(
-    deployment_id: str, status: str = "ACTIVE", wave: int | None = None, kind: str = "silo"
-) -> dict[str, Any]:
+def item(deployment_id: str, status: str = "ACTIVE", wave: int | None = None, kind: str = "silo") -> dict[str, Any]:
     value = {
         "id": {"S": deployment_id},
         "type": {"S": kind},
@@ -117,9 +115,7 @@ def test_plan_groups_active_deployments_by_wave_across_scan_pages(table: Any) ->
         table.put_item(TableName=TABLE, Item=record)
 
     found = orchestrator.active_deployments(table, TABLE, page_size=2)
-    result = orchestrator.dispatch(
-        {"action": "plan", "concurrency": 10, "failure_budget": 2}, table, None, TABLE
-    )
+    result = orchestrator.dispatch({"action": "plan", "concurrency": 10, "failure_budget": 2}, table, None, TABLE)
 
     assert sorted(d["id"] for d in found) == ["alpha", "beta", "canary", "early", "late", "nowave"]
     assert result == {
@@ -155,9 +151,7 @@ def test_plan_groups_active_deployments_by_wave_across_scan_pages(table: Any) ->
 
 
 def test_plan_of_an_empty_table_has_no_waves(table: Any) -> None:
-    result = orchestrator.dispatch(
-        {"action": "plan", "concurrency": 1, "failure_budget": 0}, table, None, TABLE
-    )
+    result = orchestrator.dispatch({"action": "plan", "concurrency": 1, "failure_budget": 0}, table, None, TABLE)
     assert result["waves"] == [] and result["total"] == 0
 
 
@@ -171,9 +165,7 @@ def test_plan_skips_a_deployment_whose_wave_is_not_a_whole_number() -> None:
         0,
     )
     assert [w["wave"] for w in result["waves"]] == [0]
-    assert result["skipped"] == [
-        {"id": "a", "reason": "wave must be a whole number >= 0, got Decimal('1.5')"}
-    ]
+    assert result["skipped"] == [{"id": "a", "reason": "wave must be a whole number >= 0, got Decimal('1.5')"}]
 
 
 @pytest.mark.parametrize(
