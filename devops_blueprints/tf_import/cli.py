@@ -22,36 +22,20 @@ def register(subparsers: Any) -> None:
 
     cfn = commands.add_parser("cfn", help="turn `terraform show -json` output into an import template")
     source = cfn.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--module", metavar="DIR", help="Terraform module directory: runs `terraform show -json` there"
-    )
+    source.add_argument("--module", metavar="DIR", help="Terraform module directory: runs `terraform show -json` there")
     source.add_argument("--state-file", metavar="FILE", help="file holding `terraform show -json` output")
     cfn.add_argument("--template", metavar="OUT.json", required=True, help="where to write the template")
-    cfn.add_argument(
-        "--resources", metavar="IDS.json", required=True, help="where to write ResourcesToImport"
-    )
-    cfn.add_argument(
-        "--types", nargs="+", metavar="T", help="only these Terraform types (e.g. aws_sqs_queue)"
-    )
-    cfn.add_argument(
-        "--s3-path", metavar="s3://BUCKET/PREFIX", help="upload a template over 51,200 bytes here"
-    )
+    cfn.add_argument("--resources", metavar="IDS.json", required=True, help="where to write ResourcesToImport")
+    cfn.add_argument("--types", nargs="+", metavar="T", help="only these Terraform types (e.g. aws_sqs_queue)")
+    cfn.add_argument("--s3-path", metavar="s3://BUCKET/PREFIX", help="upload a template over 51,200 bytes here")
     cfn.set_defaults(func=run_cfn)
 
-    deploy = commands.add_parser(
-        "deploy", help="import the resources with an IMPORT change set, add to DevOps Guru"
-    )
+    deploy = commands.add_parser("deploy", help="import the resources with an IMPORT change set, add to DevOps Guru")
     deploy.add_argument("--template", metavar="OUT.json", required=True)
     deploy.add_argument("--resources", metavar="IDS.json", required=True)
-    deploy.add_argument(
-        "--stack-name", metavar="NAME", help="stack to create or extend (default: terraform-import)"
-    )
-    deploy.add_argument(
-        "--no-guru", action="store_true", help="do not add the stack to DevOps Guru's coverage"
-    )
-    deploy.add_argument(
-        "--s3-path", metavar="s3://BUCKET/PREFIX", help="upload a template over 51,200 bytes here"
-    )
+    deploy.add_argument("--stack-name", metavar="NAME", help="stack to create or extend (default: terraform-import)")
+    deploy.add_argument("--no-guru", action="store_true", help="do not add the stack to DevOps Guru's coverage")
+    deploy.add_argument("--s3-path", metavar="s3://BUCKET/PREFIX", help="upload a template over 51,200 bytes here")
     deploy.set_defaults(func=run_deploy)
 
 

@@ -55,16 +55,12 @@ class DeployResult:
     guru_added: bool
 
 
-def load_inputs(
-    template_path: str | Path, resources_path: str | Path
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def load_inputs(template_path: str | Path, resources_path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The template and ResourcesToImport files written by ``tf cfn``, checked for shape."""
     template = _read_json(template_path, "--template")
     resources = _read_json(resources_path, "--resources")
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
-        raise TfImportError(
-            f"--template {template_path}: expected a CloudFormation template with a Resources object"
-        )
+        raise TfImportError(f"--template {template_path}: expected a CloudFormation template with a Resources object")
     if not isinstance(resources, list):
         raise TfImportError(f"--resources {resources_path}: expected a JSON list in ResourcesToImport shape")
     for position, item in enumerate(resources):
@@ -87,8 +83,7 @@ def load_inputs(
             )
         if declared.get("DeletionPolicy") != "Retain":
             raise TfImportError(
-                f"--template {template_path}: {item['LogicalResourceId']} needs DeletionPolicy Retain "
-                "to be imported"
+                f"--template {template_path}: {item['LogicalResourceId']} needs DeletionPolicy Retain to be imported"
             )
     return template, resources
 
@@ -97,9 +92,7 @@ def _read_json(path: str | Path, option: str) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise TfImportError(
-            f"{option} {path}: no such file (write it with `devops-blueprints tf cfn`)"
-        ) from None
+        raise TfImportError(f"{option} {path}: no such file (write it with `devops-blueprints tf cfn`)") from None
     except json.JSONDecodeError as exc:
         raise TfImportError(f"{option} {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
     except OSError as exc:
@@ -126,9 +119,7 @@ def describe_stack(cfn: Any, stack_name: str) -> dict[str, Any] | None:
     return dict(stacks[0]) if stacks else None
 
 
-def plan_import(
-    cfn: Any, stack_name: str, template: dict[str, Any], resources: list[dict[str, Any]]
-) -> ImportPlan:
+def plan_import(cfn: Any, stack_name: str, template: dict[str, Any], resources: list[dict[str, Any]]) -> ImportPlan:
     """Compare with the existing stack (if any): the merged template and the resources still to import."""
     stack = describe_stack(cfn, stack_name)
     if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":  # nothing there yet
@@ -137,9 +128,7 @@ def plan_import(
     if status.endswith(_BUSY):
         raise TfImportError(f"stack {stack_name} is busy ({status}); wait for it to finish and run again")
     if status in _UNUSABLE:
-        raise TfImportError(
-            f"stack {stack_name} is in {status} and cannot be updated; inspect or delete it first"
-        )
+        raise TfImportError(f"stack {stack_name} is in {status} and cannot be updated; inspect or delete it first")
     try:
         body = cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
         existing = _paginate_stack_resources(cfn, stack_name)
@@ -190,8 +179,7 @@ def _parse_template(body: Any, stack_name: str) -> dict[str, Any]:
         parsed = json.loads(body)
     except (TypeError, json.JSONDecodeError):
         raise TfImportError(
-            f"stack {stack_name} has a YAML template; import into a stack with a JSON template "
-            "or a new --stack-name"
+            f"stack {stack_name} has a YAML template; import into a stack with a JSON template or a new --stack-name"
         ) from None
     if not isinstance(parsed, dict):
         raise TfImportError(f"stack {stack_name}: its template is not a JSON object")
@@ -253,14 +241,10 @@ def deploy(
         add_to_devops_guru(guru, stack_name)
         echo(f"stack {stack_name} added to the DevOps Guru resource collection")
         guru_added = True
-    return DeployResult(
-        stack_name, [r["LogicalResourceId"] for r in plan.to_import], plan.already_in_stack, guru_added
-    )
+    return DeployResult(stack_name, [r["LogicalResourceId"] for r in plan.to_import], plan.already_in_stack, guru_added)
 
 
-def _template_source(
-    template: dict[str, Any], s3: Any | None, s3_path: str | None, stack_name: str
-) -> dict[str, str]:
+def _template_source(template: dict[str, Any], s3: Any | None, s3_path: str | None, stack_name: str) -> dict[str, str]:
     body = template_body(template)
     size = len(body.encode("utf-8"))
     if size <= TEMPLATE_BODY_LIMIT:

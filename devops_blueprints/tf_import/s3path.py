@@ -35,8 +35,6 @@ def upload_template(s3: Any, s3_path: str, body: str) -> str:
             ServerSideEncryption="AES256",
         )
     except (ClientError, BotoCoreError) as exc:
-        raise TfImportError(
-            f"--s3-path {s3_path}: cannot upload the template to s3://{bucket}/{key}: {exc}"
-        ) from None
+        raise TfImportError(f"--s3-path {s3_path}: cannot upload the template to s3://{bucket}/{key}: {exc}") from None
     region = s3.meta.region_name or "us-east-1"
     return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"

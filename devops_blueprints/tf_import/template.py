@@ -32,9 +32,7 @@ class Translation:
         if self.filtered_out:
             lines.append(f"left out by --types: {self.filtered_out} resource(s)")
         for tf_type, addresses in sorted(self.unsupported.items()):
-            shown = ", ".join(addresses[:5]) + (
-                f", ... ({len(addresses) - 5} more)" if len(addresses) > 5 else ""
-            )
+            shown = ", ".join(addresses[:5]) + (f", ... ({len(addresses) - 5} more)" if len(addresses) > 5 else "")
             lines.append(f"unsupported, not imported: {tf_type} x{len(addresses)}: {shown}")
         return lines
 
@@ -59,9 +57,7 @@ def translate(resources: Sequence[TfResource], types: Iterable[str] | None = Non
                 f"no supported resource types in the state, only unsupported ones: {listed}; "
                 f"supported: {', '.join(sorted(BY_TF_TYPE))}"
             )
-        raise TfImportError(
-            f"no resources of the type(s) given with --types ({', '.join(sorted(wanted or []))})"
-        )
+        raise TfImportError(f"no resources of the type(s) given with --types ({', '.join(sorted(wanted or []))})")
 
     ids = assign_logical_ids(supported)
     template_resources: dict[str, Any] = {}
@@ -98,8 +94,7 @@ def _check_types(types: Iterable[str] | None) -> set[str] | None:
     unknown = sorted(wanted - BY_TF_TYPE.keys())
     if unknown:
         raise TfImportError(
-            f"--types: {', '.join(unknown)} not supported; "
-            f"supported Terraform types: {', '.join(sorted(BY_TF_TYPE))}"
+            f"--types: {', '.join(unknown)} not supported; supported Terraform types: {', '.join(sorted(BY_TF_TYPE))}"
         )
     return wanted
 

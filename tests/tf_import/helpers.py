@@ -19,11 +19,7 @@ def cfn_lint_errors(template: dict[str, Any]) -> list[str]:
     from cfnlint.api import ManualArgs, lint
 
     matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))
-    return [
-        f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})"
-        for m in matches
-        if m.rule.id.startswith("E")
-    ]
+    return [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches if m.rule.id.startswith("E")]
 
 
 @cache
@@ -34,18 +30,14 @@ def resource_schema(cfn_type: str) -> dict[str, Any]:
 
 
 def primary_identifier(cfn_type: str) -> set[str]:
-    return {
-        pointer.removeprefix("/properties/") for pointer in resource_schema(cfn_type)["primaryIdentifier"]
-    }
+    return {pointer.removeprefix("/properties/") for pointer in resource_schema(cfn_type)["primaryIdentifier"]}
 
 
 def full_state_document() -> dict[str, Any]:
     return dict(json.loads(FULL_STATE.read_text()))
 
 
-def show_json(
-    *resources: dict[str, Any], child_modules: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
+def show_json(*resources: dict[str, Any], child_modules: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A `terraform show -json` document with these root resources."""
     root: dict[str, Any] = {"resources": list(resources)}
     if child_modules:

@@ -49,8 +49,7 @@ def test_addresses_that_sanitise_alike_get_different_ids() -> None:
 def test_ids_are_stable_whatever_else_is_in_the_state() -> None:
     alone = assign_logical_ids([_resource("aws_sqs_queue.q[0]", "", "q", 0)])
     crowded = assign_logical_ids(
-        [_resource(f"aws_sqs_queue.q[{i}]", "", "q", i) for i in range(5)]
-        + [_resource("aws_sqs_queue.x", "", "x")]
+        [_resource(f"aws_sqs_queue.q[{i}]", "", "q", i) for i in range(5)] + [_resource("aws_sqs_queue.x", "", "x")]
     )
     assert alone["aws_sqs_queue.q[0]"] == crowded["aws_sqs_queue.q[0]"]
 

@@ -81,8 +81,7 @@ def test_identifier_keys_equal_the_schemas_primary_identifier(full: Translation,
 def test_every_required_property_of_the_schema_is_present(full: Translation, translator: Any) -> None:
     required = set(resource_schema(translator.cfn_type).get("required", []))
     read_only = {
-        p.removeprefix("/properties/")
-        for p in resource_schema(translator.cfn_type).get("readOnlyProperties", [])
+        p.removeprefix("/properties/") for p in resource_schema(translator.cfn_type).get("readOnlyProperties", [])
     }
     for item in _by_type(full)[translator.cfn_type]:
         properties = full.template["Resources"][item["LogicalResourceId"]]["Properties"]
@@ -156,9 +155,7 @@ def test_event_rules_on_the_default_and_a_custom_bus(full: Translation) -> None:
 def test_rule_arn_inconsistent_with_its_bus_is_refused() -> None:
     rule = resource_from_fixture("aws_cloudwatch_event_rule.order_created")
     rule["values"]["arn"] = "arn:aws:events:us-east-1:123456789012:rule/order-created"  # default-bus ARN
-    with pytest.raises(
-        TfImportError, match=r"aws_cloudwatch_event_rule.order_created: .* custom bus 'orders-bus'"
-    ):
+    with pytest.raises(TfImportError, match=r"aws_cloudwatch_event_rule.order_created: .* custom bus 'orders-bus'"):
         translate(load_show_json(json.dumps(show_json(rule)), "s.json"))
 
 

@@ -47,9 +47,7 @@ def _dynamodb_properties(attrs: Attrs) -> dict[str, Any]:
             "Projection": _projection(index),
         }
         if provisioned:
-            gsi["ProvisionedThroughput"] = _throughput(
-                index.get("read_capacity"), index.get("write_capacity")
-            )
+            gsi["ProvisionedThroughput"] = _throughput(index.get("read_capacity"), index.get("write_capacity"))
         gsis.append(gsi)
     props["GlobalSecondaryIndexes"] = sorted(gsis, key=lambda i: str(i["IndexName"])) or None
     lsis = [
@@ -64,9 +62,7 @@ def _dynamodb_properties(attrs: Attrs) -> dict[str, Any]:
     # CloudFormation wants exactly the key attributes of the table and its indexes defined.
     key_names = {key["AttributeName"] for schema in _all_key_schemas(props) for key in schema}
     props["AttributeDefinitions"] = [
-        definition
-        for definition in props["AttributeDefinitions"] or []
-        if definition["AttributeName"] in key_names
+        definition for definition in props["AttributeDefinitions"] or [] if definition["AttributeName"] in key_names
     ] or None
     if attrs.opt("stream_enabled") and attrs.opt("stream_view_type"):
         props["StreamSpecification"] = {"StreamViewType": attrs.opt("stream_view_type")}
