@@ -9,4 +9,6 @@ from devops_blueprints.constructs.devops_guru_coverage import DevOpsGuruStackCov
 from devops_blueprints.constructs.devops_guru_notifications import (
     DevOpsGuruNotifications as DevOpsGuruNotifications,
 )
+from devops_blueprints.constructs.guardrails import OrganizationGuardrails as OrganizationGuardrails
+from devops_blueprints.constructs.guardrails import ServiceControlPolicy as ServiceControlPolicy
 from devops_blueprints.constructs.observed_function import ObservedFunction as ObservedFunction

@@ -93,11 +93,7 @@ CLOUDWATCH_ACTIONS = (
 
 def _cloudwatch(p: Mapping[str, Any], *, published: bool = False) -> Document:
     prefix, part = p["name_prefix"], p["partition"]
-    alarm = (
-        f"arn:{part}:cloudwatch:::alarm:{prefix}*"
-        if published
-        else f"arn:{part}:cloudwatch:*:*:alarm:{prefix}*"
-    )
+    alarm = f"arn:{part}:cloudwatch:::alarm:{prefix}*" if published else f"arn:{part}:cloudwatch:*:*:alarm:{prefix}*"
     resources = [alarm, f"arn:{part}:cloudwatch::*:dashboard/{prefix}*"]
     return _doc(
         {
@@ -327,12 +323,8 @@ ANOMALY_ACTIONS = (
 def _finops(sid: str, actions: Sequence[str]) -> Callable[..., Document]:
     def build(p: Mapping[str, Any], *, published: bool = False) -> Document:
         roles = list(p["finops_role_arns"])
-        condition = (
-            {"StringNotEquals": {"aws:PrincipalAccount": roles}} if published else _except_roles(roles)
-        )
-        return _doc(
-            {"Sid": sid, "Effect": "Deny", "Action": list(actions), "Resource": "*", "Condition": condition}
-        )
+        condition = {"StringNotEquals": {"aws:PrincipalAccount": roles}} if published else _except_roles(roles)
+        return _doc({"Sid": sid, "Effect": "Deny", "Action": list(actions), "Resource": "*", "Condition": condition})
 
     return build
 
@@ -385,8 +377,7 @@ CATALOG: dict[str, CatalogPolicy] = {
     for p in (
         CatalogPolicy(
             "protect-admin-cloudwatch",
-            "Deny changes to administrator-issued CloudWatch alarms and "
-            "dashboards (names starting with Admin-)",
+            "Deny changes to administrator-issued CloudWatch alarms and dashboards (names starting with Admin-)",
             "Operational excellence",
             (ROOT,),
             {"name_prefix": "Admin-", "partition": "aws"},

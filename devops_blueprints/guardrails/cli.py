@@ -41,9 +41,7 @@ def register(subparsers: Any) -> None:
 
     sim = commands.add_parser("simulate", help="decide a request against SCPs attached beside FullAWSAccess")
     sim.add_argument("--policy", action="append", required=True, metavar="FILE", dest="policies")
-    sim.add_argument(
-        "--action", required=True, metavar="ACTION", help="service:Action, e.g. ec2:RunInstances"
-    )
+    sim.add_argument("--action", required=True, metavar="ACTION", help="service:Action, e.g. ec2:RunInstances")
     sim.add_argument("--resource", default="*", metavar="ARN", help="resource ARN (default *)")
     sim.add_argument("--principal-arn", metavar="ARN", help="sets aws:PrincipalArn and aws:PrincipalAccount")
     sim.add_argument("--region", metavar="REGION", help="sets aws:RequestedRegion")
@@ -182,8 +180,7 @@ def run_catalog(args: argparse.Namespace) -> int:
                         )
             selected = [p for p in selected if p.published_defect]
         rendered = {
-            p.name: (p.published if args.published else p.render)(**overrides.get(p.name, {}))
-            for p in selected
+            p.name: (p.published if args.published else p.render)(**overrides.get(p.name, {})) for p in selected
         }
     except ValueError as exc:
         raise CliError(str(exc)) from None

@@ -132,7 +132,5 @@ def database() -> IamDatabase:
     try:
         data = resources.files(_DATA_PACKAGE).joinpath(_DATA_PATH).read_bytes()
     except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - install problem
-        raise IamDatabaseError(
-            f"IAM definitions not found: install {_DATA_PACKAGE} (it ships {_DATA_PATH})"
-        ) from exc
+        raise IamDatabaseError(f"IAM definitions not found: install {_DATA_PACKAGE} (it ships {_DATA_PATH})") from exc
     return _build(json.loads(data))

@@ -41,9 +41,7 @@ CODES = (
     "arn-format",
     "condition-value-type",
 )
-PARTITIONS = frozenset(
-    {"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"}
-)
+PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"})
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ACCOUNT_PATTERN = re.compile(r"^[\d*?]{1,12}$")
@@ -66,9 +64,7 @@ class Limits:
         if self.max_size < 1:
             raise ValueError(f"max_size must be a positive number of characters, got {self.max_size}")
         if self.max_policies_per_target < 1:
-            raise ValueError(
-                f"max_policies_per_target must be at least 1, got {self.max_policies_per_target}"
-            )
+            raise ValueError(f"max_policies_per_target must be at least 1, got {self.max_policies_per_target}")
 
 
 @dataclass(frozen=True)
@@ -116,8 +112,7 @@ def lint_document(document: Any, file: str = "<policy>", limits: Limits | None =
     """Every finding for an already-parsed policy document."""
     limits = limits or Limits()
     findings = [
-        Finding(file, "invalid-structure", ERROR, message, label)
-        for label, message in structure_problems(document)
+        Finding(file, "invalid-structure", ERROR, message, label) for label, message in structure_problems(document)
     ]
     if not isinstance(document, Mapping):
         return findings
@@ -146,24 +141,18 @@ def lint_document(document: Any, file: str = "<policy>", limits: Limits | None =
         label = statement_label(raw, index)
         for key in ("Principal", "NotPrincipal"):
             if key in raw:
-                message = (
-                    f"{key} is not supported in a service control policy (SCPs apply to every principal)"
-                )
+                message = f"{key} is not supported in a service control policy (SCPs apply to every principal)"
                 findings.append(Finding(file, "principal-not-supported", ERROR, message, label))
         for key in ("Action", "NotAction"):
             for action in _strings(raw.get(key)):
                 problem = _action_problem(action)
                 if problem:
-                    findings.append(
-                        Finding(file, "unknown-action", ERROR, f"{key} {action!r}: {problem}", label)
-                    )
+                    findings.append(Finding(file, "unknown-action", ERROR, f"{key} {action!r}: {problem}", label))
         for key in ("Resource", "NotResource"):
             for resource in _strings(raw.get(key)):
                 problem, severity = _arn_problem(resource)
                 if problem:
-                    findings.append(
-                        Finding(file, "arn-format", severity, f"{key} {resource!r}: {problem}", label)
-                    )
+                    findings.append(Finding(file, "arn-format", severity, f"{key} {resource!r}: {problem}", label))
         condition = raw.get("Condition")
         if isinstance(condition, Mapping):
             for operator, block in condition.items():

@@ -146,9 +146,7 @@ def raw_statements(document: Any) -> list[Any]:
     return _as_list(statements) if statements is not None else []
 
 
-def _string_list(
-    raw: Mapping[str, Any], key: str, label: str, problems: list[tuple[str | None, str]]
-) -> None:
+def _string_list(raw: Mapping[str, Any], key: str, label: str, problems: list[tuple[str | None, str]]) -> None:
     if key not in raw:
         return
     items = _as_list(raw[key])
@@ -170,9 +168,7 @@ def _condition_problems(condition: Any, label: str) -> list[tuple[str | None, st
         for key, values in block.items():
             items = _as_list(values)
             if not items or not all(isinstance(v, str | bool | int | float) for v in items):
-                problems.append(
-                    (label, f"Condition {operator} {key}: values must be strings, numbers or booleans")
-                )
+                problems.append((label, f"Condition {operator} {key}: values must be strings, numbers or booleans"))
     return problems
 
 
@@ -183,9 +179,7 @@ def structure_problems(document: Any) -> list[tuple[str | None, str]]:
     problems: list[tuple[str | None, str]] = []
     unknown = sorted(set(document) - {"Version", "Statement", "Id"})
     if unknown:
-        problems.append(
-            (None, f"unknown top-level element(s) {', '.join(unknown)}; allowed: Version, Id, Statement")
-        )
+        problems.append((None, f"unknown top-level element(s) {', '.join(unknown)}; allowed: Version, Id, Statement"))
     version = document.get("Version")
     if version is not None and version not in VERSIONS:
         problems.append((None, f"Version must be one of {', '.join(VERSIONS)}, got {version!r}"))

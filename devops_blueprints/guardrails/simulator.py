@@ -196,15 +196,11 @@ def _reference_statement(statement: Statement, request: Request, context: Contex
     if statement.actions is not None:
         action_ok = _reference_matches(statement.actions, request.action, ignore_case=True, context={})
     else:
-        action_ok = not _reference_matches(
-            statement.not_actions or (), request.action, ignore_case=True, context={}
-        )
+        action_ok = not _reference_matches(statement.not_actions or (), request.action, ignore_case=True, context={})
     if not action_ok:
         return False
     if statement.resources is not None:
-        resource_ok = _reference_matches(
-            statement.resources, request.resource, ignore_case=False, context=context
-        )
+        resource_ok = _reference_matches(statement.resources, request.resource, ignore_case=False, context=context)
     else:
         resource_ok = not _reference_matches(
             statement.not_resources or (), request.resource, ignore_case=False, context=context

@@ -6,4 +6,5 @@ from __future__ import annotations
 from devops_blueprints.stacks.anomalous_lambda import AnomalousLambdaStack as AnomalousLambdaStack
 from devops_blueprints.stacks.container_insights_ecs import ContainerInsightsEcsStack as ContainerInsightsEcsStack
 from devops_blueprints.stacks.devops_guru import DevOpsGuruStack as DevOpsGuruStack
+from devops_blueprints.stacks.governance import GovernanceStack as GovernanceStack
 from devops_blueprints.stacks.serverless_sample import ServerlessSampleStack as ServerlessSampleStack

@@ -3,4 +3,5 @@
 from __future__ import annotations
 
 # One line per public stage (explicit re-exports: `import X as X`).
+from devops_blueprints.stages.governance import GovernanceStage as GovernanceStage
 from devops_blueprints.stages.observability import ObservabilityStage as ObservabilityStage

@@ -148,9 +148,7 @@ CASES: list[tuple[str, Request, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "request_", "expected"), CASES, ids=[f"{c[0]}-{c[1].action}-{c[2]}" for c in CASES]
-)
+@pytest.mark.parametrize(("name", "request_", "expected"), CASES, ids=[f"{c[0]}-{c[1].action}-{c[2]}" for c in CASES])
 def test_catalog_policy_decides_as_intended(name: str, request_: Request, expected: str) -> None:
     assert decide(name, request_) == expected
 
@@ -166,9 +164,7 @@ def test_every_catalog_policy_has_a_denied_and_an_allowed_case() -> None:
 
 def test_published_cloudwatch_policy_protects_nothing() -> None:
     # GIVEN the article's published CloudWatch SCP (empty region and account in the alarm ARN)
-    request = Request(
-        "cloudwatch:DeleteAlarms", f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:Admin-cpu", DEV
-    )
+    request = Request("cloudwatch:DeleteAlarms", f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:Admin-cpu", DEV)
     # THEN deleting an administrator alarm is not denied by it, but is by the shipped form
     assert decide("protect-admin-cloudwatch", request, published=True) == "ALLOWED"
     assert decide("protect-admin-cloudwatch", request) == "DENIED"

@@ -61,9 +61,7 @@ def test_lint_json_lists_findings_and_exits_1(capsys: pytest.CaptureFixture[str]
         tmp_path / "principal.json",
         {
             "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": "P", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}
-            ],
+            "Statement": [{"Sid": "P", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}],
         },
     )
     code, out, _err = run(capsys, "lint", "--format", "json", str(broken), str(principal))
@@ -81,8 +79,7 @@ def test_lint_json_lists_findings_and_exits_1(capsys: pytest.CaptureFixture[str]
             "file": str(principal),
             "code": "principal-not-supported",
             "severity": "error",
-            "message": "Principal is not supported in a service control policy "
-            "(SCPs apply to every principal)",
+            "message": "Principal is not supported in a service control policy (SCPs apply to every principal)",
             "statement": "P",
         },
     ]
@@ -162,9 +159,7 @@ def test_bad_input_is_one_error_line(
         "policy": str(region_policy),
         "bad": str(write(tmp_path / "bad.json", "{oops}")),
         "structure": str(
-            write(
-                tmp_path / "structure.json", {"Statement": [{"Effect": "no", "Action": "*", "Resource": "*"}]}
-            )
+            write(tmp_path / "structure.json", {"Statement": [{"Effect": "no", "Action": "*", "Resource": "*"}]})
         ),
     }
     code, out, err = run(capsys, *(arg.format(**files) for arg in argv))
@@ -227,9 +222,7 @@ def test_simulate_principal_arn_and_json(capsys: pytest.CaptureFixture[str], reg
     )
 
 
-def test_simulate_principal_account_and_resource_default(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_simulate_principal_account_and_resource_default(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     policy = write(
         tmp_path / "acct.json",
         {
@@ -284,9 +277,7 @@ def test_simulate_several_policies_and_context(
     ]
     code, out, _ = run(capsys, *args, "--context", "aws:TagKeys=owner", "--context", "aws:TagKeys=size")
     assert (code, out) == (3, f"DENIED by {region_policy}#DenyOutsideEu, {tags}#NeedTeamTag\n")
-    code, out, _ = run(
-        capsys, *args[:-2], "--region", "eu-west-1", "--context", "aws:TagKeys=team", "aws:TagKeys=size"
-    )
+    code, out, _ = run(capsys, *args[:-2], "--region", "eu-west-1", "--context", "aws:TagKeys=team", "aws:TagKeys=size")
     assert (code, out) == (0, "ALLOWED\n")
 
 

@@ -81,18 +81,14 @@ policies = st.builds(
 
 @settings(max_examples=150, deadline=None)
 @given(document=policies, indent=st.sampled_from([None, 1, 4, "\t"]), request=requests())
-def test_minification_never_changes_the_decision(
-    document: dict[str, Any], indent: Any, request: Request
-) -> None:
+def test_minification_never_changes_the_decision(document: dict[str, Any], indent: Any, request: Request) -> None:
     pretty = parse_policy(json.dumps(document, indent=indent), "p.json")
     minified = parse_policy(pretty.minified(), "p.json")
     assert len(pretty.minified()) == pretty.size
     for levels in ([[full_aws_access(), pretty]], [[pretty]]):
         expected = Simulator(levels).evaluate(request)
         assert (
-            Simulator([[full_aws_access(), minified]] if len(levels[0]) == 2 else [[minified]]).evaluate(
-                request
-            )
+            Simulator([[full_aws_access(), minified]] if len(levels[0]) == 2 else [[minified]]).evaluate(request)
             == expected
         )
         assert reference_evaluate(levels, request) == expected

@@ -24,9 +24,7 @@ def pol(name: str, *statements: dict[str, Any]) -> Any:
 
 
 def deny_when(condition: dict[str, Any], action: str = "s3:GetObject") -> Any:
-    return pol(
-        "c.json", {"Sid": "C", "Effect": "Deny", "Action": action, "Resource": "*", "Condition": condition}
-    )
+    return pol("c.json", {"Sid": "C", "Effect": "Deny", "Action": action, "Resource": "*", "Condition": condition})
 
 
 def decision(policy: Any, request: Request) -> str:
@@ -72,9 +70,7 @@ def test_actions_are_case_insensitive_and_wildcards_work_anywhere() -> None:
 
 
 def test_resources_are_case_sensitive_and_not_resource_inverts() -> None:
-    only = pol(
-        "r.json", {"Sid": "R", "Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::public/*"}
-    )
+    only = pol("r.json", {"Sid": "R", "Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::public/*"})
     assert decision(only, Request("s3:GetObject", "arn:aws:s3:::private/key")) == "DENIED"
     assert decision(only, Request("s3:GetObject", "arn:aws:s3:::public/key")) == "ALLOWED"
     assert decision(only, Request("s3:GetObject", "arn:aws:s3:::PUBLIC/key")) == "DENIED"
@@ -215,13 +211,9 @@ def test_condition_operators(condition: dict[str, Any], context: dict[str, Any],
 
 
 def test_all_condition_blocks_must_hold() -> None:
-    policy = deny_when(
-        {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}, "Bool": {"aws:SecureTransport": "false"}}
-    )
+    policy = deny_when({"StringEquals": {"aws:RequestedRegion": "eu-west-1"}, "Bool": {"aws:SecureTransport": "false"}})
     assert (
-        decision(
-            policy, Request("s3:GetObject", region="eu-west-1", context={"aws:SecureTransport": "false"})
-        )
+        decision(policy, Request("s3:GetObject", region="eu-west-1", context={"aws:SecureTransport": "false"}))
         == "DENIED"
     )
     assert (
@@ -238,9 +230,7 @@ def test_principal_arn_sets_principal_account() -> None:
 
 
 def test_structure_errors_name_the_policy_and_statement() -> None:
-    with pytest.raises(
-        PolicyError, match=r"^bad\.json#X: invalid policy structure: Effect must be Allow or Deny"
-    ):
+    with pytest.raises(PolicyError, match=r"^bad\.json#X: invalid policy structure: Effect must be Allow or Deny"):
         policy_from_document(
             {"Statement": [{"Sid": "X", "Effect": "deny", "Action": "*", "Resource": "*"}]}, "bad.json"
         )
