@@ -2,7 +2,7 @@
 
 Records are validated by the same module the provisioner Lambda uses
 (``lambda_src/deployment_provisioner/records.py``), loaded from the checkout or the installed wheel.
-The table's AWS region and credentials come from the usual AWS environment (``AWS_REGION``,
+The table's AWS region and credentials come from the usual AWS environment (``AWS_DEFAULT_REGION``,
 ``AWS_PROFILE``, ...); ``--region`` is the deployment's (the component's) region.
 """
 
@@ -57,21 +57,21 @@ def records() -> RecordsModule:
     return cast(RecordsModule, module)
 
 
-def _dynamodb() -> Any:
+def _dynamodb(table: str) -> Any:
     import boto3
 
-    return boto3.client("dynamodb")
+    return _call("connect", table, lambda: boto3.client("dynamodb"))
 
 
 def _fail(action: str, table: str, exc: Exception) -> NoReturn:
     from botocore.exceptions import ClientError, NoRegionError
 
     if isinstance(exc, NoRegionError):
-        raise CliError("no AWS region for the deployment table: set AWS_REGION or AWS_DEFAULT_REGION") from None
+        raise CliError("no AWS region for the deployment table: set AWS_DEFAULT_REGION or a profile region") from None
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         if error.get("Code") == "ResourceNotFoundException":
-            raise CliError(f"table {table!r} not found (check --table and AWS_REGION)") from None
+            raise CliError(f"table {table!r} not found (check --table and the AWS region)") from None
         raise CliError(f"{action} on table {table!r} failed: {error.get('Code')}: {error.get('Message')}") from None
     raise CliError(f"{action} on table {table!r} failed: {exc}") from None
 
@@ -138,7 +138,7 @@ def add(args: argparse.Namespace) -> int:
         deployment = module.validate(candidate)
     except module.InvalidRecordError as exc:
         raise CliError(f"invalid deployment: {exc}") from None
-    client = _dynamodb()
+    client = _dynamodb(args.table)
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -182,7 +182,7 @@ def _text(value: object) -> str:
 
 def list_deployments(args: argparse.Namespace) -> int:
     default_wave = records().DEFAULT_WAVE
-    items = list(_scan(_dynamodb(), args.table))
+    items = list(_scan(_dynamodb(args.table), args.table))
     if not items:
         print(f"no deployments in table {args.table}")
         return 0
@@ -210,7 +210,7 @@ def list_deployments(args: argparse.Namespace) -> int:
 def remove(args: argparse.Namespace) -> int:
     if not args.id:
         raise CliError("--id must not be empty")
-    client = _dynamodb()
+    client = _dynamodb(args.table)
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:

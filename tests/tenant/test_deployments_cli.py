@@ -105,7 +105,7 @@ def test_add_to_a_missing_table_is_one_clear_error(aws: str, capsys: pytest.Capt
     code = main([*ADD, "--region", "eu-west-1"])
     assert code == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        "devops-blueprints: error: table 'deployments' not found (check --table and AWS_REGION)"
+        "devops-blueprints: error: table 'deployments' not found (check --table and the AWS region)"
     ]
 
 
@@ -190,3 +190,26 @@ def test_remove_works_for_a_record_with_an_invalid_id(table: Any) -> None:
     table.put_item(TableName=TABLE, Item={"id": {"S": "a;rm -rf /"}, "status": {"S": "FAILED"}})
     assert main(["deployments", "remove", "--table", TABLE, "--id", "a;rm -rf /"]) == 0
     assert items(table) == []
+
+
+def test_missing_region_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    assert main(["deployments", "list", "--table", TABLE]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "devops-blueprints: error: no AWS region for the deployment table: set AWS_DEFAULT_REGION or a profile region"
+    ]
+
+
+def test_unreachable_endpoint_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    assert main(["deployments", "remove", "--table", TABLE, "--id", "acme"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("devops-blueprints: error: DeleteItem on table 'deployments' failed: Could not connect")
