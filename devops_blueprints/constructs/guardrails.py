@@ -28,7 +28,7 @@ from devops_blueprints.guardrails.linter import ERROR, Finding, Limits, check_at
 
 PLACEHOLDER_ROOT_ID = "r-xxxx"
 FULL_AWS_ACCESS = "FullAWSAccess"
-_ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
+ROOT_ID_PATTERN = re.compile(r"^r-[0-9a-z]{4,32}$")
 _OU_NAME = re.compile(r"^[A-Za-z0-9][\w .-]{0,127}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 
@@ -164,7 +164,7 @@ class OrganizationGuardrails(Construct):
         limits: Limits | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        if not cdk.Token.is_unresolved(root_id) and not _ROOT_ID.match(root_id):
+        if not cdk.Token.is_unresolved(root_id) and not ROOT_ID_PATTERN.match(root_id):
             raise ValueError(
                 f"root_id must look like r-ab12 (r- then 4-32 lower-case letters or digits), got {root_id!r}"
             )

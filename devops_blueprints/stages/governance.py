@@ -8,19 +8,23 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from devops_blueprints.constructs.guardrails import PLACEHOLDER_ROOT_ID
+from devops_blueprints.constructs.guardrails import PLACEHOLDER_ROOT_ID, ROOT_ID_PATTERN
 from devops_blueprints.guardrails import catalog
 from devops_blueprints.guardrails.linter import Limits
 from devops_blueprints.stacks.governance import GovernanceStack
+
+#: Context key read for the organization root id when ``root_id`` is not passed.
+CONTEXT_KEY = "organization_root_id"
 
 
 class GovernanceStage(cdk.Stage):
     """Stack ``Guardrails`` (:class:`GovernanceStack`): OUs and catalog SCPs.
 
-    ``GovernanceStage(app, "Governance")`` works with defaults (placeholder root id, every catalog
-    policy where the article recommends); pass ``root_id`` and ``env`` (the management account,
-    region us-east-1) to deploy. Parameters are those of :class:`GovernanceStack`; other keyword
-    arguments go to ``cdk.Stage``.
+    ``GovernanceStage(app, "Governance")`` works with defaults (every catalog policy where the
+    article recommends). ``root_id`` defaults to the ``organization_root_id`` context value, else the
+    placeholder ``r-xxxx``; deploy with the real root id in the management account (region
+    us-east-1). Other parameters are those of :class:`GovernanceStack`; remaining keyword arguments
+    go to ``cdk.Stage``.
     """
 
     def __init__(
@@ -28,7 +32,7 @@ class GovernanceStage(cdk.Stage):
         scope: Construct,
         construct_id: str,
         *,
-        root_id: str = PLACEHOLDER_ROOT_ID,
+        root_id: str | None = None,
         organizational_units: Sequence[str] = catalog.OU_NAMES,
         policies: Sequence[str] | None = None,
         parameters: Mapping[str, Mapping[str, Any]] | None = None,
@@ -37,6 +41,14 @@ class GovernanceStage(cdk.Stage):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        if root_id is None:
+            context = self.node.try_get_context(CONTEXT_KEY)
+            if context is not None and (not isinstance(context, str) or not ROOT_ID_PATTERN.match(context)):
+                raise ValueError(
+                    f"context {CONTEXT_KEY} must be an organization root id like r-ab12 "
+                    f"(r- then 4-32 lower-case letters or digits), got {context!r}"
+                )
+            root_id = context or PLACEHOLDER_ROOT_ID
         self.guardrails = GovernanceStack(
             self,
             "Guardrails",

@@ -40,3 +40,17 @@ def test_cdk_nag_clean(stage: GovernanceStage) -> None:
 
 def test_template_snapshot(template: dict[str, Any], snapshot: SnapshotAssertion) -> None:
     assert scrub(template) == snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_root_id_from_context() -> None:
+    stage = GovernanceStage(new_app(organization_root_id="r-q1w2"), "Governance")
+    assert stage.guardrails.guardrails.root_id == "r-q1w2"
+    explicit = GovernanceStage(new_app(organization_root_id="r-q1w2"), "Governance", root_id="r-zz99")
+    assert explicit.guardrails.guardrails.root_id == "r-zz99"
+
+
+def test_bad_root_id_context_names_key_and_value() -> None:
+    with pytest.raises(
+        ValueError, match=r"^context organization_root_id must be an organization root id .*got 'root'$"
+    ):
+        GovernanceStage(new_app(organization_root_id="root"), "Governance")
