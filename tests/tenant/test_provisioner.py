@@ -502,3 +502,42 @@ def test_handler_wires_environment_and_reports_failures(tenant: Tenant, monkeypa
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "999"}]}
     assert len(tenant.builds(PROVISIONING_PROJECT)) == 1
+
+
+class _ThrottledOnce:
+    """The provisioner's DynamoDB client, whose first UpdateItem is throttled beyond the SDK's retries."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.throttled = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def update_item(self, **kwargs: Any) -> Any:
+        if not self.throttled:
+            self.throttled = True
+            from botocore.exceptions import ClientError
+
+            error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+            raise ClientError(error, "UpdateItem")
+        return self._client.update_item(**kwargs)
+
+
+def test_status_write_failing_after_the_build_started_is_retried_without_a_second_build(tenant: Tenant) -> None:
+    import dataclasses
+
+    flaky = _ThrottledOnce(boto3.client("dynamodb"))
+    provisioner = dataclasses.replace(new_provisioner(tenant), dynamodb=flaky)
+    tenant.put(VALID)
+    event = tenant.stream.event()
+
+    first = provisioner_index.process_batch(event, provisioner)
+    second = provisioner_index.process_batch(event, provisioner)
+
+    assert first == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}]}
+    assert second == {"batchItemFailures": []}
+    builds = tenant.builds(PROVISIONING_PROJECT)
+    assert len(builds) == 1
+    item = tenant.get("acme")
+    assert item is not None and item["status"] == {"S": "PROVISIONING"} and item["build_id"] == {"S": builds[0]}

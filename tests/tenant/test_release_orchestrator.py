@@ -7,6 +7,8 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.tenant.conftest import TABLE, load_lambda
 
@@ -292,3 +294,20 @@ def test_simulated_canary_failure_stops_everything_with_a_zero_budget() -> None:
     release = planner.plan(fleet(100), 10, 0)
     result = planner.simulate(release, lambda d: (600.0, "Failed" if d["id"] == "canary" else "Succeeded"))
     assert (result.stopped, result.started, result.waves_released) == (True, 1, 1)
+
+
+@given(
+    waves=st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=60),
+    concurrency=st.integers(min_value=1, max_value=12),
+)
+def test_simulated_release_time_is_the_sum_of_rounds_per_wave(waves: list[int], concurrency: int) -> None:
+    items = [{"id": f"d{i:03d}", "type": "silo", "wave": wave} for i, wave in enumerate(waves)]
+    release = planner.plan(items, concurrency, 0)
+
+    result = planner.simulate(release, lambda d: (60.0, "Succeeded"))
+
+    per_wave = {wave: waves.count(wave) for wave in set(waves)}
+    assert [w["wave"] for w in release["waves"]] == sorted(per_wave)
+    assert sorted(d["id"] for w in release["waves"] for d in w["deployments"]) == sorted(i["id"] for i in items)
+    assert result.elapsed == 60.0 * sum(-(-count // concurrency) for count in per_wave.values())
+    assert result.started == len(items) and not result.stopped
