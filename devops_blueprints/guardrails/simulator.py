@@ -30,6 +30,16 @@ DENIED = "DENIED"
 _ACTION_CACHE_LIMIT = 100_000
 
 
+def principal_arn_key(arn: str) -> str:
+    """The value of ``aws:PrincipalArn``: for a role session (``sts ... assumed-role/Name/session``)
+    AWS puts the role's ARN there, not the session's."""
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        role = parts[5].split("/")[1]
+        return f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
+    return arn
+
+
 @dataclass(frozen=True)
 class Request:
     """One API call: ``action`` (``service:Name``), ``resource`` (an ARN, ``*`` when the action has
@@ -46,7 +56,7 @@ class Request:
         """Lower-case condition keys -> values, including the keys derived from the fields."""
         values: dict[str, tuple[str, ...]] = {}
         if self.principal_arn:
-            values["aws:principalarn"] = (self.principal_arn,)
+            values["aws:principalarn"] = (principal_arn_key(self.principal_arn),)
             parts = self.principal_arn.split(":")
             if len(parts) >= 6 and parts[4]:
                 values["aws:principalaccount"] = (parts[4],)

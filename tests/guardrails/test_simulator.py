@@ -239,3 +239,11 @@ def test_structure_errors_name_the_policy_and_statement() -> None:
 def test_a_path_needs_a_level() -> None:
     with pytest.raises(ValueError, match="at least one level"):
         Simulator([])
+
+
+def test_role_session_principal_is_matched_as_its_role() -> None:
+    policy = deny_when({"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/Admin"}})
+    session = "arn:aws:sts::111122223333:assumed-role/Admin/alice"
+    assert decision(policy, Request("s3:GetObject", principal_arn=session)) == "ALLOWED"
+    other = "arn:aws:sts::111122223333:assumed-role/Dev/alice"
+    assert decision(policy, Request("s3:GetObject", principal_arn=other)) == "DENIED"
