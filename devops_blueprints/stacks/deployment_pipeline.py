@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -28,7 +28,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline_actions as codepipeline_actions
 from aws_cdk import pipelines
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from devops_blueprints.assets import lambda_src_dir
 from devops_blueprints.context import ContextError
@@ -221,8 +221,11 @@ def source_from_context(scope: Construct, *, trigger: bool) -> pipelines.CodePip
 
 
 def tag_app_boundary(scope: Construct, app_name: str) -> None:
-    """Put every taggable resource under ``scope`` inside a DevOps Guru application boundary."""
-    cdk.Tags.of(scope).add(BOUNDARY_TAG_KEY, app_name)
+    """Put every taggable resource under ``scope`` inside the DevOps Guru application boundary
+    (``devops-guru-applications=<app_name>``; the toolchain or workload account defines the collection)."""
+    from devops_blueprints.constructs.devops_guru_coverage import DevOpsGuruAppBoundary
+
+    DevOpsGuruAppBoundary.tag(scope, app_name, tag_key=BOUNDARY_TAG_KEY)
 
 
 class ComponentStage(cdk.Stage):
@@ -324,17 +327,6 @@ class DeploymentPipelineStack(cdk.Stack):
         acknowledge_pipeline_findings(self.pipeline)
 
 
-def _rendered(stack: cdk.Stack, value: str, pseudo: str) -> str:
-    """How cdk-nag prints an ARN part: the literal value, or ``<AWS::Pseudo>`` for a token."""
-    return f"<AWS::{pseudo}>" if cdk.Token.is_unresolved(value) else value
-
-
-def _ref(construct: IConstruct) -> str:
-    child = construct.node.default_child
-    assert isinstance(child, cdk.CfnElement)
-    return cdk.Stack.of(construct).get_logical_id(child)
-
-
 #: Wildcard actions CDK Pipelines grants on its own artifact bucket and key.
 _ARTIFACT_ACTIONS = (
     "s3:Abort*",
@@ -347,21 +339,26 @@ _ARTIFACT_ACTIONS = (
 )
 
 
-def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline) -> None:
+def acknowledge_pipeline_findings(
+    pipeline: pipelines.CodePipeline, *, extra_steps: Sequence[pipelines.CodeBuildStep] = ()
+) -> None:
     """Acknowledge the cdk-nag findings inherent to what CDK Pipelines generates - exact finding ids, on
     the ``pipelines.CodePipeline`` construct only (its generated roles, projects and bucket), never on the
     stages it deploys. Call after ``build_pipeline()``."""
+    from devops_blueprints.constructs.tenant_function import arn_prefix, rendered_account, stack_ref
+
     stack = cdk.Stack.of(pipeline)
-    part = _rendered(stack, stack.partition, "Partition")
-    region = _rendered(stack, stack.region, "Region")
-    account = _rendered(stack, stack.account, "AccountId")
+    account = rendered_account(stack)
+    logs_arn = arn_prefix(stack, "logs")
+    codebuild_arn = arn_prefix(stack, "codebuild")
+    part = arn_prefix(stack, "s3").split(":")[1]
     inner = pipeline.pipeline
     generated = "CDK Pipelines-generated"
     findings: dict[str, str] = {
         f"AwsSolutions-IAM5[Action::{action}]": f"{generated} grant on the pipeline's own artifact bucket/key"
         for action in _ARTIFACT_ACTIONS
     }
-    bucket_ref = _ref(inner.artifact_bucket)
+    bucket_ref = stack_ref(inner.artifact_bucket)
     findings[f"AwsSolutions-IAM5[Resource::<{bucket_ref}.Arn>/*]"] = (
         f"{generated} grant on objects of the pipeline's own artifact bucket"
     )
@@ -371,21 +368,21 @@ def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline) -> None:
     findings[f"AwsSolutions-IAM5[Resource::arn:*:iam::{account}:role/*]"] = (
         f"{generated} self-mutation: assumes the toolchain account's CDK bootstrap roles (tag-restricted)"
     )
-    findings[f"AwsSolutions-IAM5[Resource::arn:{part}:logs:{region}:{account}:log-group:/aws/codebuild/*]"] = (
+    findings[f"AwsSolutions-IAM5[Resource::{logs_arn}:log-group:/aws/codebuild/*]"] = (
         f"{generated} asset role: log groups of the asset publishing projects"
     )
-    findings[f"AwsSolutions-IAM5[Resource::arn:{part}:codebuild:{region}:{account}:report-group/*]"] = (
+    findings[f"AwsSolutions-IAM5[Resource::{codebuild_arn}:report-group/*]"] = (
         f"{generated} asset role: report groups of the asset publishing projects"
     )
-    projects = [pipeline.synth_project]
+    projects = [pipeline.synth_project, *(step.project for step in extra_steps)]
     if pipeline.self_mutation_enabled:
         projects.append(pipeline.self_mutation_project)
     for project in projects:
-        ref = _ref(project)
-        findings[
-            f"AwsSolutions-IAM5[Resource::arn:{part}:logs:{region}:{account}:log-group:/aws/codebuild/<{ref}>:*]"
-        ] = f"{generated}: log streams of the project's own log group"
-        findings[f"AwsSolutions-IAM5[Resource::arn:{part}:codebuild:{region}:{account}:report-group/<{ref}>-*]"] = (
+        ref = stack_ref(project)
+        findings[f"AwsSolutions-IAM5[Resource::{logs_arn}:log-group:/aws/codebuild/<{ref}>:*]"] = (
+            f"{generated}: log streams of the project's own log group"
+        )
+        findings[f"AwsSolutions-IAM5[Resource::{codebuild_arn}:report-group/<{ref}>-*]"] = (
             f"{generated}: the project's own report groups"
         )
     for support in inner.cross_region_support.values():

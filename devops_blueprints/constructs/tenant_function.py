@@ -1,0 +1,150 @@
+"""A Python 3.12 function of the tenant-deployment flow: own role, own log group, X-Ray, Powertools layer.
+
+Shared by ``DeploymentProvisioner`` and ``ReleaseOrchestrator`` (internal helper, not exported).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct, IConstruct
+
+from devops_blueprints.assets import lambda_handler_dir
+
+#: The public AWS Lambda Powertools for Python v3 layer (python3.12, x86_64) these functions use.
+POWERTOOLS_LAYER_VERSION = 27
+POWERTOOLS_LAYER_ARN = (
+    "arn:${AWS::Partition}:lambda:${AWS::Region}:017000801446:layer:"
+    f"AWSLambdaPowertoolsPythonV3-python312-x86_64:{POWERTOOLS_LAYER_VERSION}"
+)
+#: The layer above is built for Python 3.12, so these functions run on it.
+TENANT_RUNTIME = lambda_.Runtime.PYTHON_3_12
+
+
+class TenantFunction(Construct):
+    """``lambda_src/<handler>/index.py`` on Python 3.12 with the Powertools layer, active tracing, a role
+    that may only write to the function's own log group (plus what callers grant) and a log group
+    encrypted with ``key``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        service: str,
+        key: kms.IKey,
+        environment: Mapping[str, str],
+        timeout: cdk.Duration,
+        description: str,
+        memory_size: int = 256,
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=log_retention,
+            encryption_key=key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of the {service} function",
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Resource",
+            runtime=TENANT_RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler="index.handler",
+            code=lambda_.Code.from_asset(str(lambda_handler_dir(handler))),
+            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", cdk.Fn.sub(POWERTOOLS_LAYER_ARN))],
+            environment={
+                **environment,
+                "POWERTOOLS_SERVICE_NAME": service,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+            timeout=timeout,
+            memory_size=memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            role=self.role,
+            log_group=self.log_group,
+            description=description,
+        )
+        for finding, reason in (
+            ("AwsSolutions-IAM5[Resource::*]", "X-Ray PutTraceSegments/PutTelemetryRecords have no resource ARNs"),
+            ("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", "CDK table/queue grant on the one given key"),
+            ("AwsSolutions-IAM5[Action::kms:ReEncrypt*]", "CDK table/queue grant on the one given key"),
+        ):
+            cdk.Validations.of(self.role).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
+        cdk.Validations.of(self.function).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-L1",
+                reason=f"Pinned to Python 3.12: the Powertools layer version {POWERTOOLS_LAYER_VERSION} used is the "
+                "python312 build",
+            )
+        )
+
+
+def allow_logs_service(key: kms.IKey) -> None:
+    """Let CloudWatch Logs in this stack's account and region encrypt log groups with ``key``."""
+    stack = cdk.Stack.of(key)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowCloudWatchLogs",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="*",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                }
+            },
+        )
+    )
+
+
+def _rendered(value: str, pseudo: str) -> str:
+    """How cdk-nag prints an ARN part: the literal value, or ``<AWS::Pseudo>`` for a token."""
+    return f"<AWS::{pseudo}>" if cdk.Token.is_unresolved(value) else value
+
+
+def arn_prefix(scope: IConstruct, service: str) -> str:
+    """``arn:<partition>:<service>:<region>:<account>`` as cdk-nag prints it in finding ids."""
+    stack = cdk.Stack.of(scope)
+    return (
+        f"arn:{_rendered(stack.partition, 'Partition')}:{service}:{_rendered(stack.region, 'Region')}:"
+        f"{_rendered(stack.account, 'AccountId')}"
+    )
+
+
+def stack_ref(construct: IConstruct) -> str:
+    """The logical id of ``construct``'s CloudFormation resource (as cdk-nag prints ``<Ref>``)."""
+    child = construct.node.default_child
+    assert isinstance(child, cdk.CfnElement)
+    return cdk.Stack.of(construct).get_logical_id(child)
+
+
+def rendered_account(scope: IConstruct) -> str:
+    """The stack's account as cdk-nag prints it in finding ids."""
+    return _rendered(cdk.Stack.of(scope).account, "AccountId")
