@@ -38,6 +38,7 @@ class DeploymentRecord(Protocol):
 class RecordsModule(Protocol):
     """What the CLI uses of ``records.py``."""
 
+    __file__: str | None
     DEFAULT_WAVE: int
     InvalidRecordError: type[ValueError]
 

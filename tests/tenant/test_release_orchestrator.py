@@ -301,7 +301,7 @@ def test_simulated_canary_failure_stops_everything_with_a_zero_budget() -> None:
     concurrency=st.integers(min_value=1, max_value=12),
 )
 def test_simulated_release_time_is_the_sum_of_rounds_per_wave(waves: list[int], concurrency: int) -> None:
-    items = [{"id": f"d{i:03d}", "type": "silo", "wave": wave} for i, wave in enumerate(waves)]
+    items: list[dict[str, Any]] = [{"id": f"d{i:03d}", "type": "silo", "wave": w} for i, w in enumerate(waves)]
     release = planner.plan(items, concurrency, 0)
 
     result = planner.simulate(release, lambda d: (60.0, "Succeeded"))
