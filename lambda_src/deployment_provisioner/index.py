@@ -50,6 +50,7 @@ _DESERIALIZER = TypeDeserializer()
 _SERIALIZER = TypeSerializer()
 
 BuildStarter = Callable[..., dict[str, str]]
+_SKIPPED_BY_RELEASES = "; releases skip this deployment until it is fixed"
 
 
 class UnprocessableRecordError(Exception):
@@ -196,9 +197,13 @@ class Provisioner:
             except records.RecordError as exc:
                 problems.append(str(exc))
         if problems:
-            reason = "; ".join(problems) + "; releases skip this deployment until it is fixed"
+            reason = "; ".join(problems) + _SKIPPED_BY_RELEASES
             self._update(keys, {"status_reason": reason}, "attribute_exists(#id)")
             return "invalid tier/wave"
+        if str(new.get("status_reason", "")).endswith(_SKIPPED_BY_RELEASES):
+            # The tier/wave problem noted earlier is fixed: clear the note (status is unchanged).
+            self._update(keys, {}, "attribute_exists(#id)", removes=("status_reason",))
+            return "tier/wave fixed"
         return "ignored: tier/wave only matter to releases"
 
     def _refuse_identity_change(

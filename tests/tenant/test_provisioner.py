@@ -391,6 +391,19 @@ def test_modify_to_an_invalid_wave_is_reported_without_a_build(tenant: Tenant, p
     assert item is not None and item["status"] == {"S": "ACTIVE"}
     assert "wave must be a whole number >= 0" in item["status_reason"]["S"] and "1.5" in item["status_reason"]["S"]
     assert len(tenant.start_build_requests) == 1
+    deliver(tenant, provisioner)  # the note itself is a system write
+    tenant.dynamodb.update_item(
+        TableName=TABLE,
+        Key={"id": {"S": "acme"}},
+        UpdateExpression="SET wave = :w",
+        ExpressionAttributeValues={":w": {"N": "2"}},
+    )
+
+    deliver(tenant, provisioner)
+
+    item = tenant.get("acme")
+    assert item is not None and item["status"] == {"S": "ACTIVE"} and "status_reason" not in item
+    assert len(tenant.start_build_requests) == 1
 
 
 # -- REMOVE ------------------------------------------------------------------------------------------------
