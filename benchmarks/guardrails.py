@@ -14,7 +14,7 @@ import random
 import time
 from typing import Any
 
-from devops_blueprints.guardrails import Level, Request, Simulator, catalog, full_aws_access, reference_evaluate
+from devops_blueprints.guardrails import Level, Request, Simulator, catalog, reference_evaluate
 from devops_blueprints.guardrails.iamdb import database
 from devops_blueprints.guardrails.linter import lint_document
 
@@ -62,13 +62,7 @@ OTHER_ACTIONS = [
 
 
 def _paths() -> dict[str, list[Level]]:
-    root = Level("Root", (full_aws_access(), *(catalog.get(n).policy() for n in catalog.attachments()["Root"])))
-    targets = catalog.attachments()
-    paths = {}
-    for ou in ("Workloads", "Sandbox", "Suspended"):
-        ou_level = Level(ou, (full_aws_access(), *(catalog.get(n).policy() for n in targets[ou])))
-        paths[ou] = [root, ou_level, Level(ACCOUNT, (full_aws_access(),))]
-    return paths
+    return {ou: catalog.path(ou, account=ACCOUNT) for ou in ("Workloads", "Sandbox", "Suspended")}
 
 
 def _resource(action: str, rng: random.Random) -> str:

@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from devops_blueprints.guardrails.model import Policy, policy_from_document
+from devops_blueprints.guardrails.model import Policy, full_aws_access, policy_from_document
+from devops_blueprints.guardrails.simulator import Level
 
 ROOT = "Root"
 OU_NAMES = ("Security", "Infrastructure", "Workloads", "Sandbox", "Suspended", "PolicyStaging", "Exceptions")
@@ -507,3 +508,24 @@ def attachments(names: Sequence[str] | None = None) -> dict[str, list[str]]:
         for target in get(name).attach_to:
             result.setdefault(target, []).append(name)
     return result
+
+
+def path(
+    ou: str,
+    *,
+    account: str = "Account",
+    names: Sequence[str] | None = None,
+    parameters: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Level]:
+    """The levels root -> ``ou`` -> account with the catalog SCPs attached where recommended (and
+    FullAWSAccess at every level), ready for :class:`~devops_blueprints.guardrails.Simulator`."""
+    if ou not in OU_NAMES:
+        raise ValueError(f"ou must be one of {', '.join(OU_NAMES)}, got {ou!r}")
+    targets = attachments(names)
+    overrides = parameters or {}
+
+    def level(target: str) -> Level:
+        policies = [get(name).policy(**overrides.get(name, {})) for name in targets.get(target, [])]
+        return Level(target, (full_aws_access(), *policies))
+
+    return [level(ROOT), level(ou), Level(account, (full_aws_access(),))]

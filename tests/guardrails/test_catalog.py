@@ -244,3 +244,31 @@ def test_attachment_points_are_root_or_known_ous() -> None:
     assert "deny-all-suspended" in targets["Suspended"]
     assert "sandbox-iam-admin-only" in targets["Sandbox"]
     assert len(catalog.CATALOG) == 12
+
+
+def test_recommended_paths_root_to_ou_to_account() -> None:
+    workloads = Simulator(catalog.path("Workloads", account=ACCOUNT))
+    security = Simulator(catalog.path("Security", account=ACCOUNT))
+    suspended = Simulator(catalog.path("Suspended", account=ACCOUNT))
+    far_away = Request("ec2:RunInstances", principal_arn=DEV, region="ap-south-1")
+    # the region guardrail sits on Workloads (and Sandbox), not on Security
+    assert workloads.evaluate(far_away).matched == (("approved-regions", "DenyOutsideApprovedRegions"),)
+    assert security.evaluate(far_away).allowed
+    # root policies apply on every path
+    leave = Request("organizations:LeaveOrganization", principal_arn=ADMIN)
+    assert security.evaluate(leave).matched == (("deny-leave-organization", "DenyLeaveOrganization"),)
+    # Suspended denies everything, and root denies are reported beside it
+    result = suspended.evaluate(leave)
+    assert set(result.matched) == {
+        ("deny-leave-organization", "DenyLeaveOrganization"),
+        ("deny-all-suspended", "DenyAll"),
+    }
+    assert not suspended.evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k", ADMIN, "eu-west-1")).allowed
+    assert workloads.evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k", DEV, "eu-west-1")).allowed
+
+
+def test_path_parameters_and_bad_ou() -> None:
+    levels = catalog.path("Workloads", parameters={"approved-regions": {"regions": ["ap-south-1"]}})
+    assert Simulator(levels).evaluate(Request("ec2:RunInstances", principal_arn=DEV, region="ap-south-1")).allowed
+    with pytest.raises(ValueError, match=r"ou must be one of Security, .*got 'Prod'"):
+        catalog.path("Prod")
