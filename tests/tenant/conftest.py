@@ -81,6 +81,16 @@ class Tenant:
             "Item"
         )
 
+    def set(self, deployment_id: str, **values: dict[str, str]) -> None:
+        """An operator's in-place edit: SET the given (typed) attributes, leave the others as they are."""
+        self.dynamodb.update_item(
+            TableName=TABLE,
+            Key={"id": {"S": deployment_id}},
+            UpdateExpression="SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values))),
+            ExpressionAttributeNames={f"#a{i}": name for i, name in enumerate(values)},
+            ExpressionAttributeValues={f":a{i}": value for i, value in enumerate(values.values())},
+        )
+
     def builds(self, project: str) -> list[str]:
         return list(self.codebuild.list_builds_for_project(projectName=project)["ids"])
 
@@ -99,9 +109,8 @@ def create_project(codebuild: Any, name: str) -> None:
     )
 
 
-@pytest.fixture
-def tenant(aws: str) -> Iterator[Tenant]:
-    dynamodb = boto3.client("dynamodb")
+def create_deployment_table(dynamodb: Any) -> str:
+    """The deployment table as DeploymentTable makes it (key ``id``, NEW_AND_OLD_IMAGES stream); the stream ARN."""
     table = dynamodb.create_table(
         TableName=TABLE,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -109,6 +118,21 @@ def tenant(aws: str) -> Iterator[Tenant]:
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
+    return str(table["TableDescription"]["LatestStreamArn"])
+
+
+@pytest.fixture
+def deployment_table(aws: str) -> Any:
+    """A DynamoDB client, with the deployment table created."""
+    dynamodb = boto3.client("dynamodb")
+    create_deployment_table(dynamodb)
+    return dynamodb
+
+
+@pytest.fixture
+def tenant(aws: str) -> Iterator[Tenant]:
+    dynamodb = boto3.client("dynamodb")
+    stream_arn = create_deployment_table(dynamodb)
     dynamodb.create_table(
         TableName=IDEMPOTENCY_TABLE,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -121,7 +145,7 @@ def tenant(aws: str) -> Iterator[Tenant]:
     env = Tenant(
         dynamodb=dynamodb,
         codebuild=codebuild,
-        stream=StreamTail(table["TableDescription"]["LatestStreamArn"]),
+        stream=StreamTail(stream_arn),
     )
 
     # moto keeps no environment overrides on its builds, so record the exact StartBuild requests as sent.

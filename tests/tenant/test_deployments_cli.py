@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 
 from devops_blueprints import deployments_cli
@@ -15,16 +14,8 @@ ADD = ["deployments", "add", "--table", TABLE, "--id", "acme", "--type", "silo",
 
 
 @pytest.fixture
-def table(aws: str) -> Any:
-    dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    return dynamodb
+def table(deployment_table: Any) -> Any:
+    return deployment_table
 
 
 def items(dynamodb: Any) -> list[dict[str, Any]]:

@@ -261,13 +261,7 @@ def test_invalid_record_starts_no_build_and_fails_naming_field_and_value(
 def test_correcting_an_invalid_record_provisions_it(tenant: Tenant, provisioner: Any) -> None:
     tenant.put({**VALID, "region": {"S": "us-east-9"}})
     deliver(tenant, provisioner)
-    tenant.dynamodb.update_item(
-        TableName=TABLE,
-        Key={"id": {"S": "acme"}},
-        UpdateExpression="SET #r = :r",
-        ExpressionAttributeNames={"#r": "region"},
-        ExpressionAttributeValues={":r": {"S": "eu-west-1"}},
-    )
+    tenant.set("acme", region={"S": "eu-west-1"})
 
     assert deliver(tenant, provisioner) == {"batchItemFailures": []}
 
@@ -282,13 +276,7 @@ def test_redelivered_invalid_insert_does_not_fail_a_record_corrected_since(tenan
     tenant.put({**VALID, "region": {"S": "us-east-9"}})
     invalid_insert = tenant.stream.event()
     provisioner_index.process_batch(invalid_insert, provisioner)
-    tenant.dynamodb.update_item(
-        TableName=TABLE,
-        Key={"id": {"S": "acme"}},
-        UpdateExpression="SET #r = :r",
-        ExpressionAttributeNames={"#r": "region"},
-        ExpressionAttributeValues={":r": {"S": "eu-west-1"}},
-    )
+    tenant.set("acme", region={"S": "eu-west-1"})
     deliver(tenant, provisioner)
 
     assert provisioner_index.process_batch(invalid_insert, provisioner) == {"batchItemFailures": []}
@@ -305,13 +293,7 @@ def test_modify_of_system_attributes_only_starts_nothing(tenant: Tenant, provisi
     deliver(tenant, provisioner)  # the PROVISIONING write
     before = tenant.get("acme")
     # An operator clears status_reason / sets status by hand (updated_at untouched).
-    tenant.dynamodb.update_item(
-        TableName=TABLE,
-        Key={"id": {"S": "acme"}},
-        UpdateExpression="SET #s = :s, status_reason = :r",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": {"S": "ACTIVE"}, ":r": {"S": "checked by hand"}},
-    )
+    tenant.set("acme", status={"S": "ACTIVE"}, status_reason={"S": "checked by hand"})
     records = tenant.stream.new_records()
     assert [r["eventName"] for r in records] == ["MODIFY"]
 
@@ -333,13 +315,7 @@ def test_modify_of_identity_is_refused_and_reverted(
     build_id = provision(tenant, provisioner)
     apply(state_change(PROVISIONING_PROJECT, build_id, "SUCCEEDED", "acme"))
     deliver(tenant, provisioner)
-    tenant.dynamodb.update_item(
-        TableName=TABLE,
-        Key={"id": {"S": "acme"}},
-        UpdateExpression="SET #f = :v",
-        ExpressionAttributeNames={"#f": field},
-        ExpressionAttributeValues={":v": {"S": new_value}},
-    )
+    tenant.set("acme", **{field: {"S": new_value}})
 
     assert deliver(tenant, provisioner) == {"batchItemFailures": []}
 
@@ -360,12 +336,7 @@ def test_modify_of_tier_or_wave_starts_no_build(tenant: Tenant, provisioner: Any
     build_id = provision(tenant, provisioner)
     apply(state_change(PROVISIONING_PROJECT, build_id, "SUCCEEDED", "acme"))
     deliver(tenant, provisioner)
-    tenant.dynamodb.update_item(
-        TableName=TABLE,
-        Key={"id": {"S": "acme"}},
-        UpdateExpression="SET tier = :t, wave = :w",
-        ExpressionAttributeValues={":t": {"S": "platinum"}, ":w": {"N": "3"}},
-    )
+    tenant.set("acme", tier={"S": "platinum"}, wave={"N": "3"})
 
     assert deliver(tenant, provisioner) == {"batchItemFailures": []}
 
@@ -378,12 +349,7 @@ def test_modify_to_an_invalid_wave_is_reported_without_a_build(tenant: Tenant, p
     build_id = provision(tenant, provisioner)
     apply(state_change(PROVISIONING_PROJECT, build_id, "SUCCEEDED", "acme"))
     deliver(tenant, provisioner)
-    tenant.dynamodb.update_item(
-        TableName=TABLE,
-        Key={"id": {"S": "acme"}},
-        UpdateExpression="SET wave = :w",
-        ExpressionAttributeValues={":w": {"N": "1.5"}},
-    )
+    tenant.set("acme", wave={"N": "1.5"})
 
     deliver(tenant, provisioner)
 
@@ -392,12 +358,7 @@ def test_modify_to_an_invalid_wave_is_reported_without_a_build(tenant: Tenant, p
     assert "wave must be a whole number >= 0" in item["status_reason"]["S"] and "1.5" in item["status_reason"]["S"]
     assert len(tenant.start_build_requests) == 1
     deliver(tenant, provisioner)  # the note itself is a system write
-    tenant.dynamodb.update_item(
-        TableName=TABLE,
-        Key={"id": {"S": "acme"}},
-        UpdateExpression="SET wave = :w",
-        ExpressionAttributeValues={":w": {"N": "2"}},
-    )
+    tenant.set("acme", wave={"N": "2"})
 
     deliver(tenant, provisioner)
 

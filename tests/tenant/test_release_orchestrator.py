@@ -30,15 +30,8 @@ def item(deployment_id: str, status: str = "ACTIVE", wave: int | None = None, ki
 
 
 @pytest.fixture
-def table(aws: str) -> Any:
-    dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return dynamodb
+def table(deployment_table: Any) -> Any:
+    return deployment_table
 
 
 def create_pipeline(codepipeline: Any, name: str) -> None:
