@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devops_blueprints.guardrails import Request, Simulator, full_aws_access, parse_policy, reference_evaluate
+from devops_blueprints.guardrails import Request, Simulator, catalog, full_aws_access, parse_policy, reference_evaluate
 from devops_blueprints.guardrails.wildcards import glob_match, glob_match_slow
 
 ACTIONS = [
@@ -116,3 +116,32 @@ def test_wildcard_matching_agrees_with_fnmatchcase(pattern: str, value: str) -> 
 def test_ignore_case_matching_agrees_with_lowered_fnmatchcase(pattern: str, value: str) -> None:
     expected = fnmatchcase(value.lower(), escaped(pattern.lower()))
     assert glob_match(pattern.upper(), value, ignore_case=True) == expected
+
+
+CATALOG_PATHS = {ou: catalog.path(ou) for ou in ("Workloads", "Sandbox", "Security")}
+CATALOG_SIMULATORS = {ou: Simulator(levels) for ou, levels in CATALOG_PATHS.items()}
+CATALOG_ACTIONS = sorted(
+    {a for p in catalog.CATALOG.values() for s in p.render()["Statement"] for a in s.get("Action", []) if "*" not in a}
+    | set(ACTIONS)
+)
+CATALOG_RESOURCES = [
+    *RESOURCES,
+    "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:Admin-x",
+    "arn:aws:secretsmanager:eu-west-1:111122223333:secret:admin-db",
+]
+CATALOG_PRINCIPALS = [*PRINCIPALS, "arn:aws:iam::111122223333:role/Admin-Role", "arn:aws:iam::1:role/FinOps-Role"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ou=st.sampled_from(sorted(CATALOG_PATHS)),
+    action=st.sampled_from(CATALOG_ACTIONS),
+    resource=st.sampled_from(CATALOG_RESOURCES),
+    principal=st.sampled_from(CATALOG_PRINCIPALS),
+    region=st.sampled_from([None, *REGIONS]),
+)
+def test_compiled_simulator_agrees_with_reference_on_the_catalog(
+    ou: str, action: str, resource: str, principal: str | None, region: str | None
+) -> None:
+    request = Request(action, resource, principal, region)
+    assert CATALOG_SIMULATORS[ou].evaluate(request) == reference_evaluate(CATALOG_PATHS[ou], request)
