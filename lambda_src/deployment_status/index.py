@@ -3,15 +3,15 @@
 Environment: ``DEPLOYMENT_TABLE``.
 
 Event: ``detail-type`` "CodeBuild Build State Change" with ``detail.build-status`` (IN_PROGRESS,
-SUCCEEDED, FAILED, STOPPED, TIMED_OUT), ``detail.project-name``, ``detail.build-id`` (the build ARN) and
+SUCCEEDED, FAILED, FAULT, STOPPED, TIMED_OUT), ``detail.project-name``, ``detail.build-id`` (the build ARN) and
 ``detail.additional-information.environment.environment-variables`` (which carry ``DEPLOYMENT_ID``).
 
 The record says which build it waits for (``build_id``) and what kind it is (``status`` PROVISIONING or
 DEPROVISIONING), so the function needs no project names. Every write is conditional on both, so the
 event of an older (stale) build, or a repeated event, never overwrites a newer state:
 
-* provisioning SUCCEEDED -> ``ACTIVE``; FAILED/STOPPED/TIMED_OUT -> ``FAILED`` with a reason;
-* deprovisioning SUCCEEDED -> the ``DEPROVISIONING`` marker item is deleted; FAILED/STOPPED/TIMED_OUT ->
+* provisioning SUCCEEDED -> ``ACTIVE``; FAILED/FAULT/STOPPED/TIMED_OUT -> ``FAILED`` with a reason;
+* deprovisioning SUCCEEDED -> the ``DEPROVISIONING`` marker item is deleted; FAILED/FAULT/STOPPED/TIMED_OUT ->
   ``FAILED`` with a reason (removing the record again retries the deprovisioning);
 * IN_PROGRESS -> nothing (the record already says PROVISIONING or DEPROVISIONING).
 
@@ -32,7 +32,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-FAILED_BUILD_STATES = ("FAILED", "STOPPED", "TIMED_OUT")
+FAILED_BUILD_STATES = ("FAILED", "FAULT", "STOPPED", "TIMED_OUT")
 logger = logging.getLogger("deployment-status")
 logger.setLevel(logging.INFO)
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
@@ -63,9 +63,7 @@ class BuildStateChange:
         """The change described by the event; None for a build that carries no DEPLOYMENT_ID."""
         detail = event.get("detail")
         if not isinstance(detail, dict):
-            raise InvalidEventError(
-                "event has no detail object; expected a CodeBuild Build State Change event"
-            )
+            raise InvalidEventError("event has no detail object; expected a CodeBuild Build State Change event")
         fields: dict[str, str] = {}
         for name in ("project-name", "build-id", "build-status"):
             value = detail.get(name)
@@ -177,9 +175,7 @@ class StatusUpdater:
 
 @cache
 def _updater() -> StatusUpdater:
-    return StatusUpdater(
-        table=os.environ["DEPLOYMENT_TABLE"], dynamodb=boto3.client("dynamodb", config=BOTO_CONFIG)
-    )
+    return StatusUpdater(table=os.environ["DEPLOYMENT_TABLE"], dynamodb=boto3.client("dynamodb", config=BOTO_CONFIG))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
@@ -188,7 +184,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
         logger.info("build %s carries no DEPLOYMENT_ID; ignored", event.get("detail", {}).get("build-id"))
         return {"outcome": "ignored"}
     outcome = _updater().apply(change)
-    logger.info(
-        "deployment %s: build %s %s -> %s", change.deployment_id, change.build_id, change.status, outcome
-    )
+    logger.info("deployment %s: build %s %s -> %s", change.deployment_id, change.build_id, change.status, outcome)
     return {"deployment_id": change.deployment_id, "build_id": change.build_id, "outcome": outcome}

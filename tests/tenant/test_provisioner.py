@@ -120,7 +120,7 @@ def provision(tenant: Tenant, provisioner: Any, item: dict[str, Any] = VALID) ->
 # -- INSERT ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("outcome", ["SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"])
+@pytest.mark.parametrize("outcome", ["SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED"])
 def test_valid_insert_starts_one_build_then_build_state_sets_status(
     tenant: Tenant, provisioner: Any, outcome: str
 ) -> None:
