@@ -123,7 +123,8 @@ class ImageEmbeddingPipeline(Construct):
 
     :param images_prefix: the key prefix the job may read images from; the submitter refuses paths outside
         it (``""`` = the whole bucket). Default: ``"images/"``.
-    :param container_image: the job's image. Default: ``batch_job/`` built at deploy time (asset).
+    :param container_image: the job's image. Default: ``batch_job/`` built at deploy time (asset) from its
+        ``Dockerfile``, or ``Dockerfile.gpu`` (ONNX Runtime with CUDA) when ``gpu_count`` > 0.
     :param command: the container command. Default: ``python -m batch_job run``.
     :param embedding_model: ``EMBEDDING_MODEL`` (ONNX model path in the image). Default: unset, the model
         baked into the image.
@@ -329,7 +330,9 @@ class ImageEmbeddingPipeline(Construct):
         }
         if embedding_model:
             environment["EMBEDDING_MODEL"] = embedding_model
-        image = container_image or ecs.ContainerImage.from_asset(str(batch_job_dir()))
+        image = container_image or ecs.ContainerImage.from_asset(
+            str(batch_job_dir()), file="Dockerfile.gpu" if gpu_count else "Dockerfile"
+        )
         container_props: dict[str, Any] = {
             "image": image,
             "cpu": job_vcpus,
@@ -394,6 +397,7 @@ class ImageEmbeddingPipeline(Construct):
             },
         )
         self._grant_submitter(self.submitter_role)
+        self.submitter_log_group.grant_write(self.submitter_role)  # its logs and EMF metrics
 
         # -------------------------------------------------------------------------------- observation
         self.job_events_log_group = logs.LogGroup(
@@ -648,6 +652,12 @@ class ImageEmbeddingPipeline(Construct):
             cdk.Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions",
+            )
+        )
+        cdk.Validations.of(self.container.execution_role).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="ecr:GetAuthorizationToken (pulling the job image) supports no resource-level permissions",
             )
         )
         instance_role = getattr(self.compute_environment, "instance_role", None)
