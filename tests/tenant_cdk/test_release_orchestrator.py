@@ -1,0 +1,149 @@
+"""ReleaseOrchestrator: plan -> waves in order -> pipelines within a wave (bounded) -> failure budget."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from devops_blueprints.constructs.deployment_table import DeploymentTable
+from devops_blueprints.constructs.release_orchestrator import ReleaseOrchestrator
+from tests.support.cdk import cfn_lint_errors, nag_findings, new_app
+
+
+@pytest.fixture(scope="module")
+def stack() -> cdk.Stack:
+    stack = cdk.Stack(new_app(), "Release")
+    table = DeploymentTable(stack, "Deployments")
+    ReleaseOrchestrator(
+        stack, "Orchestrator", table=table, concurrency=7, failure_budget=2, poll_interval=cdk.Duration.seconds(45)
+    )
+    return stack
+
+
+@pytest.fixture(scope="module")
+def template(stack: cdk.Stack) -> Template:
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def definition(template: Template) -> dict[str, Any]:
+    (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    return dict(json.loads("".join(part if isinstance(part, str) else "TOKEN" for part in parts)))
+
+
+def _invoke_payload(state: dict[str, Any]) -> dict[str, Any]:
+    return dict(state["Parameters"])
+
+
+def test_release_plans_then_loops_over_waves_in_order(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    assert definition["StartAt"] == "Plan"
+    assert _invoke_payload(states["Plan"]) == {"action": "plan", "concurrency": 7, "failure_budget": 2}
+    assert states["StartRelease"]["Parameters"]["wave_count.$"] == "States.ArrayLength($.plan.waves)"
+    more = states["MoreWaves"]
+    assert more["Choices"][0]["NumericLessThanPath"] == "$.wave_count"
+    assert more["Choices"][0]["Next"] == "SelectWave"
+    assert more["Default"] == "Released"
+    assert states["SelectWave"]["Parameters"] == {"wave.$": "States.ArrayGetItem($.plan.waves, $.index)"}
+    assert states["SelectWave"]["Next"] == "RolloutWave"
+    assert states["RolloutWave"]["Next"] == "EvaluateWave"
+    assert states["NextWave"]["Parameters"]["index.$"] == "States.MathAdd($.index, 1)"
+    assert states["NextWave"]["Next"] == "MoreWaves"
+
+
+def test_a_wave_runs_its_pipelines_in_child_executions_at_most_concurrency_at_a_time(
+    definition: dict[str, Any],
+) -> None:
+    wave = definition["States"]["RolloutWave"]
+    assert wave["Type"] == "Map"
+    assert wave["MaxConcurrency"] == 7
+    assert wave["ItemsPath"] == "$.current.wave.deployments"
+    assert wave["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    inner = wave["ItemProcessor"]["States"]
+    assert wave["ItemProcessor"]["StartAt"] == "StartPipeline"
+    assert _invoke_payload(inner["StartPipeline"]) == {"action": "start", "pipeline_name.$": "$.pipeline_name"}
+    assert inner["StartPipeline"]["Next"] == "WaitForPipeline"
+    assert inner["WaitForPipeline"] == {"Type": "Wait", "Seconds": 45, "Next": "PipelineStatus"}
+    assert _invoke_payload(inner["PipelineStatus"])["action"] == "status"
+    done = inner["PipelineDone"]
+    assert done["Choices"][0] == {"Variable": "$.execution.done", "BooleanEquals": True, "Next": "DeploymentResult"}
+    assert done["Default"] == "WaitForPipeline"
+    # A deployment whose start/status calls fail counts as failed instead of failing the wave.
+    for name in ("StartPipeline", "PipelineStatus"):
+        assert inner[name]["Catch"][0]["Next"] == "DeploymentError"
+    assert inner["DeploymentError"]["Parameters"]["status"] == "Failed"
+
+
+def test_failure_budget_is_evaluated_after_each_wave_and_stops_the_release(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    assert _invoke_payload(states["EvaluateWave"]) == {
+        "action": "evaluate",
+        "results.$": "$.results",
+        "failed_so_far.$": "$.failed",
+        "failure_budget": 2,
+    }
+    budget = states["WithinFailureBudget"]
+    assert budget["Choices"][0] == {
+        "Variable": "$.evaluation.budget_exceeded",
+        "BooleanEquals": True,
+        "Next": "FailureBudgetExceeded",
+    }
+    assert budget["Default"] == "NextWave"
+    assert states["FailureBudgetExceeded"]["Type"] == "Fail"
+    assert states["NextWave"]["Parameters"]["failed.$"] == "$.evaluation.failed"
+
+
+def test_state_machine_logs_everything_and_traces(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": True}),
+        },
+    )
+
+
+def test_handler_may_only_touch_deployment_pipelines(template: Template) -> None:
+    statements = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(str(action).startswith("codepipeline:") for action in statement["Action"])
+    ]
+    assert len(statements) == 1
+    assert sorted(statements[0]["Action"]) == [
+        "codepipeline:GetPipelineExecution",
+        "codepipeline:GetPipelineState",
+        "codepipeline:ListPipelineExecutions",
+        "codepipeline:StartPipelineExecution",
+    ]
+    resources = sorted(json.dumps(resource) for resource in statements[0]["Resource"])
+    assert len(resources) == 2
+    assert resources[0].endswith(':pool-*-pipeline"]]}')
+    assert resources[1].endswith(':silo-*-pipeline"]]}')
+
+
+def test_nag_and_cfn_lint_are_clean(stack: cdk.Stack, template: Template) -> None:
+    assert nag_findings(stack) == []
+    assert cfn_lint_errors(template.to_json()) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"concurrency": 0}, r"concurrency must be an integer from 1 to 1000, got 0"),
+        ({"concurrency": 1001}, r"concurrency must be an integer from 1 to 1000, got 1001"),
+        ({"failure_budget": -1}, r"failure_budget must be an integer >= 0, got -1"),
+        ({"poll_interval": cdk.Duration.seconds(5)}, r"poll_interval must be between 10 seconds and 1 hour, got 5 s"),
+    ],
+)
+def test_bad_props_fail_with_one_clear_error(kwargs: dict[str, Any], message: str) -> None:
+    stack = cdk.Stack(new_app(), "Bad")
+    table = DeploymentTable(stack, "Deployments")
+    with pytest.raises(ValueError, match=message):
+        ReleaseOrchestrator(stack, "Orchestrator", table=table, **kwargs)
