@@ -7,7 +7,7 @@ import importlib
 import sys
 import time
 
-MODULES: tuple[str, ...] = ("guardrails", "tf_import", "release")
+MODULES: tuple[str, ...] = ("app_synth", "guardrails", "tf_import", "release", "submitter")
 
 
 def main(argv: list[str]) -> int:

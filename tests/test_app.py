@@ -58,6 +58,11 @@ def test_default_synth_writes_every_observability_stack(tmp_path: Path) -> None:
         ),
         ({"leak_mb_per_minute": True}, "error: context leak_mb_per_minute must be an integer from 0 to 100, got True"),
         (
+            {"organization_root_id": "root-1"},
+            "error: context organization_root_id must be an organization root id like r-ab12 "
+            "(r- then 4-32 lower-case letters or digits), got 'root-1'",
+        ),
+        (
             {"notification_emails": 5},
             "error: context notification_emails must be a list of strings or a comma-separated string, got 5",
         ),

@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from devops_blueprints.constructs.guardrails import PLACEHOLDER_ROOT_ID, ROOT_ID_PATTERN
+from devops_blueprints.context import ContextError
 from devops_blueprints.guardrails import catalog
 from devops_blueprints.guardrails.linter import Limits
 from devops_blueprints.stacks.governance import GovernanceStack
@@ -44,7 +45,7 @@ class GovernanceStage(cdk.Stage):
         if root_id is None:
             context = self.node.try_get_context(CONTEXT_KEY)
             if context is not None and (not isinstance(context, str) or not ROOT_ID_PATTERN.match(context)):
-                raise ValueError(
+                raise ContextError(
                     f"context {CONTEXT_KEY} must be an organization root id like r-ab12 "
                     f"(r- then 4-32 lower-case letters or digits), got {context!r}"
                 )

@@ -13,11 +13,18 @@ import sys
 from pathlib import Path
 
 
+def _counts(plugin: dict[str, object]) -> bool:
+    """cdk-nag findings always count; other plugins (construct annotations) only when they fail synth."""
+    return str(plugin.get("pluginName", "")).startswith("AwsSolutions") or plugin.get("conclusion") == "failure"
+
+
 def violations(assembly: Path) -> list[str]:
     found = []
     for report_file in sorted(assembly.rglob("validation-report.json")):
         report = json.loads(report_file.read_text())
         for plugin in report.get("pluginReports", []):
+            if not _counts(plugin):
+                continue
             for violation in plugin.get("violations", []):
                 for construct in violation.get("violatingConstructs", []):
                     found.append(
