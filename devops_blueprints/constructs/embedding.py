@@ -381,7 +381,9 @@ class ImageEmbeddingPipeline(Construct):
             "Submitter",
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="index.handler",
-            code=lambda_.Code.from_asset(str(lambda_handler_dir("embedding_submitter"))),
+            code=lambda_.Code.from_asset(
+                str(lambda_handler_dir("embedding_submitter")), exclude=["__pycache__", "*.pyc"]
+            ),
             timeout=cdk.Duration.minutes(15),
             memory_size=1024,
             tracing=lambda_.Tracing.ACTIVE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -365,6 +366,26 @@ def test_a_gpu_spot_pipeline_has_no_nag_findings_and_no_cfn_lint_errors() -> Non
     stack, _ = pipeline_stack("spot", gpu_count=1)
     assert nag_findings(stack) == []
     assert cfn_lint_errors(dict(Template.from_stack(stack).to_json())) == []
+
+
+def docker_files(app: cdk.App) -> list[str]:
+    """The Dockerfiles of the image assets the app's asset manifests declare (built at deploy time)."""
+    assembly = app.synth()
+    files: list[str] = []
+    for manifest in Path(assembly.directory).rglob("*.assets.json"):
+        images = json.loads(manifest.read_text()).get("dockerImages", {})
+        files.extend(image["source"].get("dockerFile", "Dockerfile") for image in images.values())
+    return sorted(files)
+
+
+def test_gpu_jobs_build_the_gpu_dockerfile_and_cpu_jobs_the_default(stage: EmbeddingStage) -> None:
+    gpu_app = new_app()
+    ImageEmbeddingPipeline(cdk.Stack(gpu_app, "Gpu"), "Pipeline", compute_type="spot", gpu_count=1)
+    cpu_app = stage.node.scope
+    assert isinstance(cpu_app, cdk.App)
+
+    assert docker_files(gpu_app) == ["Dockerfile.gpu"]
+    assert docker_files(cpu_app) == ["Dockerfile"]
 
 
 # ---------------------------------------------------------------------------------- existing resources
