@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -188,6 +189,12 @@ def run(
     dynamodb = dynamodb or boto3.client("dynamodb", config=client_config(1))
     check_table(dynamodb, config.table)
     keys = read_manifest_slice(s3, config)
+    print(
+        f"run {config.run_id} child {config.index}: {len(keys)} images from s3://{config.bucket}/, "
+        f"model {embedder.name} on {'/'.join(embedder.providers)} ({embedder.threads} threads)",
+        file=sys.stderr,
+        flush=True,
+    )
     sink = DynamoDBSink(dynamodb, config.table, embedder.name)
     summary, failures = embed_stream(
         keys,

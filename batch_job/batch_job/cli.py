@@ -1,4 +1,4 @@
-"""Command line: ``python -m batch_job run | local | export-model``."""
+"""Command line: ``python -m batch_job run | local | export-model | quantize``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from batch_job.errors import EXIT_OK, EXIT_USAGE, JobError
+
+# The reduced-precision model must stay this close to the fp32 vectors.
+MIN_COSINE = 0.99
 
 
 def _positive(text: str) -> int:
@@ -51,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     source = export.add_mutually_exclusive_group()
     source.add_argument("--random", action="store_true", help="random weights (no download)")
     source.add_argument("--weights", type=Path, default=None, help="a torchvision ResNet-18 state_dict file")
+
+    quantize = commands.add_parser("quantize", help="int8 copy of a model, calibrated on sample images")
+    quantize.add_argument("--model", type=Path, required=True, help="fp32 ONNX model (from export-model)")
+    quantize.add_argument("--images", type=Path, required=True, help="folder of images like those to embed")
+    quantize.add_argument("--out", type=Path, required=True, help="int8 ONNX file to write")
+    quantize.add_argument("--calibration", type=_positive, default=64, help="images to calibrate on (64)")
     return parser
 
 
@@ -70,6 +79,12 @@ def _local(args: argparse.Namespace) -> int:
     check_out(args.out)
     image_ids = list_images(args.images)
     embedder = Embedder(args.model or default_model_path())
+    print(
+        f"local: {len(image_ids)} images under {args.images}, model {embedder.name} on "
+        f"{'/'.join(embedder.providers)} ({embedder.threads} threads)",
+        file=sys.stderr,
+        flush=True,
+    )
     summary, failures = run_local(
         args.images, args.out, embedder, image_ids=image_ids, batch_size=args.batch_size, workers=args.workers
     )
@@ -88,13 +103,25 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _quantize(args: argparse.Namespace) -> int:
+    try:
+        from batch_job.quantize import quantize_model
+    except ImportError as exc:  # pragma: no cover - the runtime image has no onnx
+        raise JobError(f"quantize needs the onnx package ({exc}); install batch_job[export]", EXIT_USAGE) from exc
+    name, low, mean = quantize_model(args.model, args.images, args.out, calibration=args.calibration)
+    print(f"wrote {args.out} ({name}); cosine to fp32 on held-out images: min {low:.4f}, mean {mean:.4f}")
+    if low < MIN_COSINE:
+        print(f"warning: min cosine {low:.4f} < {MIN_COSINE}: calibrate on images closer to yours", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from PIL import Image
 
     # A decompression bomb is a failed image, never just a warning.
     warnings.simplefilter("error", Image.DecompressionBombWarning)
     args = build_parser().parse_args(argv)
-    handler = {"run": _run, "local": _local, "export-model": _export}[args.command]
+    handler = {"run": _run, "local": _local, "export-model": _export, "quantize": _quantize}[args.command]
     try:
         return handler(args)
     except JobError as exc:

@@ -69,7 +69,7 @@ class Embedder:
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, 224, 224]:
             shapes = [i.shape for i in inputs]
             raise JobError(f"model {model_path}: expected one input (N, 3, 224, 224), got {shapes}", EXIT_USAGE)
-        self._input = inputs[0].name
+        self.input_name = inputs[0].name
         self._output = outputs[0].name
         dim = outputs[0].shape[-1]
         self.dimension = (
@@ -80,5 +80,5 @@ class Embedder:
 
     def embed(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """Vectors for a batch of preprocessed images, float32, one row per image."""
-        result = self._session.run([self._output], {self._input: batch})[0]
+        result = self._session.run([self._output], {self.input_name: batch})[0]
         return np.ascontiguousarray(result, dtype=np.float32).reshape(batch.shape[0], -1)
