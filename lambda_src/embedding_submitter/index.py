@@ -94,6 +94,10 @@ class ManifestExistsError(RuntimeError):
     """A manifest key already exists (a run id collision); nothing of this run was submitted."""
 
 
+class SubmissionError(RuntimeError):
+    """Batch refused a SubmitJob (after throttling retries); names the run, the part and what was submitted."""
+
+
 @dataclass(frozen=True)
 class SubmitRequest:
     """A validated event."""
@@ -127,13 +131,10 @@ def parse_event(event: Any, *, images_prefix: str = "") -> SubmitRequest:
     """
     if not isinstance(event, dict):
         raise InvalidEventError(
-            'event must be an object like {"Paths": ["images"], "BatchSize": 1000}, '
-            f"got {type(event).__name__}"
+            f'event must be an object like {{"Paths": ["images"], "BatchSize": 1000}}, got {type(event).__name__}'
         )
     if "Paths" not in event:
-        raise InvalidEventError(
-            'Paths is required: a non-empty list of key prefixes, e.g. {"Paths": ["images"]}'
-        )
+        raise InvalidEventError('Paths is required: a non-empty list of key prefixes, e.g. {"Paths": ["images"]}')
     paths = event["Paths"]
     if not isinstance(paths, list) or not paths:
         raise InvalidEventError(f"Paths must be a non-empty list of key prefixes, got {paths!r}")
@@ -142,8 +143,7 @@ def parse_event(event: Any, *, images_prefix: str = "") -> SubmitRequest:
             raise InvalidEventError(f"Paths[{index}] must be a non-empty string key prefix, got {path!r}")
         if path.startswith(MANIFEST_PREFIX):
             raise InvalidEventError(
-                f"Paths[{index}] must not be under {MANIFEST_PREFIX!r} (the submitter's own manifests), "
-                f"got {path!r}"
+                f"Paths[{index}] must not be under {MANIFEST_PREFIX!r} (the submitter's own manifests), got {path!r}"
             )
         if not path.startswith(images_prefix):
             raise InvalidEventError(
@@ -152,9 +152,7 @@ def parse_event(event: Any, *, images_prefix: str = "") -> SubmitRequest:
             )
     batch_size = event.get("BatchSize", DEFAULT_BATCH_SIZE)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise InvalidEventError(
-            f"BatchSize must be an integer from 1 to {MAX_BATCH_SIZE}, got {batch_size!r}"
-        )
+        raise InvalidEventError(f"BatchSize must be an integer from 1 to {MAX_BATCH_SIZE}, got {batch_size!r}")
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise InvalidEventError(f"BatchSize must be from 1 to {MAX_BATCH_SIZE}, got {batch_size}")
     unique_paths = tuple(dict.fromkeys(paths))
@@ -197,16 +195,13 @@ def collect_keys(s3: Any, bucket: str, paths: Sequence[str]) -> tuple[list[str],
         if not keys:
             extensions = " ".join(sorted(IMAGE_EXTENSIONS))
             raise InvalidEventError(
-                f"Paths[{index}] {prefix!r} has no images in bucket {bucket!r} "
-                f"(looked for {extensions}, any case)"
+                f"Paths[{index}] {prefix!r} has no images in bucket {bucket!r} (looked for {extensions}, any case)"
             )
         found.update(keys)
     ordered = sorted(found)
     skipped = [key for key in ordered if not is_manifest_safe(key)]
     if skipped:
-        LOGGER.warning(
-            "skipping %d key(s) with line breaks (cannot be manifest lines): %r", len(skipped), skipped
-        )
+        LOGGER.warning("skipping %d key(s) with line breaks (cannot be manifest lines): %r", len(skipped), skipped)
         ordered = [key for key in ordered if is_manifest_safe(key)]
     return ordered, skipped
 
@@ -318,9 +313,7 @@ def submit_part(
     }
     if part.array_size > 1:
         request["arrayProperties"] = {"size": part.array_size}
-    response = call_with_backoff(
-        lambda: batch.submit_job(**request), what=f"SubmitJob {part.run_id}", sleep=sleep
-    )
+    response = call_with_backoff(lambda: batch.submit_job(**request), what=f"SubmitJob {part.run_id}", sleep=sleep)
     return str(response["jobId"])
 
 
@@ -340,17 +333,22 @@ def submit_run(
     request = parse_event(event, images_prefix=images_prefix)
     keys, skipped = collect_keys(s3, bucket, request.paths)
     if not keys:
-        raise InvalidEventError(
-            f"Paths {list(request.paths)!r} hold no image key that fits on a manifest line"
-        )
+        raise InvalidEventError(f"Paths {list(request.paths)!r} hold no image key that fits on a manifest line")
     run = run_id or new_run_id()
     parts = plan_parts(keys, request.batch_size, run)
     for part in parts:
         write_manifest(s3, bucket, part, sleep=sleep)
-    job_ids = [
-        submit_part(batch, part, job_queue=job_queue, job_definition=job_definition, sleep=sleep)
-        for part in parts
-    ]
+    job_ids: list[str] = []
+    for part in parts:
+        try:
+            job_ids.append(submit_part(batch, part, job_queue=job_queue, job_definition=job_definition, sleep=sleep))
+        except ClientError as error:
+            detail = error.response.get("Error", {})
+            raise SubmissionError(
+                f"run {run}: SubmitJob for {part.manifest_key} failed ({detail.get('Code')}: "
+                f"{detail.get('Message')}); submitted before it: {job_ids or 'none'}; "
+                f"manifests stay under {MANIFEST_PREFIX}{run}/"
+            ) from error
     result: dict[str, Any] = {
         "RunId": run,
         "JobIds": job_ids,

@@ -154,9 +154,7 @@ def test_an_existing_manifest_is_never_overwritten_and_nothing_is_submitted(env:
     put_keys(env, ["in/1.jpg"])
     env.s3.put_object(Bucket=env.bucket, Key="manifests/fixed-run/manifest.txt", Body=b"earlier run\n")
 
-    with pytest.raises(
-        submitter.ManifestExistsError, match=r"manifests/fixed-run/manifest.txt already exists"
-    ):
+    with pytest.raises(submitter.ManifestExistsError, match=r"manifests/fixed-run/manifest.txt already exists"):
         run(env, {"Paths": ["in/"]}, run_id="fixed-run")
 
     assert env.read("manifests/fixed-run/manifest.txt") == "earlier run\n"
@@ -210,9 +208,7 @@ def test_runs_beyond_the_array_limit_get_one_manifest_and_one_job_per_part(
         assert environment_of(jobs[job_id])["MANIFEST_KEY"] == manifest
         # the job names its failures file after the manifest's folder: unique per part, under the run id
         assert PurePosixPath(manifest).parent.name == environment_of(jobs[job_id])["RUN_ID"] == parts[n]
-    assert (
-        "arrayProperties" not in jobs[result["JobIds"][2]] or not jobs[result["JobIds"][2]]["arrayProperties"]
-    )
+    assert "arrayProperties" not in jobs[result["JobIds"][2]] or not jobs[result["JobIds"][2]]["arrayProperties"]
 
 
 def test_plan_parts_caps_every_array_job_at_10000_children() -> None:
@@ -257,9 +253,7 @@ class ThrottlingProxy:
 @pytest.mark.parametrize(
     ("code", "status"), [("TooManyRequestsException", 429), ("ThrottlingException", 400), ("Unlisted", 429)]
 )
-def test_throttled_submit_job_is_retried_with_growing_jittered_delays(
-    env: BatchEnv, code: str, status: int
-) -> None:
+def test_throttled_submit_job_is_retried_with_growing_jittered_delays(env: BatchEnv, code: str, status: int) -> None:
     put_keys(env, [f"in/{n}.jpg" for n in range(3)])
     throttled = ThrottlingProxy(env.batch, "submit_job", failures=4, code=code, status=status)
     delays: list[float] = []
@@ -298,14 +292,49 @@ def test_throttled_manifest_write_is_retried(env: BatchEnv) -> None:
     assert env.read(result["ManifestKeys"][0]) == "in/1.jpg\n"
 
 
+def test_a_refused_submit_job_names_the_run_the_part_and_the_jobs_already_submitted(
+    env: BatchEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(submitter, "MAX_ARRAY_SIZE", 2)
+    put_keys(env, [f"in/{n}.jpg" for n in range(3)])
+
+    class RefuseSecondJob:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def submit_job(self, **request: Any) -> Any:
+            self.calls += 1
+            if self.calls == 2:
+                error = {"Error": {"Code": "ClientException", "Message": "job queue is disabled"}}
+                raise ClientError(error, "SubmitJob")
+            return env.batch.submit_job(**request)
+
+    refusing = RefuseSecondJob()
+    with pytest.raises(submitter.SubmissionError) as raised:
+        submitter.submit_run(
+            env.s3,
+            refusing,
+            {"Paths": ["in/"], "BatchSize": 1},
+            bucket=env.bucket,
+            job_queue=env.job_queue,
+            job_definition=env.job_definition,
+            run_id="r1",
+            sleep=lambda _seconds: None,
+        )
+
+    (first,) = env.top_level_jobs()
+    message = str(raised.value)
+    assert message.startswith("run r1: SubmitJob for manifests/r1/r1-part-0001/manifest.txt failed (ClientException")
+    assert f"submitted before it: ['{first['jobId']}']" in message
+    assert refusing.calls == 2  # a refusal is not retried
+
+
 def test_backoff_gives_up_after_max_attempts_and_never_retries_other_errors() -> None:
     calls: list[str] = []
 
     def always_throttled() -> None:
         calls.append("throttled")
-        raise ClientError(
-            {"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SubmitJob"
-        )
+        raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SubmitJob")
 
     def client_error() -> None:
         calls.append("invalid")
@@ -352,9 +381,7 @@ def test_backoff_gives_up_after_max_attempts_and_never_retries_other_errors() ->
         ({"Paths": ["docs/"]}, r"^Paths\[0\] 'docs/' has no images"),
     ],
 )
-def test_bad_events_raise_one_clear_error_and_write_or_submit_nothing(
-    env: BatchEnv, event: Any, message: str
-) -> None:
+def test_bad_events_raise_one_clear_error_and_write_or_submit_nothing(env: BatchEnv, event: Any, message: str) -> None:
     put_keys(env, ["in/1.jpg", "docs/readme.txt"])
 
     with pytest.raises(submitter.InvalidEventError, match=message) as raised:
@@ -421,15 +448,11 @@ def test_handler_prints_one_embedded_metric_format_record(
     assert record["RunId"] == result["RunId"]
 
 
-def test_handler_refuses_paths_outside_images_prefix(
-    handler_env: BatchEnv, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_handler_refuses_paths_outside_images_prefix(handler_env: BatchEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IMAGES_PREFIX", "images/")
     put_keys(handler_env, ["images/a.jpg", "other/b.jpg"])
 
-    with pytest.raises(
-        submitter.InvalidEventError, match=r"^Paths\[1\] must start with 'images/' \(IMAGES_PREFIX"
-    ):
+    with pytest.raises(submitter.InvalidEventError, match=r"^Paths\[1\] must start with 'images/' \(IMAGES_PREFIX"):
         submitter.handler({"Paths": ["images/", "other/"]}, None)
 
     assert handler_env.keys("manifests/") == []
@@ -437,9 +460,7 @@ def test_handler_refuses_paths_outside_images_prefix(
     assert submitter.handler({"Paths": ["images/"]}, None)["ImageCount"] == 1
 
 
-def test_handler_names_a_missing_environment_variable(
-    handler_env: BatchEnv, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_handler_names_a_missing_environment_variable(handler_env: BatchEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JOB_QUEUE")
     with pytest.raises(RuntimeError, match=r"^environment variable JOB_QUEUE is not set$"):
         submitter.handler({"Paths": ["images"]}, None)
