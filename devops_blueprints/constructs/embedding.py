@@ -185,45 +185,45 @@ class ImageEmbeddingPipeline(Construct):
             images_prefix=images_prefix,
             command=command,
         )
-        self.compute_type = compute_type
-        self.gpu_count = gpu_count
-        self.images_prefix = images_prefix
-        self.removal_policy = removal_policy
+        self._compute_type = compute_type
+        self._gpu_count = gpu_count
+        self._images_prefix = images_prefix
+        self._removal_policy = removal_policy
 
         # ------------------------------------------------------------------------------------ storage
         creates_storage = bucket is None or table is None
         kms_wanted = (encryption or "kms") == "kms" and creates_storage
-        self.encryption_key: kms.IKey | None = encryption_key
-        if self.encryption_key is None and kms_wanted:
-            self.encryption_key = kms.Key(
+        self._encryption_key: kms.IKey | None = encryption_key
+        if self._encryption_key is None and kms_wanted:
+            self._encryption_key = kms.Key(
                 self,
                 "Key",
                 description="Images bucket and embeddings table (devops-blueprints ImageEmbeddingPipeline)",
                 enable_key_rotation=True,
                 removal_policy=removal_policy,
             )
-        self.access_logs_bucket: s3.IBucket | None = access_logs_bucket
+        self._access_logs_bucket: s3.IBucket | None = access_logs_bucket
         if bucket is None:
-            if self.access_logs_bucket is None:
-                self.access_logs_bucket = self._new_access_logs_bucket(removal_policy)
-            self.bucket: s3.IBucket = s3.Bucket(
+            if self._access_logs_bucket is None:
+                self._access_logs_bucket = self._new_access_logs_bucket(removal_policy)
+            self._bucket: s3.IBucket = s3.Bucket(
                 self,
                 "Bucket",
-                encryption=s3.BucketEncryption.KMS if self.encryption_key else s3.BucketEncryption.S3_MANAGED,
-                encryption_key=self.encryption_key,
-                bucket_key_enabled=self.encryption_key is not None,
+                encryption=s3.BucketEncryption.KMS if self._encryption_key else s3.BucketEncryption.S3_MANAGED,
+                encryption_key=self._encryption_key,
+                bucket_key_enabled=self._encryption_key is not None,
                 enforce_ssl=True,
                 versioned=True,
                 block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
                 object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-                server_access_logs_bucket=self.access_logs_bucket,
+                server_access_logs_bucket=self._access_logs_bucket,
                 server_access_logs_prefix="images-bucket/",
                 removal_policy=removal_policy,
             )
         else:
-            self.bucket = bucket
+            self._bucket = bucket
         if table is None:
-            self.table: dynamodb.ITable = dynamodb.Table(
+            self._table: dynamodb.ITable = dynamodb.Table(
                 self,
                 "Table",
                 partition_key=dynamodb.Attribute(name="ImageId", type=dynamodb.AttributeType.STRING),
@@ -232,16 +232,16 @@ class ImageEmbeddingPipeline(Construct):
                     point_in_time_recovery_enabled=True
                 ),
                 encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED
-                if self.encryption_key
+                if self._encryption_key
                 else dynamodb.TableEncryption.AWS_MANAGED,
-                encryption_key=self.encryption_key,
+                encryption_key=self._encryption_key,
                 removal_policy=removal_policy,
             )
         else:
-            self.table = table
+            self._table = table
 
         # ------------------------------------------------------------------------------------ network
-        self.flow_log: ec2.FlowLog | None = None
+        self._flow_log: ec2.FlowLog | None = None
         if vpc is None:
             new_vpc = ec2.Vpc(
                 self,
@@ -260,23 +260,23 @@ class ImageEmbeddingPipeline(Construct):
                 },
             )
             flow_log_group = logs.LogGroup(self, "FlowLogGroup", retention=log_retention, removal_policy=removal_policy)
-            self.flow_log = new_vpc.add_flow_log(
+            self._flow_log = new_vpc.add_flow_log(
                 "FlowLog",
                 destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
                 traffic_type=ec2.FlowLogTrafficType.REJECT,
             )
-            self.vpc: ec2.IVpc = new_vpc
+            self._vpc: ec2.IVpc = new_vpc
         else:
-            self.vpc = vpc
+            self._vpc = vpc
         subnets = vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
 
         # ------------------------------------------------------------------------------------ compute
-        self.compute_environment: batch.IComputeEnvironment
+        self._compute_environment: batch.IComputeEnvironment
         if compute_type in ("fargate", "fargate-spot"):
-            self.compute_environment = batch.FargateComputeEnvironment(
+            self._compute_environment = batch.FargateComputeEnvironment(
                 self,
                 "ComputeEnvironment",
-                vpc=self.vpc,
+                vpc=self._vpc,
                 vpc_subnets=subnets,
                 maxv_cpus=max_vcpus,
                 spot=compute_type == "fargate-spot",
@@ -287,10 +287,10 @@ class ImageEmbeddingPipeline(Construct):
             if gpu_count and not types:
                 size = min(n for n in GPU_INSTANCE_TYPES if n >= gpu_count)
                 types = [ec2.InstanceType(name) for name in GPU_INSTANCE_TYPES[size]]
-            self.compute_environment = batch.ManagedEc2EcsComputeEnvironment(
+            self._compute_environment = batch.ManagedEc2EcsComputeEnvironment(
                 self,
                 "ComputeEnvironment",
-                vpc=self.vpc,
+                vpc=self._vpc,
                 vpc_subnets=subnets,
                 maxv_cpus=max_vcpus,
                 minv_cpus=0,
@@ -305,27 +305,27 @@ class ImageEmbeddingPipeline(Construct):
                 if gpu_count
                 else None,
             )
-        self.job_queue = batch.JobQueue(
+        self._job_queue = batch.JobQueue(
             self,
             "JobQueue",
             priority=1,
             compute_environments=[
-                batch.OrderedComputeEnvironment(compute_environment=self.compute_environment, order=1)
+                batch.OrderedComputeEnvironment(compute_environment=self._compute_environment, order=1)
             ],
         )
 
         # ---------------------------------------------------------------------------------------- job
-        self.job_log_group = logs.LogGroup(self, "JobLogGroup", retention=log_retention, removal_policy=removal_policy)
-        self.job_role = iam.Role(
+        self._job_log_group = logs.LogGroup(self, "JobLogGroup", retention=log_retention, removal_policy=removal_policy)
+        self._job_role = iam.Role(
             self,
             "JobRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="Embedding job: reads images and manifests, writes failures and vectors",
         )
-        self._grant_job(self.job_role)
+        self._grant_job(self._job_role)
         environment = {
-            "IMAGES_BUCKET": self.bucket.bucket_name,
-            "RESULTS_TABLE": self.table.table_name,
+            "IMAGES_BUCKET": self._bucket.bucket_name,
+            "RESULTS_TABLE": self._table.table_name,
             "CHUNK_SIZE": "1000",
         }
         if embedding_model:
@@ -339,12 +339,12 @@ class ImageEmbeddingPipeline(Construct):
             "memory": cdk.Size.mebibytes(job_memory_mib),
             "command": list(command),
             "environment": environment,
-            "job_role": self.job_role,
-            "logging": ecs.LogDriver.aws_logs(stream_prefix="embedding", log_group=self.job_log_group),
+            "job_role": self._job_role,
+            "logging": ecs.LogDriver.aws_logs(stream_prefix="embedding", log_group=self._job_log_group),
         }
-        self.container: batch.IEcsContainerDefinition
+        self._container: batch.IEcsContainerDefinition
         if compute_type in ("fargate", "fargate-spot"):
-            self.container = batch.EcsFargateContainerDefinition(
+            self._container = batch.EcsFargateContainerDefinition(
                 self,
                 "Container",
                 assign_public_ip=False,
@@ -353,13 +353,13 @@ class ImageEmbeddingPipeline(Construct):
                 **container_props,
             )
         else:
-            self.container = batch.EcsEc2ContainerDefinition(
+            self._container = batch.EcsEc2ContainerDefinition(
                 self, "Container", gpu=gpu_count or None, **container_props
             )
-        self.job_definition = batch.EcsJobDefinition(
+        self._job_definition = batch.EcsJobDefinition(
             self,
             "JobDefinition",
-            container=self.container,
+            container=self._container,
             retry_attempts=retry_attempts,
             retry_strategies=retry_strategies(),
             timeout=job_timeout or cdk.Duration.hours(1),
@@ -367,16 +367,16 @@ class ImageEmbeddingPipeline(Construct):
         )
 
         # ---------------------------------------------------------------------------------- submitter
-        self.submitter_log_group = logs.LogGroup(
+        self._submitter_log_group = logs.LogGroup(
             self, "SubmitterLogGroup", retention=log_retention, removal_policy=removal_policy
         )
-        self.submitter_role = iam.Role(
+        self._submitter_role = iam.Role(
             self,
             "SubmitterRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Embedding submitter: lists images, writes manifests, submits Batch array jobs",
         )
-        self.submitter = lambda_.Function(
+        self._submitter = lambda_.Function(
             self,
             "Submitter",
             runtime=lambda_.Runtime.PYTHON_3_14,
@@ -387,41 +387,41 @@ class ImageEmbeddingPipeline(Construct):
             timeout=cdk.Duration.minutes(15),
             memory_size=1024,
             tracing=lambda_.Tracing.ACTIVE,
-            role=self.submitter_role,
-            log_group=self.submitter_log_group,
+            role=self._submitter_role,
+            log_group=self._submitter_log_group,
             description="Lists images under S3 prefixes and submits AWS Batch array jobs to embed them",
             environment={
-                "IMAGES_BUCKET": self.bucket.bucket_name,
-                "JOB_QUEUE": self.job_queue.job_queue_arn,
-                "JOB_DEFINITION": self.job_definition.job_definition_arn,
+                "IMAGES_BUCKET": self._bucket.bucket_name,
+                "JOB_QUEUE": self._job_queue.job_queue_arn,
+                "JOB_DEFINITION": self._job_definition.job_definition_arn,
                 "IMAGES_PREFIX": images_prefix,
                 "METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
         )
-        self._grant_submitter(self.submitter_role)
-        self.submitter_log_group.grant_write(self.submitter_role)  # its logs and EMF metrics
+        self._grant_submitter(self._submitter_role)
+        self._submitter_log_group.grant_write(self._submitter_role)  # its logs and EMF metrics
 
         # -------------------------------------------------------------------------------- observation
-        self.job_events_log_group = logs.LogGroup(
+        self._job_events_log_group = logs.LogGroup(
             self, "JobEventsLogGroup", retention=log_retention, removal_policy=removal_policy
         )
-        self.job_events_rule = events.Rule(
+        self._job_events_rule = events.Rule(
             self,
             "JobEventsRule",
             description="Batch job state changes (SUCCEEDED/FAILED) of the embedding queue, to CloudWatch Logs",
             event_pattern=events.EventPattern(
                 source=["aws.batch"],
                 detail_type=["Batch Job State Change"],
-                detail={"jobQueue": [self.job_queue.job_queue_arn], "status": ["SUCCEEDED", "FAILED"]},
+                detail={"jobQueue": [self._job_queue.job_queue_arn], "status": ["SUCCEEDED", "FAILED"]},
             ),
         )
-        self.job_events_rule.add_target(_LogGroupTarget(self.job_events_log_group))
-        self._allow_events_to_log(self.job_events_log_group)
-        self.metric_filters = {
+        self._job_events_rule.add_target(_LogGroupTarget(self._job_events_log_group))
+        self._allow_events_to_log(self._job_events_log_group)
+        self._metric_filters: dict[str, logs.MetricFilter] = {
             status: logs.MetricFilter(
                 self,
                 f"Jobs{status.title()}Filter",
-                log_group=self.job_events_log_group,
+                log_group=self._job_events_log_group,
                 metric_namespace=METRICS_NAMESPACE,
                 metric_name=f"ChildJobs{status.title()}",
                 # units of work: plain jobs and array children, not the array parents
@@ -435,13 +435,130 @@ class ImageEmbeddingPipeline(Construct):
             )
             for status in ("SUCCEEDED", "FAILED")
         }
-        self.dashboard = self._dashboard(dashboard_name)
+        self._dashboard = self._build_dashboard(dashboard_name)
         self._acknowledge_findings()
+
+    # ---------------------------------------------------------------------------------- attributes
+
+    @property
+    def compute_type(self) -> str:
+        """The compute type (``fargate``, ``fargate-spot``, ``ec2`` or ``spot``)."""
+        return self._compute_type
+
+    @property
+    def gpu_count(self) -> int:
+        """GPUs per job (0: CPU inference)."""
+        return self._gpu_count
+
+    @property
+    def images_prefix(self) -> str:
+        """The key prefix the job may read (``""``: the whole bucket)."""
+        return self._images_prefix
+
+    @property
+    def removal_policy(self) -> cdk.RemovalPolicy:
+        """Removal policy of the data resources this construct created."""
+        return self._removal_policy
+
+    @property
+    def encryption_key(self) -> kms.IKey | None:
+        """The key of the bucket and table this construct created (None: not KMS, or both given)."""
+        return self._encryption_key
+
+    @property
+    def access_logs_bucket(self) -> s3.IBucket | None:
+        """Where the created bucket's server access logs go (None: bucket given)."""
+        return self._access_logs_bucket
+
+    @property
+    def bucket(self) -> s3.IBucket:
+        """The images bucket (created or given)."""
+        return self._bucket
+
+    @property
+    def table(self) -> dynamodb.ITable:
+        """The results table, partition key ``ImageId`` (created or given)."""
+        return self._table
+
+    @property
+    def flow_log(self) -> ec2.FlowLog | None:
+        """Flow logs of the created VPC (None: VPC given)."""
+        return self._flow_log
+
+    @property
+    def vpc(self) -> ec2.IVpc:
+        """Where the jobs run (created or given)."""
+        return self._vpc
+
+    @property
+    def compute_environment(self) -> batch.IComputeEnvironment:
+        """The AWS Batch compute environment."""
+        return self._compute_environment
+
+    @property
+    def job_queue(self) -> batch.JobQueue:
+        """The AWS Batch job queue."""
+        return self._job_queue
+
+    @property
+    def job_log_group(self) -> logs.LogGroup:
+        """The job containers' log group."""
+        return self._job_log_group
+
+    @property
+    def job_role(self) -> iam.Role:
+        """The role the job containers run with (least privilege)."""
+        return self._job_role
+
+    @property
+    def container(self) -> batch.IEcsContainerDefinition:
+        """The job's container definition."""
+        return self._container
+
+    @property
+    def job_definition(self) -> batch.EcsJobDefinition:
+        """The job definition (retry strategy: infrastructure failures only)."""
+        return self._job_definition
+
+    @property
+    def submitter_log_group(self) -> logs.LogGroup:
+        """The submitter's log group (its logs and EMF metrics)."""
+        return self._submitter_log_group
+
+    @property
+    def submitter_role(self) -> iam.Role:
+        """The submitter's role (least privilege)."""
+        return self._submitter_role
+
+    @property
+    def submitter(self) -> lambda_.Function:
+        """The submitter Lambda: invoke it with ``{"Paths": [...], "BatchSize": 1000}``."""
+        return self._submitter
+
+    @property
+    def job_events_log_group(self) -> logs.LogGroup:
+        """Batch job state change events (SUCCEEDED/FAILED) of the queue."""
+        return self._job_events_log_group
+
+    @property
+    def job_events_rule(self) -> events.Rule:
+        """The EventBridge rule that sends the queue's job events to :attr:`job_events_log_group`."""
+        return self._job_events_rule
+
+    @property
+    def metric_filters(self) -> Mapping[str, logs.MetricFilter]:
+        """The metric filters counting children by final status (``SUCCEEDED``, ``FAILED``)."""
+        return self._metric_filters
+
+    @property
+    def dashboard(self) -> cloudwatch.Dashboard:
+        """The CloudWatch dashboard."""
+        return self._dashboard
 
     # ------------------------------------------------------------------------------------- grants
 
     def _object_arn(self, prefix: str) -> str:
-        return self.bucket.arn_for_objects(f"{prefix}*")
+        return self._bucket.arn_for_objects(f"{prefix}*")
 
     def _grant_job(self, role: iam.IRole) -> None:
         """Read images and manifests, write failures, write items - nothing else."""
@@ -449,7 +566,7 @@ class ImageEmbeddingPipeline(Construct):
             iam.PolicyStatement(
                 sid="ReadImagesAndManifests",
                 actions=["s3:GetObject"],
-                resources=sorted({self._object_arn(self.images_prefix), self._object_arn(MANIFESTS_PREFIX)}),
+                resources=sorted({self._object_arn(self._images_prefix), self._object_arn(MANIFESTS_PREFIX)}),
             )
         )
         role.add_to_principal_policy(
@@ -461,20 +578,20 @@ class ImageEmbeddingPipeline(Construct):
             iam.PolicyStatement(
                 sid="WriteEmbeddings",
                 actions=["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DescribeTable"],
-                resources=[self.table.table_arn],
+                resources=[self._table.table_arn],
             )
         )
-        self._grant_key(role, self.bucket.encryption_key, "kms:Decrypt", "kms:GenerateDataKey")
+        self._grant_key(role, self._bucket.encryption_key, "kms:Decrypt", "kms:GenerateDataKey")
         self._grant_key(
-            role, self.table.encryption_key, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"
+            role, self._table.encryption_key, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"
         )
 
     def _grant_submitter(self, role: iam.IRole) -> None:
         """List image prefixes, write manifests, submit to this queue with this job definition."""
-        conditions = {"StringLike": {"s3:prefix": [f"{self.images_prefix}*"]}} if self.images_prefix else None
+        conditions = {"StringLike": {"s3:prefix": [f"{self._images_prefix}*"]}} if self._images_prefix else None
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="ListImages", actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn], conditions=conditions
+                sid="ListImages", actions=["s3:ListBucket"], resources=[self._bucket.bucket_arn], conditions=conditions
             )
         )
         role.add_to_principal_policy(
@@ -486,10 +603,10 @@ class ImageEmbeddingPipeline(Construct):
             iam.PolicyStatement(
                 sid="SubmitEmbeddingJobs",
                 actions=["batch:SubmitJob"],
-                resources=[self.job_queue.job_queue_arn, self.job_definition.job_definition_arn],
+                resources=[self._job_queue.job_queue_arn, self._job_definition.job_definition_arn],
             )
         )
-        self._grant_key(role, self.bucket.encryption_key, "kms:GenerateDataKey")
+        self._grant_key(role, self._bucket.encryption_key, "kms:GenerateDataKey")
 
     @staticmethod
     def _grant_key(role: iam.IRole, key: kms.IKey | None, *actions: str) -> None:
@@ -498,15 +615,15 @@ class ImageEmbeddingPipeline(Construct):
 
     def grant_submit(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` invoke the submitter (start runs)."""
-        return self.submitter.grant_invoke(grantee)
+        return self._submitter.grant_invoke(grantee)
 
     def grant_read_results(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the embeddings table (and decrypt it)."""
-        return self.table.grant_read_data(grantee)
+        return self._table.grant_read_data(grantee)
 
     def grant_upload_images(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` put objects under ``images_prefix``."""
-        return self.bucket.grant_put(grantee, f"{self.images_prefix}*")
+        return self._bucket.grant_put(grantee, f"{self._images_prefix}*")
 
     # ------------------------------------------------------------------------------------ metrics
 
@@ -514,7 +631,7 @@ class ImageEmbeddingPipeline(Construct):
         return cloudwatch.Metric(
             namespace=METRICS_NAMESPACE,
             metric_name=name,
-            dimensions_map={"JobQueue": self.job_queue.job_queue_arn},
+            dimensions_map={"JobQueue": self._job_queue.job_queue_arn},
             statistic="Sum",
             period=cdk.Duration.minutes(5),
             **props,
@@ -540,9 +657,9 @@ class ImageEmbeddingPipeline(Construct):
         """Array children (and single jobs) that ended FAILED after their retries."""
         return self._metric("ChildJobsFailed", props)
 
-    def _dashboard(self, dashboard_name: str | None) -> cloudwatch.Dashboard:
+    def _build_dashboard(self, dashboard_name: str | None) -> cloudwatch.Dashboard:
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
-        job_logs = self.job_log_group.log_group_name
+        job_logs = self._job_log_group.log_group_name
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Jobs: submitted, succeeded, failed (array children)",
@@ -588,8 +705,8 @@ class ImageEmbeddingPipeline(Construct):
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Submitter",
-                left=[self.submitter.metric_invocations(), self.submitter.metric_errors()],
-                right=[self.submitter.metric_duration(statistic="Maximum")],
+                left=[self._submitter.metric_invocations(), self._submitter.metric_errors()],
+                right=[self._submitter.metric_duration(statistic="Maximum")],
                 width=24,
             )
         )
@@ -638,31 +755,31 @@ class ImageEmbeddingPipeline(Construct):
     def _acknowledge_findings(self) -> None:
         stack = cdk.Stack.of(self)
         objects = {
-            self._object_arn(self.images_prefix): "the images prefix the job embeds",
+            self._object_arn(self._images_prefix): "the images prefix the job embeds",
             self._object_arn(MANIFESTS_PREFIX): "the run manifests",
             self._object_arn(FAILURES_PREFIX): "the per-child failure reports",
         }
         for arn, what in objects.items():
             finding = f"AwsSolutions-IAM5[Resource::{nag_text(stack, arn)}]"
-            for role in (self.job_role, self.submitter_role):
+            for role in (self._job_role, self._submitter_role):
                 cdk.Validations.of(role).acknowledge(
                     cdk.Acknowledgment(
                         id=finding, reason=f"Object-level grant limited to {what}; keys are not known at deploy time"
                     )
                 )
-        cdk.Validations.of(self.submitter_role).acknowledge(
+        cdk.Validations.of(self._submitter_role).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions",
             )
         )
-        cdk.Validations.of(self.container.execution_role).acknowledge(
+        cdk.Validations.of(self._container.execution_role).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="ecr:GetAuthorizationToken (pulling the job image) supports no resource-level permissions",
             )
         )
-        instance_role = getattr(self.compute_environment, "instance_role", None)
+        instance_role = getattr(self._compute_environment, "instance_role", None)
         if instance_role is not None:
             policy = "arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
             cdk.Validations.of(instance_role).acknowledge(

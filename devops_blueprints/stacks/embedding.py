@@ -41,7 +41,7 @@ class EmbeddingStack(cdk.Stack):
             "description", "Image embeddings: S3 -> AWS Batch (ResNet-18) -> DynamoDB (devops-blueprints)"
         )
         super().__init__(scope, construct_id, **kwargs)
-        self.pipeline = ImageEmbeddingPipeline(
+        self._pipeline = ImageEmbeddingPipeline(
             self,
             "Pipeline",
             compute_type=compute_type,
@@ -52,14 +52,19 @@ class EmbeddingStack(cdk.Stack):
             **(pipeline_options or {}),
         )
         outputs = {
-            "BucketName": (self.pipeline.bucket.bucket_name, "Upload images under the images prefix here"),
-            "TableName": (self.pipeline.table.table_name, "One item per image: ImageId, Vector, Dimension, ..."),
+            "BucketName": (self._pipeline.bucket.bucket_name, "Upload images under the images prefix here"),
+            "TableName": (self._pipeline.table.table_name, "One item per image: ImageId, Vector, Dimension, ..."),
             "SubmitterFunctionName": (
-                self.pipeline.submitter.function_name,
+                self._pipeline.submitter.function_name,
                 'Invoke with {"Paths": ["images/"], "BatchSize": 1000}',
             ),
-            "JobQueueArn": (self.pipeline.job_queue.job_queue_arn, "AWS Batch job queue of the embedding jobs"),
-            "DashboardName": (self.pipeline.dashboard.dashboard_name, "CloudWatch dashboard of the pipeline"),
+            "JobQueueArn": (self._pipeline.job_queue.job_queue_arn, "AWS Batch job queue of the embedding jobs"),
+            "DashboardName": (self._pipeline.dashboard.dashboard_name, "CloudWatch dashboard of the pipeline"),
         }
         for output_id, (value, description) in outputs.items():
             cdk.CfnOutput(self, output_id, value=value, description=description)
+
+    @property
+    def pipeline(self) -> ImageEmbeddingPipeline:
+        """The stack's :class:`ImageEmbeddingPipeline`."""
+        return self._pipeline

@@ -37,7 +37,7 @@ class EmbeddingStage(cdk.Stage):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.embedding = EmbeddingStack(
+        self._embedding = EmbeddingStack(
             self,
             "Embedding",
             compute_type=compute_type,
@@ -47,3 +47,8 @@ class EmbeddingStage(cdk.Stage):
             removal_policy=removal_policy,
             pipeline_options=pipeline_options,
         )
+
+    @property
+    def embedding(self) -> EmbeddingStack:
+        """The stage's one stack."""
+        return self._embedding

@@ -461,6 +461,8 @@ def test_grants_and_metrics_for_users() -> None:
     assert "lambda:InvokeFunction" in policy and "dynamodb:GetItem" in policy
     assert (metric.namespace, metric.metric_name) == ("DevOpsBlueprints/Embedding", "ChildJobsFailed")
     assert "JobQueue" in (metric.dimensions or {})
+    with pytest.raises(AttributeError):
+        pipeline.bucket = _bucket(stack)  # type: ignore[misc]  # attributes are read-only
 
 
 # ------------------------------------------------------------------------------------------ bad props
