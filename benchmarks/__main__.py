@@ -7,7 +7,7 @@ import importlib
 import sys
 import time
 
-MODULES: tuple[str, ...] = ("app_synth", "guardrails", "tf_import", "release", "submitter")
+MODULES: tuple[str, ...] = ("app_synth", "guardrails", "tf_import", "release", "submitter", "deployment_synth")
 
 
 def main(argv: list[str]) -> int:
