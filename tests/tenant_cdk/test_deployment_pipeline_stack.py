@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -13,6 +14,7 @@ from constructs import Construct
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from devops_blueprints.stacks import deployment_pipeline
 from devops_blueprints.stacks.deployment_pipeline import (
     ComponentStage,
     DeploymentContext,
@@ -179,3 +181,42 @@ def _stages_named(template: Template, name: str) -> list[dict[str, Any]]:
     (pipeline,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
     assert pipeline["Properties"]["Name"] == name
     return list(pipeline["Properties"]["Stages"])
+
+
+#: The IAM service prefix that creates each CloudFormation resource type of the sample component.
+_SERVICE_OF_TYPE = {
+    "AWS::IAM::Role": "iam",
+    "AWS::IAM::Policy": "iam",
+    "AWS::Lambda::Function": "lambda",
+    "AWS::Lambda::Permission": "lambda",
+    "AWS::DynamoDB::Table": "dynamodb",
+    "AWS::Logs::LogGroup": "logs",
+    "AWS::KMS::Key": "kms",
+    "AWS::ApiGatewayV2::Api": "apigateway",
+    "AWS::ApiGatewayV2::Stage": "apigateway",
+    "AWS::ApiGatewayV2::Route": "apigateway",
+    "AWS::ApiGatewayV2::Integration": "apigateway",
+}
+
+
+def test_component_execution_policy_covers_every_resource_type_of_the_component(
+    component_template: Template,
+) -> None:
+    policy_path = Path(deployment_pipeline.__file__).with_name("component_execution_policy.json")
+    policy = json.loads(policy_path.read_text())
+    services = {
+        action.split(":")[0]
+        for statement in policy["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    types = {resource["Type"] for resource in component_template.to_json()["Resources"].values()}
+    unknown = types - set(_SERVICE_OF_TYPE)
+    assert unknown == set(), f"add these types to the execution policy and this map: {sorted(unknown)}"
+    assert {_SERVICE_OF_TYPE[t] for t in types} <= services
+    # Managed policies hold at most 6,144 characters without whitespace.
+    assert len(json.dumps(policy, separators=(",", ":"))) <= 6144
+    # Only the component's own names, never all roles/functions/tables.
+    for statement in policy["Statement"]:
+        if statement["Sid"].startswith("Component") and statement["Sid"] != "ComponentHttpApis":
+            for arn in statement["Resource"]:
+                assert "-*-component-*" in arn, arn
