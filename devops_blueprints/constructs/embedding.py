@@ -6,7 +6,6 @@ manifests, array jobs) and ``batch_job/`` (the container); this module only wire
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,6 +49,15 @@ def _fail(message: str) -> None:
 
 def _is_token(value: Any) -> bool:
     return isinstance(value, str | int | float) and cdk.Token.is_unresolved(value)
+
+
+def _check_whole(name: str, value: Any, low: int, high: int) -> None:
+    """``value`` is an unresolved token or a whole number in ``low..high``."""
+    if _is_token(value):
+        return
+    whole = isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer()
+    if not whole or not low <= value <= high:
+        _fail(f"{name} must be a whole number from {low} to {high}, got {value!r}")
 
 
 @jsii.implements(events.IRuleTarget)
@@ -148,13 +156,13 @@ class ImageEmbeddingPipeline(Construct):
         nat_gateways: int | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         compute_type: str = "fargate",
-        max_vcpus: int = 256,
+        max_vcpus: float = 256,
         gpu_count: int = 0,
         instance_types: Sequence[ec2.InstanceType] | None = None,
-        spot_bid_percentage: int | None = None,
+        spot_bid_percentage: float | None = None,
         job_vcpus: float = 4,
-        job_memory_mib: int = 8192,
-        retry_attempts: int = 3,
+        job_memory_mib: float = 8192,
+        retry_attempts: float = 3,
         job_timeout: cdk.Duration | None = None,
         images_prefix: str = "images/",
         container_image: ecs.ContainerImage | None = None,
@@ -839,13 +847,13 @@ def _validate(
     max_azs: int | None,
     nat_gateways: int | None,
     compute_type: str,
-    max_vcpus: int,
+    max_vcpus: float,
     gpu_count: int,
     instance_types: Sequence[ec2.InstanceType] | None,
-    spot_bid_percentage: int | None,
+    spot_bid_percentage: float | None,
     job_vcpus: float,
-    job_memory_mib: int,
-    retry_attempts: int,
+    job_memory_mib: float,
+    retry_attempts: float,
     job_timeout: cdk.Duration | None,
     images_prefix: str,
     command: Sequence[str],
@@ -867,17 +875,17 @@ def _validate(
                 _fail(
                     f"{vpc_option} applies to a VPC this construct creates; give either vpc or {vpc_option}, not both"
                 )
-    if max_azs is not None and not _is_token(max_azs) and not 1 <= max_azs <= 6:
-        _fail(f"max_azs must be from 1 to 6, got {max_azs}")
-    if nat_gateways is not None and not _is_token(nat_gateways) and not 0 <= nat_gateways <= 6:
-        _fail(f"nat_gateways must be from 0 to 6, got {nat_gateways}")
+    if max_azs is not None:
+        _check_whole("max_azs", max_azs, 1, 6)
+    if nat_gateways is not None:
+        _check_whole("nat_gateways", nat_gateways, 0, 6)
     if compute_type not in COMPUTE_TYPES:
         _fail(f'compute_type must be one of {", ".join(COMPUTE_TYPES)}, got "{compute_type}"')
     fargate = compute_type.startswith("fargate")
-    if not _is_token(max_vcpus) and (isinstance(max_vcpus, bool) or not 1 <= max_vcpus <= MAX_VCPUS_LIMIT):
-        _fail(f"max_vcpus must be from 1 to {MAX_VCPUS_LIMIT}, got {max_vcpus}")
-    if isinstance(gpu_count, bool) or not 0 <= gpu_count <= MAX_GPUS:
-        _fail(f"gpu_count must be from 0 to {MAX_GPUS}, got {gpu_count}")
+    _check_whole("max_vcpus", max_vcpus, 1, MAX_VCPUS_LIMIT)
+    if _is_token(gpu_count):
+        _fail("gpu_count must be a plain number (it chooses the instance types), got an unresolved token")
+    _check_whole("gpu_count", gpu_count, 0, MAX_GPUS)
     if gpu_count and fargate:
         _fail(f'gpu_count needs compute_type "ec2" or "spot" (Fargate has no GPUs), got "{compute_type}"')
     if instance_types and fargate:
@@ -885,20 +893,19 @@ def _validate(
     if spot_bid_percentage is not None:
         if compute_type != "spot":
             _fail(f'spot_bid_percentage needs compute_type "spot", got "{compute_type}"')
-        if not _is_token(spot_bid_percentage) and not 1 <= spot_bid_percentage <= 100:
-            _fail(f"spot_bid_percentage must be from 1 to 100, got {spot_bid_percentage}")
+        _check_whole("spot_bid_percentage", spot_bid_percentage, 1, 100)
     if not _is_token(job_vcpus):
+        if isinstance(job_vcpus, bool) or not isinstance(job_vcpus, int | float):
+            _fail(f"job_vcpus must be a number, got {job_vcpus!r}")
         if fargate and job_vcpus not in FARGATE_VCPUS:
             allowed = ", ".join(f"{v:g}" for v in FARGATE_VCPUS)
             _fail(f"job_vcpus must be one of {allowed} on Fargate, got {job_vcpus:g}")
         if not fargate and (job_vcpus < 1 or not float(job_vcpus).is_integer()):
             _fail(f"job_vcpus must be a whole number >= 1 on EC2, got {job_vcpus:g}")
-        if math.isfinite(float(max_vcpus)) and job_vcpus > max_vcpus:
+        if not _is_token(max_vcpus) and job_vcpus > max_vcpus:
             _fail(f"job_vcpus ({job_vcpus:g}) must not exceed max_vcpus ({max_vcpus})")
-    if not _is_token(job_memory_mib) and not 512 <= job_memory_mib <= 122_880:
-        _fail(f"job_memory_mib must be from 512 to 122880, got {job_memory_mib}")
-    if not _is_token(retry_attempts) and not 1 <= retry_attempts <= 10:
-        _fail(f"retry_attempts must be from 1 to 10, got {retry_attempts}")
+    _check_whole("job_memory_mib", job_memory_mib, 512, 122_880)
+    _check_whole("retry_attempts", retry_attempts, 1, 10)
     if job_timeout is not None and not job_timeout.is_unresolved() and job_timeout.to_seconds() < 60:
         _fail(f"job_timeout must be at least 60 seconds, got {job_timeout.to_human_string()}")
     if images_prefix and not images_prefix.endswith("/"):

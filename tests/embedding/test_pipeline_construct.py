@@ -465,6 +465,23 @@ def test_grants_and_metrics_for_users() -> None:
         pipeline.bucket = _bucket(stack)  # type: ignore[misc]  # attributes are read-only
 
 
+def test_unresolved_tokens_are_not_validated_at_synth() -> None:
+    stack = cdk.Stack(new_app(), "Tokens")
+    max_vcpus = cdk.CfnParameter(stack, "MaxVcpus", type="Number", default=64)
+    retries = cdk.CfnParameter(stack, "Retries", type="Number", default=2)
+
+    ImageEmbeddingPipeline(
+        stack,
+        "Pipeline",
+        max_vcpus=max_vcpus.value_as_number,
+        retry_attempts=retries.value_as_number,
+        container_image=ecs.ContainerImage.from_registry(REGISTRY_IMAGE),
+    )
+
+    _, compute = only(Template.from_stack(stack), "AWS::Batch::ComputeEnvironment")
+    assert compute["Properties"]["ComputeResources"]["MaxvCpus"] == {"Ref": "MaxVcpus"}
+
+
 # ------------------------------------------------------------------------------------------ bad props
 
 
@@ -493,28 +510,35 @@ def given(**props: Any) -> Props:
     ("make_props", "message"),
     [
         (given(compute_type="gpu-ish"), r'compute_type must be one of fargate, fargate-spot, ec2, spot, got "gpu-ish"'),
-        (given(max_vcpus=0), r"max_vcpus must be from 1 to 10000, got 0"),
-        (given(max_vcpus=10_001), r"max_vcpus must be from 1 to 10000, got 10001"),
+        (given(max_vcpus=0), r"max_vcpus must be a whole number from 1 to 10000, got 0$"),
+        (given(max_vcpus=10_001), r"max_vcpus must be a whole number from 1 to 10000, got 10001$"),
         (given(gpu_count=1), r'gpu_count needs compute_type "ec2" or "spot" \(Fargate has no GPUs\), got "fargate"'),
-        (given(gpu_count=9, compute_type="ec2"), r"gpu_count must be from 0 to 8, got 9"),
+        (given(max_vcpus=2.5), r"max_vcpus must be a whole number from 1 to 10000, got 2.5$"),
+        (given(max_vcpus="256"), r"max_vcpus must be a whole number from 1 to 10000, got '256'$"),
+        (given(retry_attempts=True), r"retry_attempts must be a whole number from 1 to 10, got True$"),
+        (given(gpu_count=9, compute_type="ec2"), r"gpu_count must be a whole number from 0 to 8, got 9$"),
         (
             given(instance_types=[ec2.InstanceType("m5.large")]),
             r'instance_types needs compute_type "ec2" or "spot", got "fargate"',
         ),
         (given(spot_bid_percentage=50, compute_type="ec2"), r'spot_bid_percentage needs compute_type "spot"'),
-        (given(spot_bid_percentage=0, compute_type="spot"), r"spot_bid_percentage must be from 1 to 100, got 0"),
+        (
+            given(spot_bid_percentage=0, compute_type="spot"),
+            r"spot_bid_percentage must be a whole number from 1 to 100, got 0$",
+        ),
+        (given(job_vcpus="4"), r"job_vcpus must be a number, got '4'$"),
         (given(job_vcpus=3), r"job_vcpus must be one of 0.25, 0.5, 1, 2, 4, 8, 16 on Fargate, got 3"),
         (given(job_vcpus=0.5, compute_type="ec2"), r"job_vcpus must be a whole number >= 1 on EC2, got 0.5"),
         (given(job_vcpus=16, max_vcpus=8), r"job_vcpus \(16\) must not exceed max_vcpus \(8\)"),
-        (given(job_memory_mib=256), r"job_memory_mib must be from 512 to 122880, got 256"),
-        (given(retry_attempts=11), r"retry_attempts must be from 1 to 10, got 11"),
+        (given(job_memory_mib=256), r"job_memory_mib must be a whole number from 512 to 122880, got 256$"),
+        (given(retry_attempts=11), r"retry_attempts must be a whole number from 1 to 10, got 11$"),
         (given(job_timeout=cdk.Duration.seconds(30)), r"job_timeout must be at least 60 seconds, got 30 seconds"),
         (given(images_prefix="images"), r'images_prefix must be "" \(whole bucket\) or end with "/", got "images"'),
         (given(images_prefix="manifests/x/"), r'images_prefix must not be under "manifests/"'),
         (given(command=[]), r"command must be a non-empty list of non-empty strings, got \[\]"),
         (given(encryption="aes"), r'encryption must be one of kms, s3-managed, got "aes"'),
-        (given(max_azs=0), r"max_azs must be from 1 to 6, got 0"),
-        (given(nat_gateways=7), r"nat_gateways must be from 0 to 6, got 7"),
+        (given(max_azs=0), r"max_azs must be a whole number from 1 to 6, got 0$"),
+        (given(nat_gateways=7), r"nat_gateways must be a whole number from 0 to 6, got 7$"),
         (
             lambda stack: {"bucket": _bucket(stack), "access_logs_bucket": _bucket(stack, "logs")},
             r"give either bucket \(existing\) or access_logs_bucket",
