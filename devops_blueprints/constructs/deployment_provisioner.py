@@ -27,7 +27,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from devops_blueprints.constructs.deployment_table import DeploymentTable
-from devops_blueprints.constructs.tenant_function import TenantFunction, allow_logs_service, arn_prefix, stack_ref
+from devops_blueprints.constructs.tenant_function import (
+    TenantFunction,
+    allow_logs_service,
+    arn_prefix,
+    nag_part,
+    stack_ref,
+)
 
 __all__ = ["CDK_CLI_VERSION", "DeploymentProvisioner"]
 
@@ -218,10 +224,12 @@ class DeploymentProvisioner(Construct):
             deprovisioning_build_spec(),
             timeout,
         )
+        # The toolchain account's own bootstrap roles. Any region: `cdk deploy` of a pipeline stack also
+        # deploys CDK Pipelines' cross-region support stack in the component's region (toolchain account).
+        kinds = ("deploy", "file-publishing", "lookup")
         toolchain_roles = [
-            f"arn:{stack.partition}:iam::{stack.account}:role/cdk-{bootstrap_qualifier}-{kind}-role-"
-            f"{stack.account}-{stack.region}"
-            for kind in ("deploy", "file-publishing", "lookup")
+            f"arn:{stack.partition}:iam::{stack.account}:role/cdk-{bootstrap_qualifier}-{kind}-role-{stack.account}-*"
+            for kind in kinds
         ]
         for project in (self.provisioning_project, self.deprovisioning_project):
             project.add_to_role_policy(
@@ -229,6 +237,16 @@ class DeploymentProvisioner(Construct):
                     sid="AssumeToolchainBootstrapRoles", actions=["sts:AssumeRole"], resources=toolchain_roles
                 )
             )
+            for kind in kinds:
+                cdk.Validations.of(project).acknowledge(
+                    cdk.Acknowledgment(
+                        id=f"AwsSolutions-IAM5[Resource::arn:{nag_part(stack.partition, 'Partition')}:iam::"
+                        f"{nag_part(stack.account, 'AccountId')}:role/cdk-{bootstrap_qualifier}-{kind}-role-"
+                        f"{nag_part(stack.account, 'AccountId')}-*]",
+                        reason="The toolchain account's own CDK bootstrap role in each component region "
+                        "(regions come from deployment records)",
+                    )
+                )
         # Component stacks live in whichever account/region a record names: the account is data.
         component_deploy_roles = f"arn:{stack.partition}:iam::*:role/cdk-{bootstrap_qualifier}-deploy-role-*"
         self.deprovisioning_project.add_to_role_policy(

@@ -124,7 +124,7 @@ def allow_logs_service(key: kms.IKey) -> None:
     )
 
 
-def _rendered(value: str, pseudo: str) -> str:
+def nag_part(value: str, pseudo: str) -> str:
     """How cdk-nag prints an ARN part: the literal value, or ``<AWS::Pseudo>`` for a token."""
     return f"<AWS::{pseudo}>" if cdk.Token.is_unresolved(value) else value
 
@@ -133,8 +133,8 @@ def arn_prefix(scope: IConstruct, service: str) -> str:
     """``arn:<partition>:<service>:<region>:<account>`` as cdk-nag prints it in finding ids."""
     stack = cdk.Stack.of(scope)
     return (
-        f"arn:{_rendered(stack.partition, 'Partition')}:{service}:{_rendered(stack.region, 'Region')}:"
-        f"{_rendered(stack.account, 'AccountId')}"
+        f"arn:{nag_part(stack.partition, 'Partition')}:{service}:{nag_part(stack.region, 'Region')}:"
+        f"{nag_part(stack.account, 'AccountId')}"
     )
 
 
@@ -147,4 +147,4 @@ def stack_ref(construct: IConstruct) -> str:
 
 def rendered_account(scope: IConstruct) -> str:
     """The stack's account as cdk-nag prints it in finding ids."""
-    return _rendered(cdk.Stack.of(scope).account, "AccountId")
+    return nag_part(cdk.Stack.of(scope).account, "AccountId")
