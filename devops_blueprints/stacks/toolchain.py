@@ -22,10 +22,10 @@ from devops_blueprints.constructs.deployment_provisioner import DeploymentProvis
 from devops_blueprints.constructs.deployment_table import DeploymentTable
 from devops_blueprints.constructs.release_orchestrator import ReleaseOrchestrator
 from devops_blueprints.constructs.tenant_function import allow_logs_service
+from devops_blueprints.stacks._cdk_pipelines import acknowledge_pipeline_findings
 from devops_blueprints.stacks.deployment_pipeline import (
     CDK_CLI_VERSION,
     DEFAULT_BRANCH,
-    acknowledge_pipeline_findings,
     source_from_context,
     toolchain_source,
 )
