@@ -69,7 +69,14 @@ def test_a_wave_runs_its_pipelines_in_child_executions_at_most_concurrency_at_a_
     assert _invoke_payload(inner["StartPipeline"]) == {"action": "start", "pipeline_name.$": "$.pipeline_name"}
     assert inner["StartPipeline"]["Next"] == "WaitForPipeline"
     assert inner["WaitForPipeline"] == {"Type": "Wait", "Seconds": 45, "Next": "PipelineStatus"}
-    assert _invoke_payload(inner["PipelineStatus"])["action"] == "status"
+    # Each poll replaces $.execution with the status result, whose execution_id is the execution that
+    # superseded the started one (if any): the next poll follows it.
+    assert _invoke_payload(inner["PipelineStatus"]) == {
+        "action": "status",
+        "pipeline_name.$": "$.execution.pipeline_name",
+        "execution_id.$": "$.execution.execution_id",
+    }
+    assert inner["StartPipeline"]["ResultPath"] == inner["PipelineStatus"]["ResultPath"] == "$.execution"
     done = inner["PipelineDone"]
     assert done["Choices"][0] == {"Variable": "$.execution.done", "BooleanEquals": True, "Next": "DeploymentResult"}
     assert done["Default"] == "WaitForPipeline"
