@@ -106,8 +106,9 @@ def _records() -> ModuleType:
     return module
 
 
-def validate_deployment(values: dict[str, Any]) -> DeploymentContext:
-    """Validate the four context values with the record rules (DeploymentContextError names key and value)."""
+def validate_deployment(values: dict[str, Any], *, source: str = "context") -> DeploymentContext:
+    """Validate the four values with the record rules (DeploymentContextError names key and value);
+    ``source`` says where they came from in the message."""
     missing = [key for key in CONTEXT_KEYS if values.get(key) in (None, "")]
     if missing:
         given = ", ".join(f"{key}={values[key]!r}" for key in CONTEXT_KEYS if key not in missing)
@@ -126,7 +127,7 @@ def validate_deployment(values: dict[str, Any]) -> DeploymentContext:
         try:
             check(values[key])
         except records.RecordError as exc:
-            raise DeploymentContextError(f"context {key} must be {exc.expected}, got {values[key]!r}") from None
+            raise DeploymentContextError(f"{source} {key} must be {exc.expected}, got {values[key]!r}") from None
     return DeploymentContext(**{key: values[key] for key in CONTEXT_KEYS})
 
 
@@ -286,6 +287,8 @@ class DeploymentPipelineStack(cdk.Stack):
         env: cdk.Environment | None = None,
         **kwargs: Any,
     ) -> None:
+        # Values end up in stack, pipeline and resource names: same rules as records, whoever built them.
+        validate_deployment(deployment.as_context(), source="DeploymentPipelineStack: deployment")
         name = deployment.pipeline_name
         super().__init__(scope, construct_id or name, stack_name=name, env=env, **kwargs)
         self.deployment = deployment

@@ -220,3 +220,13 @@ def test_component_execution_policy_covers_every_resource_type_of_the_component(
         if statement["Sid"].startswith("Component") and statement["Sid"] != "ComponentHttpApis":
             for arn in statement["Resource"]:
                 assert "-*-component-*" in arn, arn
+
+
+def test_invalid_deployment_is_refused_before_anything_is_named() -> None:
+    bad = DeploymentContext("Acme_Corp", "silo", "333333333333", "us-east-1")
+    with pytest.raises(
+        ValueError,
+        match=r"^DeploymentPipelineStack: deployment deployment_id must be a string matching "
+        r"\^\[a-z\]\[a-z0-9-\]\{0,30\}\$, got 'Acme_Corp'$",
+    ):
+        DeploymentPipelineStack(new_app(), deployment=bad, env=TOOLCHAIN_ENV)
