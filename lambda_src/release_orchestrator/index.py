@@ -84,9 +84,7 @@ def _newer_execution(codepipeline: Any, pipeline_name: str, execution_id: str) -
 
 
 def pipeline_status(codepipeline: Any, pipeline_name: str, execution_id: str) -> dict[str, Any]:
-    response = codepipeline.get_pipeline_execution(
-        pipelineName=pipeline_name, pipelineExecutionId=execution_id
-    )
+    response = codepipeline.get_pipeline_execution(pipelineName=pipeline_name, pipelineExecutionId=execution_id)
     status = str(response["pipelineExecution"]["status"])
     hops = 0
     while status == SUPERSEDED and hops < MAX_SUPERSEDED_HOPS:

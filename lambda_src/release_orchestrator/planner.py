@@ -35,12 +35,7 @@ def pipeline_name(deployment_type: str, deployment_id: str) -> str:
 
 
 def _whole_number(name: str, value: object, minimum: int) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | Decimal)
-        or value != int(value)
-        or value < minimum
-    ):
+    if isinstance(value, bool) or not isinstance(value, int | Decimal) or value != int(value) or value < minimum:
         raise PlanError(f"{name} must be a whole number >= {minimum}, got {value!r}")
     return int(value)
 
