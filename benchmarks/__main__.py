@@ -7,7 +7,15 @@ import importlib
 import sys
 import time
 
-MODULES: tuple[str, ...] = ("app_synth", "guardrails", "tf_import", "release", "submitter", "deployment_synth")
+MODULES: tuple[str, ...] = (
+    "app_synth",
+    "guardrails",
+    "tf_import",
+    "release",
+    "submitter",
+    "deployment_synth",
+    "embeddings",
+)
 
 
 def main(argv: list[str]) -> int:

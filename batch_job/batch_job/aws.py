@@ -160,8 +160,15 @@ def check_table(dynamodb: Any, table: str) -> None:
 
 
 def upload_failures(s3: Any, config: RunConfig, failures: list[Failure]) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     body = "".join(json.dumps(f.record(), ensure_ascii=False) + "\n" for f in failures).encode("utf-8")
-    s3.put_object(Bucket=config.bucket, Key=config.failures_key, Body=body, ContentType="application/x-ndjson")
+    where = f"s3://{config.bucket}/{config.failures_key}"
+    try:
+        s3.put_object(Bucket=config.bucket, Key=config.failures_key, Body=body, ContentType="application/x-ndjson")
+    except (ClientError, BotoCoreError) as exc:
+        # Failure records that cannot be stored would be lost: that fails the job, whatever was embedded.
+        raise JobError(f"cannot write {len(failures)} failure records to {where} ({exc})", EXIT_SYSTEMIC) from exc
 
 
 def run(

@@ -22,7 +22,7 @@ from typing import Protocol, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from batch_job.engine import Embedder
+from batch_job.engine import Embedder, usable_cpus
 from batch_job.errors import ImageError, SourceError
 from batch_job.preprocess import CROP, preprocess
 
@@ -93,9 +93,13 @@ class Progress:
         )
 
 
-def _load(image_id: str, read: Reader) -> tuple[str, NDArray[np.float32] | Failure]:
+def _load(image_id: str, read: Reader, decode_slots: threading.Semaphore) -> tuple[str, NDArray[np.float32] | Failure]:
     try:
-        return image_id, preprocess(read(image_id))
+        data = read(image_id)
+        # Reads may wait on the network in parallel; decoding is CPU work, so only a few threads do it at
+        # once and the inference threads keep their cores.
+        with decode_slots:
+            return image_id, preprocess(data)
     except ImageError as exc:
         return image_id, Failure(image_id, str(exc))
     except SourceError as exc:
@@ -159,9 +163,16 @@ def embed_stream(
     *,
     batch_size: int = 32,
     workers: int = 4,
+    decoders: int | None = None,
     progress: Progress | None = None,
 ) -> tuple[Summary, list[Failure]]:
-    """Embed every image in ``image_ids`` (read with ``read``) into ``sink``; returns summary and failures."""
+    """Embed every image in ``image_ids`` (read with ``read``) into ``sink``; returns summary and failures.
+
+    ``workers`` threads read concurrently (many, when reads wait on the network); at most ``decoders`` of
+    them decode at once (default: one per usable CPU), so a wide read pool never floods the cores that
+    inference needs.
+    """
+    decode_slots = threading.Semaphore(decoders or usable_cpus())
     start = time.perf_counter()
     failures: list[Failure] = []
     batch = np.empty((batch_size, 3, CROP, CROP), dtype=np.float32)
@@ -182,7 +193,7 @@ def embed_stream(
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch-job-read") as pool:
             while pending or next_index < len(image_ids):
                 while len(pending) < window and next_index < len(image_ids):
-                    pending.add(pool.submit(_load, image_ids[next_index], read))
+                    pending.add(pool.submit(_load, image_ids[next_index], read, decode_slots))
                     next_index += 1
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -197,7 +208,7 @@ def embed_stream(
                     if len(batch_ids) == batch_size:
                         # Keep the pool busy with the next window while this batch is embedded.
                         while len(pending) < window and next_index < len(image_ids):
-                            pending.add(pool.submit(_load, image_ids[next_index], read))
+                            pending.add(pool.submit(_load, image_ids[next_index], read, decode_slots))
                             next_index += 1
                         flush()
                 if progress is not None:

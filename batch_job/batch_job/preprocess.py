@@ -8,6 +8,7 @@ reason; nothing else escapes.
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 import numpy as np
@@ -54,12 +55,17 @@ def decode(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise ImageError(f"image has no pixels ({width}x{height})")
     try:
         image.load()
-        image = ImageOps.exif_transpose(image) or image
-        return to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"decompression bomb refused: {exc}") from None
     except Exception as exc:  # truncated data, corrupt entropy-coded segment, bad palette...
         raise ImageError(f"corrupt {image.format or 'image'} data: {_reason(exc)}") from None
+    # A damaged EXIF block does not make the pixels unusable: keep them as stored.
+    with contextlib.suppress(Exception):
+        image = ImageOps.exif_transpose(image) or image
+    try:
+        return to_rgb(image)
+    except Exception as exc:  # an exotic mode Pillow cannot convert
+        raise ImageError(f"cannot convert {image.mode} {image.format or 'image'} to RGB: {_reason(exc)}") from None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
