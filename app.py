@@ -22,7 +22,7 @@ from devops_blueprints.context import ContextError, int_context, str_list_contex
 
 def compose_sample_stages(app: cdk.App) -> None:
     """Every sample stage with its defaults (imports here keep the deployment mode lean)."""
-    from devops_blueprints.stages import GovernanceStage, ObservabilityStage
+    from devops_blueprints.stages import EmbeddingStage, GovernanceStage, ObservabilityStage, ToolchainStage
 
     ObservabilityStage(
         app,
@@ -32,6 +32,8 @@ def compose_sample_stages(app: cdk.App) -> None:
         leak_mb_per_minute=int_context(app, "leak_mb_per_minute", default=5, minimum=0, maximum=100),
         notification_emails=str_list_context(app, "notification_emails"),
     )
+    ToolchainStage(app, "Toolchain")
+    EmbeddingStage(app, "Embedding")
     GovernanceStage(app, "Governance")
 
 
