@@ -172,6 +172,22 @@ def _round(embedder: Any, tensors: np.ndarray, folder: Path, keys: list[str], mo
     return figures
 
 
+def _moto_costs(moto: _Moto, keys: list[str]) -> dict[str, float]:
+    """Milliseconds per sequential GetObject and PutItem on the in-process moto (client + server CPU)."""
+    from batch_job.sinks import results_item, utc_now
+
+    start = time.perf_counter()
+    for key in keys:
+        moto.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    get_ms = (time.perf_counter() - start) * 1000 / len(keys)
+    moto.fresh_table(TABLE)
+    vector = np.zeros(512, dtype=np.float32)
+    start = time.perf_counter()
+    for key in keys:
+        moto.dynamodb.put_item(TableName=TABLE, Item=results_item(key, vector, "m", utc_now()))
+    return {"moto_get_ms": get_ms, "moto_put_ms": (time.perf_counter() - start) * 1000 / len(keys)}
+
+
 def run() -> dict[str, float]:
     from batch_job.engine import Embedder
     from batch_job.preprocess import preprocess
@@ -210,6 +226,7 @@ def run() -> dict[str, float]:
 
         moto = _Moto(folder, keys)
         try:
+            results.update(_moto_costs(moto, keys[:100]))
             for round_number in range(1, ROUNDS + 1):
                 for name, embedder in embedders.items():
                     figures = _round(embedder, tensors, folder, keys, moto)
@@ -247,6 +264,12 @@ def _report(results: dict[str, float], models: list[str]) -> None:
             f"  {name}: (b)/(a) = {goal(r['b_over_a'], 0.85)}; (b)/(d) = {goal(r['b_over_d'], 2.5)}; "
             f"(c)/(b) = {goal(r['c_over_b'], 0.8)}"
         )
+    print(
+        f"  moto in this process: {results['moto_get_ms']:.1f} ms per GetObject, {results['moto_put_ms']:.1f} ms per "
+        "PutItem (CPU the job shares in (c) and (d); S3 and DynamoDB cost the job almost none of it). "
+        f"(b)/(d) cannot exceed (a)/(d): fp32 {results['fp32_a'] / results['fp32_d']:.2f}"
+        + (f", int8 {results['int8_a'] / results['int8_d']:.2f}" if "int8_a" in results else "")
+    )
     if "int8_cosine_min" in results:
         print(
             f"  int8 vs fp32: local {results['int8_over_fp32_b']:.2f}x faster, cosine on {IMAGES - CALIBRATION} unseen images "

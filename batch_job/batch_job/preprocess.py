@@ -61,7 +61,7 @@ def decode(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise ImageError(f"corrupt {image.format or 'image'} data: {_reason(exc)}") from None
     # A damaged EXIF block does not make the pixels unusable: keep them as stored.
     with contextlib.suppress(Exception):
-        image = ImageOps.exif_transpose(image) or image
+        ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
     try:
         return to_rgb(image)
     except Exception as exc:  # an exotic mode Pillow cannot convert
@@ -95,18 +95,26 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def resize_crop(image: Image.Image) -> Image.Image:
-    """Resize so the short side is 256 (bilinear), then take the centre 224x224."""
+    """Resize so the short side is 256 (bilinear), then take the centre 224x224.
+
+    Only the region that survives the crop is resampled (``resize(box=...)``); the filter still reads the
+    pixels around the box, so the result matches resize-then-crop to within one grey level (rounding),
+    for about a third less work.
+    """
     width, height = image.size
     # torchvision's Resize(256): the short side becomes 256, the long side int(256 * long / short).
     if width <= height:
         new_w, new_h = RESIZE, RESIZE * height // width
     else:
         new_w, new_h = RESIZE * width // height, RESIZE
-    if (new_w, new_h) != (width, height):
-        image = image.resize((new_w, new_h), Image.Resampling.BILINEAR)
+    # torchvision's CenterCrop(224) offsets.
     left = round((new_w - CROP) / 2.0)
     top = round((new_h - CROP) / 2.0)
-    return image.crop((left, top, left + CROP, top + CROP))
+    if (new_w, new_h) == (width, height):
+        return image.crop((left, top, left + CROP, top + CROP))
+    sx, sy = width / new_w, height / new_h
+    box = (left * sx, top * sy, (left + CROP) * sx, (top + CROP) * sy)
+    return image.resize((CROP, CROP), Image.Resampling.BILINEAR, box=box)
 
 
 def normalise_into(image: Image.Image, out: NDArray[np.float32]) -> None:
