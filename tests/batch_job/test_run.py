@@ -126,9 +126,11 @@ class ThrottlingDynamoDB:
         self.real, self.throttled = real, throttled
         self.calls = 0
         self.returned_unprocessed = 0
+        self.largest_call = 0
 
     def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         self.calls += 1
+        self.largest_call = max(self.largest_call, *(len(requests) for requests in RequestItems.values()))
         if self.throttled == 0:
             return dict(self.real.batch_write_item(RequestItems=RequestItems))
         self.throttled -= 1
@@ -150,6 +152,7 @@ def test_unprocessed_items_are_retried_and_nothing_is_lost(aws: str, embedder: E
     summary, failures = run(env, model=embedder, dynamodb=dynamodb)
     # THEN unprocessed items were returned and retried, and every image is in the table
     assert dynamodb.returned_unprocessed > 0 and dynamodb.calls > 2
+    assert dynamodb.largest_call == 25  # BatchWriteItem's limit, used in full
     assert set(scan_items()) == set(objects)
     assert (summary.embedded, failures) == (30, [])
 
@@ -241,3 +244,38 @@ def test_bad_environment_is_one_clear_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and re.search(message, err[0]), err
     assert scan_items() == {}
+
+
+def test_manifest_blank_lines_and_crlf_do_not_shift_the_chunks(aws: str, embedder: Embedder) -> None:
+    # GIVEN a manifest written on Windows, with blank lines and a key that contains spaces
+    objects = good_images(4)
+    objects["images/with space.jpg"] = images.jpeg(images.photo(seed=77))
+    env = create_resources(objects, [])
+    ordered = sorted(objects)
+    body = "\r\n".join([ordered[0], "", ordered[1], ordered[2], "", ""]) + "\r\n" + "\n".join(ordered[3:]) + "\n"
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=MANIFEST, Body=body.encode())
+    # WHEN child 1 of chunks of 2 runs
+    summary, failures = run({**env, "CHUNK_SIZE": "2", "AWS_BATCH_JOB_ARRAY_INDEX": "1"}, model=embedder)
+    # THEN it embeds the 3rd and 4th keys, whatever the line endings and blank lines
+    assert set(scan_items()) == {ordered[2], ordered[3]}
+    assert (summary.listed, failures) == (2, [])
+
+
+def test_python_dash_m_entry_point(aws: str, model_path: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    objects = good_images(2)
+    env = {**os.environ, **create_resources(objects, sorted(objects)), "EMBEDDING_MODEL": str(model_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "batch_job", "run"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("summary: images=2 embedded=2 failed=0 seconds=")
+    assert "progress: 2/2 images (0 failed)" in done.stderr
+    missing = {k: v for k, v in env.items() if k != "IMAGES_BUCKET"}
+    done = subprocess.run(
+        [sys.executable, "-m", "batch_job", "run"], env=missing, capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stderr) == (2, "error: environment variable IMAGES_BUCKET is required\n")
