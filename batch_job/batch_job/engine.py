@@ -21,19 +21,33 @@ def default_model_path() -> Path:
     return Path(value) if value else DEFAULT_MODEL
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on: affinity mask, capped by a cgroup v2 CPU quota (containers, Fargate)."""
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may run on: affinity mask, capped by a cgroup CPU quota (containers, Fargate)."""
     try:
         count = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         count = os.cpu_count() or 1
+    quota = _cgroup_quota(cgroup)
+    if quota is not None:
+        count = min(count, max(1, int(quota)))
+    return max(1, count)
+
+
+def _cgroup_quota(cgroup: Path) -> float | None:
+    """CPUs allowed by the cgroup v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``; None when unlimited/unknown."""
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            count = min(count, max(1, int(int(quota) // int(period))))
+        fields = (cgroup / "cpu.max").read_text().split()
+        if len(fields) >= 2 and fields[0] != "max":
+            return int(fields[0]) / int(fields[1])
+        return None
     except (OSError, ValueError):
         pass
-    return max(1, count)
+    try:
+        quota = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+        return quota / period if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
 
 
 class Embedder:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from batch_job.cli import main
-from batch_job.engine import Embedder
+from batch_job.engine import Embedder, usable_cpus
 from batch_job.resnet import build_resnet18
 
 
@@ -58,3 +59,22 @@ def test_weights_that_are_not_resnet18_are_one_clear_line(tmp_path: Path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: weights do not fit ResNet-18 (torchvision layout expected)")
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "100000 100000\n"}, 1),  # cgroup v2: one CPU
+        ({"cpu.max": "150000 100000\n"}, 1),  # 1.5 CPUs: one thread per whole CPU
+        ({"cpu.max": "max 100000\n"}, None),  # unlimited
+        ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # cgroup v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),
+    ],
+)
+def test_threads_follow_the_container_cpu_quota(tmp_path: Path, files: dict[str, str], expected: int | None) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    affinity = len(os.sched_getaffinity(0))
+    assert usable_cpus(tmp_path) == (min(affinity, expected) if expected else affinity)
