@@ -13,14 +13,12 @@ pipeline durations varying between 10 and 20 minutes; a run whose failures stay 
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 import time
 from types import ModuleType
 from typing import Any
 
-from devops_blueprints.assets import lambda_handler_dir
+from devops_blueprints.assets import load_lambda_module
 
 DEPLOYMENTS = 100
 CONCURRENCY = 10
@@ -31,16 +29,7 @@ GOAL = 8.0
 
 
 def _planner() -> ModuleType:
-    name = "benchmarks._release_planner"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = lambda_handler_dir("release_orchestrator") / "planner.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_lambda_module("release_orchestrator", "planner")
 
 
 def fleet(count: int = DEPLOYMENTS) -> list[dict[str, Any]]:

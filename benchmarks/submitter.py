@@ -9,9 +9,7 @@ array job splits a run into parts), and calls made when Batch throttles the firs
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from devops_blueprints.assets import lambda_handler_dir
+from devops_blueprints.assets import load_lambda_module
 
 IMAGES = 100_000
 BASELINE_BATCH = 1_000
@@ -28,16 +26,7 @@ PAGE = 1_000
 
 
 def _submitter() -> ModuleType:
-    name = "benchmarks._embedding_submitter"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = lambda_handler_dir("embedding_submitter") / "index.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_lambda_module("embedding_submitter")
 
 
 class _Paginator:

@@ -6,8 +6,11 @@ In a checkout they sit beside the package; in a wheel the build hook (``setup.py
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _CANDIDATE_ROOTS = (_PACKAGE_DIR.parent, _PACKAGE_DIR / "_assets")
@@ -45,3 +48,33 @@ def lambda_handler_dir(function: str) -> Path:
 def batch_job_dir() -> Path:
     """The Batch job's Docker build context (``batch_job/``, with its Dockerfile)."""
     return _tree("batch_job")
+
+
+def load_lambda_module(function: str, module: str = "index", *, siblings_importable: bool = False) -> ModuleType:
+    """Import ``lambda_src/<function>/<module>.py`` (``lambda_src`` is not a package) once per process.
+
+    The module is registered in ``sys.modules`` under a private name (dataclasses and exceptions resolve
+    their module there), so every caller shares one copy. ``siblings_importable`` puts the function's
+    folder on ``sys.path`` the way the Lambda runtime does, for handlers that import their sibling files.
+    """
+    name = f"_lambda_src__{function}__{module}"
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return loaded
+    directory = lambda_handler_dir(function) if module == "index" else lambda_src_dir() / function
+    path = directory / f"{module}.py"
+    if not path.is_file():
+        raise AssetNotFoundError(f"{path} not found; reinstall devops-blueprints")
+    if siblings_importable and str(directory) not in sys.path:
+        sys.path.insert(0, str(directory))
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
+        raise AssetNotFoundError(f"cannot load {path}")
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[name] = loaded
+    try:
+        spec.loader.exec_module(loaded)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return loaded

@@ -9,18 +9,15 @@ The table's AWS region and credentials come from the usual AWS environment (``AW
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
-import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 from decimal import Decimal
 from functools import cache
 from typing import Any, NoReturn, Protocol, cast
 
-from devops_blueprints.assets import lambda_handler_dir
+from devops_blueprints.assets import AssetNotFoundError, load_lambda_module
 from devops_blueprints.cli import CliError
 
-_RECORDS_MODULE = "devops_blueprints._deployment_records"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
@@ -48,14 +45,10 @@ class RecordsModule(Protocol):
 @cache
 def records() -> RecordsModule:
     """The provisioner's record validation module (one implementation for the Lambda and the CLI)."""
-    path = lambda_handler_dir("deployment_provisioner") / "records.py"
-    spec = importlib.util.spec_from_file_location(_RECORDS_MODULE, path)
-    if spec is None or spec.loader is None:
-        raise CliError(f"cannot load the record validation module {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_RECORDS_MODULE] = module  # dataclasses resolve their module through sys.modules
-    spec.loader.exec_module(module)
-    return cast(RecordsModule, module)
+    try:
+        return cast(RecordsModule, load_lambda_module("deployment_provisioner", "records"))
+    except AssetNotFoundError as exc:
+        raise CliError(f"cannot load the record validation module: {exc}") from None
 
 
 def _dynamodb(table: str) -> Any:

@@ -16,9 +16,7 @@ This module imports only what that mode needs; keep it lean (the provisioning bu
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -30,7 +28,7 @@ from aws_cdk import aws_codepipeline_actions as codepipeline_actions
 from aws_cdk import pipelines
 from constructs import Construct
 
-from devops_blueprints.assets import lambda_src_dir
+from devops_blueprints.assets import load_lambda_module
 from devops_blueprints.context import ContextError
 from devops_blueprints.stacks._cdk_pipelines import acknowledge_pipeline_findings, prefer_sub_in_action_role_arns
 
@@ -93,17 +91,7 @@ class DeploymentContext:
 
 def _records() -> ModuleType:
     """The record validation module of the provisioner (one set of rules for records and context)."""
-    name = "devops_blueprints._deployment_records"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = lambda_src_dir() / "deployment_provisioner" / "records.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:  # pragma: no cover - file exists in every checkout and wheel
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_lambda_module("deployment_provisioner", "records")
 
 
 def validate_deployment(values: dict[str, Any], *, source: str = "context") -> DeploymentContext:

@@ -3,9 +3,7 @@ queue and job definition in moto (with moto's Docker-free Batch backend)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import urllib.request
 from dataclasses import dataclass
 from types import ModuleType
@@ -13,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from devops_blueprints.assets import lambda_handler_dir
+from devops_blueprints.assets import load_lambda_module
 
 BUCKET = "embedding-images"
 QUEUE = "embedding-queue"
@@ -22,16 +20,7 @@ JOB_DEFINITION = "embedding-job"
 
 def load_submitter() -> ModuleType:
     """``lambda_src/embedding_submitter/index.py`` as a module (``lambda_src`` is not a package)."""
-    name = "embedding_submitter_index"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = lambda_handler_dir("embedding_submitter") / "index.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_lambda_module("embedding_submitter")
 
 
 @dataclass

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +11,8 @@ from typing import Any
 
 import boto3
 import pytest
+
+from devops_blueprints.assets import load_lambda_module
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TABLE = "deployments"
@@ -23,18 +23,7 @@ DEPROVISIONING_PROJECT = "deployment-deprovisioning"
 
 def load_lambda(function: str) -> ModuleType:
     """Import ``lambda_src/<function>/index.py`` as its own module, its folder on sys.path as in Lambda."""
-    name = f"_lambda_{function}_index"
-    if name in sys.modules:
-        return sys.modules[name]
-    directory = REPO_ROOT / "lambda_src" / function
-    if str(directory) not in sys.path:
-        sys.path.insert(0, str(directory))
-    spec = importlib.util.spec_from_file_location(name, directory / "index.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_lambda_module(function, siblings_importable=True)
 
 
 class StreamTail:

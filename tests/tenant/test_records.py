@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -78,6 +79,8 @@ def test_cli_loads_records_from_an_installed_wheel_layout(tmp_path: Path, monkey
     monkeypatch.setattr(assets, "_CANDIDATE_ROOTS", (tmp_path / "checkout", installed / "_assets"))
     assets._tree.cache_clear()
     deployments_cli.records.cache_clear()
+    # Loaded lambda_src modules are shared per process; forget the checkout's copy for this test only.
+    monkeypatch.delitem(sys.modules, "_lambda_src__deployment_provisioner__records", raising=False)
     try:
         module = deployments_cli.records()
         assert module.__file__ == str(installed / "_assets" / "lambda_src" / "deployment_provisioner" / "records.py")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from types import ModuleType
@@ -11,17 +10,11 @@ from typing import Any
 import boto3
 import pytest
 
-from devops_blueprints.assets import lambda_handler_dir
+from devops_blueprints.assets import load_lambda_module
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "tenant_component_api_index", lambda_handler_dir("tenant_component_api") / "index.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_lambda_module("tenant_component_api")
 
 
 api = _load()
