@@ -176,7 +176,7 @@ def run(
     *,
     model: Any = None,
     batch_size: int = 32,
-    workers: int = 8,
+    workers: int | None = None,
     dynamodb: Any = None,
     progress_every: int = 200,
 ) -> tuple[Summary, list[Failure]]:
@@ -187,10 +187,13 @@ def run(
     """
     import boto3
 
-    from batch_job.engine import Embedder, default_model_path
+    from batch_job.engine import Embedder, default_model_path, usable_cpus
     from batch_job.sinks import DynamoDBSink
 
     config = RunConfig.from_env(os.environ if env is None else env)
+    # S3 reads mostly wait on the network: keep enough in flight to feed inference (decoding is capped
+    # separately at one thread per CPU).
+    workers = workers or max(8, 4 * usable_cpus())
     embedder = model or Embedder(default_model_path())
     s3 = boto3.client("s3", config=client_config(workers))
     dynamodb = dynamodb or boto3.client("dynamodb", config=client_config(1))

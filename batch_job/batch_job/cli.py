@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         "AWS_BATCH_JOB_ARRAY_INDEX (default 0), EMBEDDING_MODEL (default /opt/model/resnet18.onnx).",
     )
     run.add_argument("--batch-size", type=_positive, default=32, help="images per inference call (32)")
-    run.add_argument("--workers", type=_positive, default=8, help="concurrent S3 reads and decodes (8)")
+    run.add_argument(
+        "--workers", type=_positive, default=None, help="concurrent S3 reads (4 per usable CPU, at least 8)"
+    )
 
     local = commands.add_parser("local", help="embed a folder of images into a Parquet file (no AWS)")
     local.add_argument("--images", type=Path, required=True, help="folder of images (searched recursively)")
@@ -47,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ONNX model (default: $EMBEDDING_MODEL or /opt/model/resnet18.onnx)",
     )
     local.add_argument("--batch-size", type=_positive, default=32, help="images per inference call (32)")
-    local.add_argument("--workers", type=_positive, default=2, help="concurrent reads and decodes (2)")
+    local.add_argument("--workers", type=_positive, default=2, help="concurrent file reads (2)")
 
     export = commands.add_parser("export-model", help="export ResNet-18 (512-d pooled features) to ONNX")
     export.add_argument("--out", type=Path, required=True, help="ONNX file to write")
