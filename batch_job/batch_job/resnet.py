@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from batch_job.errors import JobError
+from batch_job.errors import EXIT_USAGE, JobError
 
 EMBEDDING_DIM = 512
 INPUT_NAME = "images"
@@ -93,11 +93,13 @@ def load_weights(model: Any, *, random: bool, weights: Path | None) -> str:
         return RANDOM_NAME
     if weights is not None:
         if not weights.is_file():
-            raise JobError(f"--weights {weights}: no such file (expected a ResNet-18 state_dict saved by torch)")
+            raise JobError(
+                f"--weights {weights}: no such file (expected a ResNet-18 state_dict saved by torch)", EXIT_USAGE
+            )
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise JobError(f"--weights {weights}: not a torch state_dict ({exc})") from exc
+            raise JobError(f"--weights {weights}: not a torch state_dict ({exc})", EXIT_USAGE) from exc
         name = PRETRAINED_NAME if weights.name.startswith("resnet18-f37072fd") else f"resnet18-{weights.stem}"
     else:
         try:
@@ -111,7 +113,7 @@ def load_weights(model: Any, *, random: bool, weights: Path | None) -> str:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
-        raise JobError(f"weights do not fit ResNet-18 (torchvision layout expected): {first}") from exc
+        raise JobError(f"weights do not fit ResNet-18 (torchvision layout expected): {first}", EXIT_USAGE) from exc
     return name
 
 

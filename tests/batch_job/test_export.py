@@ -55,7 +55,7 @@ def test_export_from_a_state_dict_file(tmp_path: Path, embedder: Embedder, capsy
 def test_weights_that_are_not_resnet18_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     weights = tmp_path / "other.pt"
     torch.save({"conv1.weight": torch.zeros(1)}, weights)
-    assert main(["export-model", "--out", str(tmp_path / "m.onnx"), "--weights", str(weights)]) == 1
+    assert main(["export-model", "--out", str(tmp_path / "m.onnx"), "--weights", str(weights)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: weights do not fit ResNet-18 (torchvision layout expected)")
     assert not (tmp_path / "m.onnx").exists()
@@ -78,3 +78,10 @@ def test_threads_follow_the_container_cpu_quota(tmp_path: Path, files: dict[str,
         (tmp_path / name).write_text(text)
     affinity = len(os.sched_getaffinity(0))
     assert usable_cpus(tmp_path) == (min(affinity, expected) if expected else affinity)
+
+
+def test_missing_weights_file_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.pth"
+    assert main(["export-model", "--out", str(tmp_path / "m.onnx"), "--weights", str(missing)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: --weights {missing}: no such file (expected a ResNet-18 state_dict saved by torch)"]

@@ -223,6 +223,7 @@ def test_every_image_failing_on_infrastructure_is_a_systemic_failure(aws: str, e
             r"MANIFEST_KEY s3://.*/manifests/other/manifest.txt: not found",
         ),
         ({"RESULTS_TABLE": "nope"}, 1, r"RESULTS_TABLE 'nope': table not found"),
+        ({"IMAGES_BUCKET": "no-such-bucket"}, 1, r"MANIFEST_KEY s3://no-such-bucket/manifests/.*: not found"),
         ({"AWS_BATCH_JOB_ARRAY_INDEX": "5"}, 2, r"has 2 keys, so AWS_BATCH_JOB_ARRAY_INDEX=5 with CHUNK_SIZE=100"),
         ({"EMBEDDING_MODEL": "/nonexistent/model.onnx"}, 2, r"model /nonexistent/model.onnx: no such file"),
     ],
@@ -279,3 +280,12 @@ def test_python_dash_m_entry_point(aws: str, model_path: Path, tmp_path: Path) -
         [sys.executable, "-m", "batch_job", "run"], env=missing, capture_output=True, text=True, timeout=120
     )
     assert (done.returncode, done.stderr) == (2, "error: environment variable IMAGES_BUCKET is required\n")
+
+
+def test_manifest_that_is_not_text_is_one_clear_line(
+    aws: str, embedder: Embedder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = create_resources({}, [])
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=MANIFEST, Body=b"\xff\xd8\xff\xe0 a JPEG, not a manifest")
+    with pytest.raises(JobError, match=r"MANIFEST_KEY s3://.*: not UTF-8 text \(expected one image key per line\)"):
+        run(env, model=embedder)
