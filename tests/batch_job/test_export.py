@@ -85,3 +85,24 @@ def test_missing_weights_file_is_one_clear_line(tmp_path: Path, capsys: pytest.C
     assert main(["export-model", "--out", str(tmp_path / "m.onnx"), "--weights", str(missing)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: --weights {missing}: no such file (expected a ResNet-18 state_dict saved by torch)"]
+
+
+def test_gpu_provider_is_preferred_and_cpu_is_the_fallback(model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an onnxruntime that claims CUDA (as onnxruntime-gpu does) on a machine where CUDA cannot start
+    import onnxruntime as ort
+
+    requested: list[list[str]] = []
+    real_session = ort.InferenceSession
+
+    def spy(path: str, options: object, providers: list[str]) -> object:
+        requested.append(list(providers))
+        return real_session(path, options, providers=[p for p in providers if p != "CUDAExecutionProvider"])
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", spy)
+    # WHEN the model is loaded
+    model = Embedder(model_path)
+    # THEN CUDA was asked for first, CPU is what runs, and the job reports the provider actually in use
+    assert requested == [["CUDAExecutionProvider", "CPUExecutionProvider"]]
+    assert model.providers == ["CPUExecutionProvider"]
+    assert model.embed(np.zeros((1, 3, 224, 224), np.float32)).shape == (1, 512)
