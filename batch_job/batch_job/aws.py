@@ -218,6 +218,7 @@ def run(
     if failures:
         upload_failures(s3, config, failures)
     if summary.embedded == 0 and any(f.infrastructure for f in failures):
+        print(summary.line(), flush=True)  # the counts still reach the dashboard, which parses this line
         first = next(f for f in failures if f.infrastructure)
         raise JobError(
             f"{summary.line()}; no image could be embedded and the cause is not the images "

@@ -188,7 +188,9 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
     assert len(delays) == 8 and all(0 <= d <= cap for d, cap in zip(delays, caps, strict=True))
 
 
-def test_every_image_failing_on_infrastructure_is_a_systemic_failure(aws: str, embedder: Embedder) -> None:
+def test_every_image_failing_on_infrastructure_is_a_systemic_failure(
+    aws: str, embedder: Embedder, capsys: pytest.CaptureFixture[str]
+) -> None:
     objects = good_images(3)
     env = create_resources(objects, sorted(objects))
 
@@ -206,6 +208,7 @@ def test_every_image_failing_on_infrastructure_is_a_systemic_failure(aws: str, e
     with pytest.raises(JobError, match=r"no image could be embedded and the cause is not the images") as info:
         run(env, model=embedder, dynamodb=Broken(boto3.client("dynamodb")))
     assert info.value.exit_code == 1
+    assert capsys.readouterr().out.splitlines()[-1].startswith("summary: images=3 embedded=0 failed=3 seconds=")
     failures = failures_object(0)
     assert len(failures) == 3 and all("InternalServerError" in f["error"] for f in failures)
 
