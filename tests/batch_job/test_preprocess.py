@@ -107,3 +107,15 @@ def test_normalisation_is_imagenet_mean_and_std() -> None:
     expected = (np.array([128, 64, 255]) / 255.0 - MEAN) / STD
     np.testing.assert_allclose(tensor[:, 100, 100], expected, rtol=1e-5)
     np.testing.assert_allclose(tensor[:, 0, 0], expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("warnings_are_errors", [False, True])
+def test_bomb_between_pillows_warning_and_error_limits_is_refused(warnings_are_errors: bool) -> None:
+    # 9000 x 9000 = 81 Mpx: above our 64 Mpx limit (Pillow warns), below twice it (Pillow would decode it)
+    import warnings
+
+    data = images.decompression_bomb(9000, 9000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error" if warnings_are_errors else "ignore", Image.DecompressionBombWarning)
+        with pytest.raises(ImageError, match=r"decompression bomb refused: .*(9000x9000|81000000 pixels)"):
+            preprocess(data)
