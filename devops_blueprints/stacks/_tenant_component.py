@@ -19,6 +19,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from devops_blueprints.assets import lambda_handler_dir
+from devops_blueprints.constructs.tenant_function import allow_logs_service
 
 _ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -42,29 +43,7 @@ class TenantComponentStack(cdk.Stack):
         key = kms.Key(
             self, "Key", description="Encrypts the tenant component's data and logs", enable_key_rotation=True
         )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        allow_logs_service(key)
         self.table = dynamodb.Table(
             self,
             "Table",
