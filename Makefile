@@ -15,7 +15,6 @@ NODE_PKG := node-linux-$(NODE_ARCH)
 
 export PATH := $(CURDIR)/$(TOOLS)/node_modules/$(NODE_PKG)/bin:$(CURDIR)/$(TOOLS)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
-export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 VENV_STAMP := $(VENV)/.installed
