@@ -36,11 +36,16 @@ def synth_seconds(args: list[str], context: dict[str, object], repeats: int = RE
     return statistics.median(samples)
 
 
-def run() -> dict[str, float]:
+def empty_app_seconds() -> float:
+    """Median synth time of ``EMPTY_APP``: the baseline every synth benchmark divides by."""
     with tempfile.TemporaryDirectory() as scratch:
         empty = Path(scratch) / "empty_app.py"
         empty.write_text(EMPTY_APP)
-        empty_s = synth_seconds([str(empty)], {})
+        return synth_seconds([str(empty)], {})
+
+
+def run() -> dict[str, float]:
+    empty_s = empty_app_seconds()
     whole_s = synth_seconds(["app.py"], {})
     figures = {"empty_app_s": round(empty_s, 2), "whole_app_s": round(whole_s, 2), "ratio": round(whole_s / empty_s, 2)}
     print(

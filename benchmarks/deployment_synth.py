@@ -4,10 +4,7 @@ cdk.json context, median of three runs each. Goal (ARCHITECTURE.md): under 10 s 
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-from benchmarks.app_synth import EMPTY_APP, REPEATS, synth_seconds
+from benchmarks.app_synth import REPEATS, empty_app_seconds, synth_seconds
 
 #: What the provisioning build passes (plus the toolchain environment the CDK CLI would set).
 DEPLOYMENT_CONTEXT: dict[str, object] = {
@@ -23,10 +20,7 @@ GOAL_S = 10.0
 
 def run() -> dict[str, float | bool]:
     print(f"  empty app: {REPEATS} runs ...", flush=True)
-    with tempfile.TemporaryDirectory() as scratch:
-        empty = Path(scratch) / "empty_app.py"
-        empty.write_text(EMPTY_APP)
-        empty_s = synth_seconds([str(empty)], {})
+    empty_s = empty_app_seconds()
     print(f"  deployment synth mode (pool-pool2-pipeline): {REPEATS} runs ...", flush=True)
     deployment_s = synth_seconds(["app.py"], DEPLOYMENT_CONTEXT)
     figures: dict[str, float | bool] = {

@@ -320,11 +320,24 @@ class DeploymentPipelineStack(cdk.Stack):
         prefer_sub_in_action_role_arns(self.pipeline)
 
 
-def toolchain_env(scope: Construct) -> cdk.Environment:
-    """The toolchain environment: ``account``/``region`` context, else ``CDK_DEFAULT_*`` (may be agnostic)."""
-    account = scope.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
-    region = scope.node.try_get_context("region") or os.environ.get("CDK_DEFAULT_REGION")
-    return cdk.Environment(account=account, region=region)
+#: cdk.json keys naming the toolchain environment when neither ``account``/``region`` context nor the CLI's
+#: ``CDK_DEFAULT_*`` (set from AWS credentials) gives one, e.g. reviewing a deployment's synth offline.
+SAMPLE_TOOLCHAIN_KEYS = {"account": "toolchain_account", "region": "toolchain_region"}
+
+
+def toolchain_env(scope: Construct) -> tuple[cdk.Environment, list[str]]:
+    """The toolchain environment: ``account``/``region`` context, else ``CDK_DEFAULT_*``, else the
+    ``toolchain_account``/``toolchain_region`` context of cdk.json; also which keys fell back to cdk.json."""
+    values: dict[str, str | None] = {}
+    from_sample: list[str] = []
+    for key, variable in (("account", "CDK_DEFAULT_ACCOUNT"), ("region", "CDK_DEFAULT_REGION")):
+        value = scope.node.try_get_context(key) or os.environ.get(variable)
+        if not value:
+            value = scope.node.try_get_context(SAMPLE_TOOLCHAIN_KEYS[key])
+            if value:
+                from_sample.append(SAMPLE_TOOLCHAIN_KEYS[key])
+        values[key] = value
+    return cdk.Environment(account=values["account"], region=values["region"]), from_sample
 
 
 def add_deployment_pipeline(app: cdk.App) -> DeploymentPipelineStack | None:
@@ -336,7 +349,7 @@ def add_deployment_pipeline(app: cdk.App) -> DeploymentPipelineStack | None:
     deployment = deployment_context(app)
     if deployment is None:
         return None
-    env = toolchain_env(app)
+    env, from_sample = toolchain_env(app)
     # CDK Pipelines needs an explicit toolchain account and region for cross-account/cross-region stages.
     for key, value, variable in (
         ("account", env.account, "CDK_DEFAULT_ACCOUNT"),
@@ -344,8 +357,14 @@ def add_deployment_pipeline(app: cdk.App) -> DeploymentPipelineStack | None:
     ):
         if not value:
             raise DeploymentContextError(
-                f"deployment synth mode needs the toolchain {key}: set context {key} (or {variable}, "
-                f"which the "
-                f"CDK CLI sets from your AWS credentials), got {value!r}"
+                f"deployment synth mode needs the toolchain {key}: set context {key} (or {variable}, which the "
+                f"CDK CLI sets from your AWS credentials, or {SAMPLE_TOOLCHAIN_KEYS[key]} in cdk.json), got {value!r}"
             )
-    return DeploymentPipelineStack(app, deployment=deployment, env=env)
+    stack = DeploymentPipelineStack(app, deployment=deployment, env=env)
+    if from_sample:
+        cdk.Annotations.of(stack).add_warning_v2(
+            "devops-blueprints:SampleToolchainEnvironment",
+            f"toolchain environment {env.account}/{env.region} comes from {' and '.join(from_sample)} in cdk.json "
+            "(no account/region context and no AWS credentials); deploy with the toolchain account's credentials",
+        )
+    return stack

@@ -121,8 +121,20 @@ def test_bad_deployment_context_fails_with_one_line_naming_key_and_value(
 
 
 def test_missing_toolchain_environment_fails_with_one_line(tmp_path: Path) -> None:
-    result = synth(POOL2, tmp_path)
+    result = synth({**POOL2, "toolchain_account": None, "toolchain_region": None}, tmp_path)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("error: deployment synth mode needs the toolchain account: set context account")
+
+
+def test_without_credentials_the_sample_toolchain_environment_of_cdk_json_is_used(tmp_path: Path) -> None:
+    """The issue's exact command (`cdk synth -c deployment_id=pool2 ...`) with no AWS credentials at all."""
+    result = synth(POOL2, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stacks = _stacks(tmp_path)
+    expected = f"aws://{project_context()['toolchain_account']}/{project_context()['toolchain_region']}"
+    assert stacks["pool-pool2-pipeline"]["environment"] == expected
+    assert "SampleToolchainEnvironment" in result.stderr + json.dumps(
+        json.loads((tmp_path / "manifest.json").read_text())
+    )
