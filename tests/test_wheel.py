@@ -1,5 +1,5 @@
 """The built wheel works outside the repository: a fresh virtualenv installs it and an external app
-synthesizes ObservabilityStage with every asset it references present in the cloud assembly."""
+synthesizes every sample stage with every asset it references present in the cloud assembly."""
 
 from __future__ import annotations
 
@@ -17,14 +17,18 @@ from tests.support.cdk import REPO_ROOT
 
 EXTERNAL_APP = """
 import aws_cdk as cdk
-from devops_blueprints.stages import ObservabilityStage
+from devops_blueprints.stages import EmbeddingStage, GovernanceStage, ObservabilityStage, ToolchainStage
 from devops_blueprints import constructs, stacks, stages
 
 app = cdk.App()
 ObservabilityStage(app, "Observability")
+ToolchainStage(app, "Toolchain")
+EmbeddingStage(app, "Embedding")
+GovernanceStage(app, "Governance")
 app.synth()
 print("public constructs:", ",".join(sorted(n for n in dir(constructs) if n[0].isupper())))
 """
+STAGES = ("Observability", "Toolchain", "Embedding", "Governance")
 
 
 @pytest.fixture(scope="module")
@@ -79,21 +83,25 @@ def test_installed_wheel_synthesizes_outside_the_repository(wheel: Path, tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     assert "DevOpsGuruNotifications" in result.stdout
 
-    assembly = app_dir / "cdk.out" / "assembly-Observability"
-    templates = sorted(assembly.glob("*.template.json"))
-    assert len(templates) == 4
-    referenced = 0
-    for assets_file in assembly.glob("*.assets.json"):
-        for asset in json.loads(assets_file.read_text()).get("files", {}).values():
-            source = asset["source"]["path"]
-            if source.endswith(".template.json"):
-                continue
-            referenced += 1
-            path = assembly / source
-            assert path.exists(), f"asset {source} referenced by {assets_file.name} is missing"
-            if path.is_dir():
-                assert any(path.iterdir()), f"asset {source} is empty"
-    assert referenced >= 2, "the sample functions' code assets must be in the assembly"
+    assert len(list((app_dir / "cdk.out" / "assembly-Observability").glob("*.template.json"))) == 4
+    referenced = {"files": 0, "dockerImages": 0}
+    for stage in STAGES:
+        assembly = app_dir / "cdk.out" / f"assembly-{stage}"
+        assert list(assembly.glob("*.template.json")), f"stage {stage} synthesized no stack"
+        for assets_file in assembly.glob("*.assets.json"):
+            manifest = json.loads(assets_file.read_text())
+            for kind in referenced:
+                for asset in manifest.get(kind, {}).values():
+                    source = asset["source"].get("path") or asset["source"].get("directory")
+                    if source.endswith(".template.json"):
+                        continue
+                    referenced[kind] += 1
+                    path = assembly / source
+                    assert path.exists(), f"asset {source} referenced by {assets_file.name} is missing"
+                    if path.is_dir():
+                        assert any(path.iterdir()), f"asset {source} is empty"
+    assert referenced["files"] >= 2, "the sample functions' code assets must be in the assembly"
+    assert referenced["dockerImages"] >= 1, "the Batch job image (batch_job/) must be in the assembly"
     # The library really came from the wheel, not from this checkout.
     origin = subprocess.run(
         [str(python), "-c", "import devops_blueprints, sys; print(devops_blueprints.__file__)"],

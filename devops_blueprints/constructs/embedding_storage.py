@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -65,10 +66,9 @@ def create_storage(
             versioned=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs_bucket,
-            server_access_logs_prefix="images-bucket/",
             removal_policy=removal_policy,
         )
+        _log_access(bucket, access_logs_bucket, prefix="images-bucket/")
     if table is None:
         table = dynamodb.Table(
             scope,
@@ -86,6 +86,31 @@ def create_storage(
         )
     return PipelineStorage(
         encryption_key=encryption_key, access_logs_bucket=access_logs_bucket, bucket=bucket, table=table
+    )
+
+
+def _log_access(bucket: s3.Bucket, logs_bucket: s3.IBucket, *, prefix: str) -> None:
+    """Server access logs of ``bucket`` into ``logs_bucket`` through a bucket policy, never ACLs.
+
+    The L2 ``server_access_logs_bucket`` prop grants log delivery with a bucket policy only when the app sets
+    ``@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy``; without that flag it switches the logs bucket to
+    ACLs, which its BUCKET_OWNER_ENFORCED ownership refuses at synth. Configuring it here works in any app.
+    """
+    cfn_bucket = bucket.node.default_child
+    assert isinstance(cfn_bucket, s3.CfnBucket)
+    cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+        destination_bucket_name=logs_bucket.bucket_name, log_file_prefix=prefix
+    )
+    logs_bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+            actions=["s3:PutObject"],
+            resources=[logs_bucket.arn_for_objects(f"{prefix}*")],
+            conditions={
+                "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                "StringEquals": {"aws:SourceAccount": cdk.Stack.of(bucket).account},
+            },
+        )
     )
 
 
