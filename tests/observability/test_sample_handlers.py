@@ -1,0 +1,94 @@
+"""The observability samples' Lambda handlers against moto's server mode."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from devops_blueprints.assets import load_lambda_module
+
+serverless = load_lambda_module("serverless_sample")
+anomalous = load_lambda_module("anomalous_function")
+
+
+@pytest.fixture
+def resources(aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    sns = boto3.client("sns")
+    sqs = boto3.client("sqs")
+    topic_arn = sns.create_topic(Name="results")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="results-listener")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    monkeypatch.setenv("TABLE_NAME", "orders")
+    monkeypatch.setenv("RESULTS_TOPIC_ARN", topic_arn)
+    monkeypatch.setattr(serverless, "_dynamodb", None)
+    monkeypatch.setattr(serverless, "_sns", None)
+    yield {"dynamodb": dynamodb, "sqs": sqs, "queue_url": queue_url}
+
+
+def _record(message_id: str, body: str) -> dict[str, str]:
+    return {"messageId": message_id, "body": body}
+
+
+def test_orders_are_stored_and_announced_and_bad_messages_reported(resources: dict[str, Any]) -> None:
+    event = {
+        "Records": [
+            _record("m1", json.dumps({"orderId": "o-1", "amount": 3})),
+            _record("m2", "not json"),
+            _record("m3", json.dumps({"orderId": ""})),
+            _record("m4", json.dumps({"orderId": "o-2"})),
+        ]
+    }
+    response = serverless.handler(event, None)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}]}
+
+    items = resources["dynamodb"].scan(TableName="orders")["Items"]
+    assert sorted(item["pk"]["S"] for item in items) == ["o-1", "o-2"]
+    stored = next(item for item in items if item["pk"]["S"] == "o-1")
+    assert json.loads(stored["payload"]["S"]) == {"amount": 3, "orderId": "o-1"}
+
+    messages = resources["sqs"].receive_message(QueueUrl=resources["queue_url"], MaxNumberOfMessages=10)["Messages"]
+    assert sorted(json.loads(m["Body"])["orderId"] for m in messages) == ["o-1", "o-2"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[1, 2]", "message body must be a JSON object, got list"),
+        ("{", "message body is not JSON"),
+        ('{"orderId": 5}', "message needs a non-empty string orderId, got 5"),
+    ],
+)
+def test_bad_message_errors_name_the_problem(body: str, message: str) -> None:
+    with pytest.raises(serverless.BadMessageError, match=message):
+        serverless.parse_message(body)
+
+
+def test_anomalous_function_sleeps_the_injected_latency(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INJECTED_LATENCY_MS", "30")
+    result = anomalous.handler({}, None)
+    assert result["injectedLatencyMs"] == 30
+    assert result["elapsedMs"] >= 30
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("fast", "INJECTED_LATENCY_MS must be an integer number of milliseconds, got 'fast'"),
+        ("-5", "INJECTED_LATENCY_MS must be between 0 and 900000, got -5"),
+    ],
+)
+def test_anomalous_function_rejects_bad_configuration(raw: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        anomalous.injected_latency_ms({"INJECTED_LATENCY_MS": raw})
