@@ -27,9 +27,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from devops_blueprints.constructs.deployment_table import DeploymentTable
+from devops_blueprints.constructs.key_policies import allow_logs_service
 from devops_blueprints.constructs.tenant_function import (
     TenantFunction,
-    allow_logs_service,
     arn_prefix,
     nag_part,
     stack_ref,

@@ -21,7 +21,8 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from devops_blueprints.constructs.deployment_table import DeploymentTable
-from devops_blueprints.constructs.tenant_function import TenantFunction, allow_logs_service, arn_prefix, stack_ref
+from devops_blueprints.constructs.key_policies import allow_logs_service
+from devops_blueprints.constructs.tenant_function import TenantFunction, arn_prefix, stack_ref
 
 __all__ = ["MAX_CONCURRENCY", "ReleaseOrchestrator"]
 

@@ -95,35 +95,6 @@ class TenantFunction(Construct):
         )
 
 
-def allow_logs_service(key: kms.IKey) -> None:
-    """Let CloudWatch Logs in this stack's account and region encrypt log groups with ``key``."""
-    stack = cdk.Stack.of(key)
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="AllowCloudWatchLogs",
-            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=[
-                "kms:Encrypt*",
-                "kms:Decrypt*",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:Describe*",
-            ],
-            resources=["*"],
-            conditions={
-                "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="*",
-                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                }
-            },
-        )
-    )
-
-
 def nag_part(value: str, pseudo: str) -> str:
     """How cdk-nag prints an ARN part: the literal value, or ``<AWS::Pseudo>`` for a token."""
     return f"<AWS::{pseudo}>" if cdk.Token.is_unresolved(value) else value

@@ -19,7 +19,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from devops_blueprints.assets import lambda_handler_dir
-from devops_blueprints.constructs.tenant_function import allow_logs_service
+from devops_blueprints.constructs.key_policies import allow_logs_service
 
 _ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",

@@ -11,6 +11,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from devops_blueprints.constructs.key_policies import allow_logs_service
+
 MAX_LEAK_MB_PER_MINUTE = 100
 #: The container's program: allocate (and touch) ``argv[1]`` MiB every minute and never free it, so the
 #: task's memory use climbs until ECS replaces it — the pattern Container Insights and DevOps Guru flag.
@@ -51,7 +53,7 @@ class ContainerInsightsEcsStack(cdk.Stack):
         if not 0 <= desired_count <= 10:
             raise ValueError(f"desired_count must be from 0 to 10, got {desired_count}")
         self.key = kms.Key(self, "Key", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY)
-        self.key.grant_encrypt_decrypt(cdk.aws_iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com"))
+        allow_logs_service(self.key)
         self.vpc = ec2.Vpc(
             self,
             "Vpc",

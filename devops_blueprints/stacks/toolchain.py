@@ -20,8 +20,8 @@ from constructs import Construct
 
 from devops_blueprints.constructs.deployment_provisioner import DeploymentProvisioner
 from devops_blueprints.constructs.deployment_table import DeploymentTable
+from devops_blueprints.constructs.key_policies import allow_logs_service
 from devops_blueprints.constructs.release_orchestrator import ReleaseOrchestrator
-from devops_blueprints.constructs.tenant_function import allow_logs_service
 from devops_blueprints.stacks._cdk_pipelines import acknowledge_pipeline_findings
 from devops_blueprints.stacks.deployment_pipeline import (
     CDK_CLI_VERSION,
