@@ -290,6 +290,14 @@ class DeploymentProvisioner(Construct):
                 resources=[self.provisioning_project.project_arn, self.deprovisioning_project.project_arn],
             )
         )
+        provisioner_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                # A record removed while its provisioning build runs: that build is stopped first.
+                sid="StopProvisioningBuilds",
+                actions=["codebuild:StopBuild"],
+                resources=[self.provisioning_project.project_arn],
+            )
+        )
         provisioner_fn.add_event_source(
             sources.DynamoEventSource(
                 table.table,

@@ -81,6 +81,21 @@ def make_build_starter(
     return start_build_for_record
 
 
+def make_build_stopper(codebuild: Any) -> Callable[[str], bool]:
+    """``stop(build_id) -> bool``: stop a build still running; False when it has already ended or is gone."""
+
+    def stop(build_id: str) -> bool:
+        try:
+            codebuild.stop_build(id=build_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("InvalidInputException", "ResourceNotFoundException"):
+                return False
+            raise
+        return True
+
+    return stop
+
+
 def idempotency_config(ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS) -> IdempotencyConfig:
     return IdempotencyConfig(
         event_key_jmespath=IDEMPOTENCY_KEY_JMESPATH,
@@ -96,6 +111,7 @@ class Provisioner:
     deprovisioning_project: str
     dynamodb: Any
     start_build: BuildStarter
+    stop_build: Callable[[str], bool]
     clock: Callable[[], str] = field(default=utc_now)
 
     # -- writes ---------------------------------------------------------------------------------------
@@ -245,6 +261,10 @@ class Provisioner:
             deployment = records.validate(old)
         except records.InvalidRecordError:
             return "ignored: the removed record was never valid, so nothing was provisioned"
+        if old.get("status") == "PROVISIONING" and old.get("build_id"):
+            # Removed while its provisioning build still runs: stop it so the two builds cannot overlap.
+            stopped = self.stop_build(str(old["build_id"]))
+            logger.info("provisioning build stop requested", extra={"build_id": old["build_id"], "stopped": stopped})
         build_id = self.start_build(
             record=raw, project=self.deprovisioning_project, environment=deployment.build_environment()
         )["build_id"]
@@ -337,6 +357,7 @@ def _runtime() -> _Runtime:
         deprovisioning_project=os.environ["DEPROVISIONING_PROJECT"],
         dynamodb=dynamodb,
         start_build=make_build_starter(codebuild, persistence, config),
+        stop_build=make_build_stopper(codebuild),
     )
     return _Runtime(provisioner=provisioner, config=config)
 

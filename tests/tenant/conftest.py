@@ -61,6 +61,7 @@ class Tenant:
     codebuild: Any
     stream: StreamTail
     start_build_requests: list[dict[str, Any]] = field(default_factory=list)
+    stop_build_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def put(self, item: dict[str, Any]) -> None:
         self.dynamodb.put_item(TableName=TABLE, Item=item)
@@ -142,4 +143,9 @@ def tenant(aws: str) -> Iterator[Tenant]:
         env.start_build_requests.append(copy.deepcopy(params))
 
     codebuild.meta.events.register("provide-client-params.codebuild.StartBuild", capture)
+
+    def capture_stop(params: dict[str, Any], **_: Any) -> None:
+        env.stop_build_requests.append(copy.deepcopy(params))
+
+    codebuild.meta.events.register("provide-client-params.codebuild.StopBuild", capture_stop)
     yield env

@@ -6,6 +6,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.tenant.conftest import (
     DEPROVISIONING_PROJECT,
@@ -63,6 +64,7 @@ def new_provisioner(tenant: Tenant) -> Any:
         deprovisioning_project=DEPROVISIONING_PROJECT,
         dynamodb=dynamodb,
         start_build=provisioner_index.make_build_starter(tenant.codebuild, persistence, config),
+        stop_build=provisioner_index.make_build_stopper(tenant.codebuild),
     )
 
 
@@ -396,6 +398,38 @@ def test_remove_starts_deprovisioning_build_from_old_image(tenant: Tenant, provi
     assert tenant.get("acme") is None
     assert deliver(tenant, provisioner) == {"batchItemFailures": []}  # the marker's REMOVE starts nothing
     assert len(tenant.start_build_requests) == 2
+
+
+def test_remove_during_provisioning_stops_the_running_provisioning_build(tenant: Tenant, provisioner: Any) -> None:
+    build_id = provision(tenant, provisioner)  # status PROVISIONING: its build is still running
+    tenant.dynamodb.delete_item(TableName=TABLE, Key={"id": {"S": "acme"}})
+
+    assert deliver(tenant, provisioner) == {"batchItemFailures": []}
+
+    assert tenant.stop_build_requests == [{"id": build_id}]
+    assert len(tenant.builds(DEPROVISIONING_PROJECT)) == 1
+
+
+def test_remove_after_provisioning_stops_nothing(tenant: Tenant, provisioner: Any) -> None:
+    build_id = provision(tenant, provisioner)
+    apply(state_change(PROVISIONING_PROJECT, build_id, "SUCCEEDED", "acme"))
+    deliver(tenant, provisioner)
+    tenant.dynamodb.delete_item(TableName=TABLE, Key={"id": {"S": "acme"}})
+
+    deliver(tenant, provisioner)
+
+    assert tenant.stop_build_requests == []
+    assert len(tenant.builds(DEPROVISIONING_PROJECT)) == 1
+
+
+def test_stopping_a_build_that_already_ended_is_not_an_error() -> None:
+    class Ended:
+        def stop_build(self, id: str) -> None:
+            raise ClientError(
+                {"Error": {"Code": "InvalidInputException", "Message": "Build already done"}}, "StopBuild"
+            )
+
+    assert provisioner_index.make_build_stopper(Ended())("project:1") is False
 
 
 def test_failed_deprovisioning_is_retried_by_removing_again(tenant: Tenant, provisioner: Any) -> None:

@@ -177,6 +177,13 @@ def test_provisioner_may_start_builds_of_its_two_projects_only(template: Templat
     assert targets[1].startswith("ProvisionerProvisioningProject")
 
 
+def test_provisioner_may_stop_provisioning_builds_only(template: Template) -> None:
+    statements = _policy_statements(template, "ProvisionerRole")
+    (stop,) = [s for s in statements if s["Action"] == "codebuild:StopBuild"]
+    resource = stop["Resource"]
+    assert isinstance(resource, dict) and resource["Fn::GetAtt"][0].startswith("ProvisionerProvisioningProject")
+
+
 def test_build_state_changes_of_both_projects_reach_the_status_function(template: Template) -> None:
     target = Capture()
     template.has_resource_properties(
