@@ -67,7 +67,10 @@ def test_bad_boundary_props_fail_with_one_clear_error(kwargs: dict[str, object],
 
 def test_exactly_1000_values_of_256_characters_are_accepted() -> None:
     values = [f"{i:04d}" + "v" * 252 for i in range(1000)]
-    DevOpsGuruAppBoundary(cdk.Stack(new_app(), "Guru"), "Boundary", tag_values=values)
+    stack = cdk.Stack(new_app(), "Guru")
+    DevOpsGuruAppBoundary(stack, "Boundary", tag_values=values)
+    (collection,) = Template.from_stack(stack).find_resources("AWS::DevOpsGuru::ResourceCollection").values()
+    assert collection["Properties"]["ResourceCollectionFilter"]["Tags"][0]["TagValues"] == values
 
 
 def test_stack_coverage_adds_and_removes_only_its_own_stack_name() -> None:
@@ -99,8 +102,13 @@ def _joined(value: object) -> str:
 
 def test_several_stacks_compose_their_coverage() -> None:
     app = new_app()
-    for name in ("a", "b", "c"):
-        DevOpsGuruStackCoverage(cdk.Stack(app, name, env=EU), "Coverage")
+    stacks = [cdk.Stack(app, name, env=EU, stack_name=f"service-{name}") for name in ("a", "b", "c")]
+    for stack in stacks:
+        DevOpsGuruStackCoverage(stack, "Coverage")
+    for stack in stacks:
+        (resource,) = Template.from_stack(stack).find_resources("Custom::AWS").values()
+        create = json.loads(_joined(resource["Properties"]["Create"]))
+        assert create["parameters"]["ResourceCollection"]["CloudFormation"]["StackNames"] == [stack.stack_name]
 
 
 def test_stack_and_tag_coverage_in_one_account_region_is_a_synth_error() -> None:
@@ -126,10 +134,18 @@ def test_two_tag_collections_in_one_account_region_are_rejected() -> None:
 
 def test_different_regions_may_use_different_kinds() -> None:
     app = new_app()
-    DevOpsGuruAppBoundary(cdk.Stack(app, "Guru", env=EU), "Boundary")
-    DevOpsGuruStackCoverage(cdk.Stack(app, "Orders", env=US), "Coverage")
+    guru = cdk.Stack(app, "Guru", env=EU)
+    orders = cdk.Stack(app, "Orders", env=US)
+    DevOpsGuruAppBoundary(guru, "Boundary")
+    DevOpsGuruStackCoverage(orders, "Coverage")
+    Template.from_stack(guru).resource_count_is("AWS::DevOpsGuru::ResourceCollection", 1)
+    Template.from_stack(orders).resource_count_is("Custom::AWS", 1)
 
 
 def test_separate_apps_do_not_share_the_registry() -> None:
-    DevOpsGuruAppBoundary(cdk.Stack(new_app(), "Guru", env=EU), "Boundary")
-    DevOpsGuruStackCoverage(cdk.Stack(new_app(), "Orders", env=EU), "Coverage")
+    guru = cdk.Stack(new_app(), "Guru", env=EU)
+    orders = cdk.Stack(new_app(), "Orders", env=EU)
+    DevOpsGuruAppBoundary(guru, "Boundary")
+    DevOpsGuruStackCoverage(orders, "Coverage")
+    Template.from_stack(guru).resource_count_is("AWS::DevOpsGuru::ResourceCollection", 1)
+    Template.from_stack(orders).resource_count_is("Custom::AWS", 1)
