@@ -13,6 +13,8 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+from tests.support.cfn_lint import cfn_lint_errors as cfn_lint_errors
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -36,14 +38,6 @@ def nag_findings(scope: IConstruct) -> list[str]:
         for resource in violation.violating_resources:
             findings.append(f"{violation.rule_name} {resource.construct_path}: {violation.description}")
     return sorted(findings)
-
-
-def cfn_lint_errors(template: dict[str, Any], regions: tuple[str, ...] = ("us-east-1",)) -> list[str]:
-    """cfn-lint matches of error level (rule ids starting with E) for one template."""
-    from cfnlint.api import ManualArgs, lint
-
-    matches = lint(json.dumps(template), config=ManualArgs(regions=list(regions)))
-    return [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches if m.rule.id.startswith("E")]
 
 
 def scrub(value: Any) -> Any:

@@ -9,17 +9,11 @@ from typing import Any
 
 import cfnlint.data.schemas
 
+from tests.support.cfn_lint import cfn_lint_errors as cfn_lint_errors
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FULL_STATE = FIXTURES / "full_state.json"
 _SCHEMAS = Path(cfnlint.data.schemas.__file__).resolve().parent
-
-
-def cfn_lint_errors(template: dict[str, Any]) -> list[str]:
-    """cfn-lint errors (rule ids starting with E) for one template, us-east-1 (as tests.support.cdk)."""
-    from cfnlint.api import ManualArgs, lint
-
-    matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))
-    return [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches if m.rule.id.startswith("E")]
 
 
 @cache
