@@ -45,7 +45,9 @@ _CONTEXT_ARGS = (
     '-c component_account="$COMPONENT_ACCOUNT" -c component_region="$COMPONENT_REGION"'
 )
 _PIPELINE_STACK = '"${DEPLOYMENT_TYPE}-${DEPLOYMENT_ID}-pipeline"'
-_BUILD_STATES = ["IN_PROGRESS", "SUCCEEDED", "FAILED", "STOPPED"]
+# The build ends the status function acts on (lambda_src/deployment_status: SUCCEEDED and FAILED_BUILD_STATES).
+# IN_PROGRESS changes nothing (the record already says PROVISIONING or DEPROVISIONING), so it is not routed.
+_BUILD_STATES = ["SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"]
 
 
 def _install_phase() -> dict[str, Any]:

@@ -183,11 +183,18 @@ class ReleaseOrchestrator(Construct):
             },
         )
         more_waves = sfn.Choice(self, "MoreWaves")
-        select = sfn.Pass(
-            self,
-            "SelectWave",
-            parameters={"wave.$": "States.ArrayGetItem($.plan.waves, $.index)"},
-            result_path="$.current",
+        # Only wave numbers travel in the state; each wave's deployments are loaded when it starts, so the
+        # 256 KiB state limit applies to one wave rather than to the whole fleet (see planner.py).
+        select = self._invoke(
+            "LoadWave",
+            fn,
+            {
+                "action": "wave",
+                "wave": sfn.JsonPath.array_get_item(
+                    sfn.JsonPath.list_at("$.plan.waves"), sfn.JsonPath.number_at("$.index")
+                ),
+            },
+            "$.current",
         )
 
         # One deployment: start its pipeline, then poll until that execution (or its successor) ends.
@@ -209,21 +216,12 @@ class ReleaseOrchestrator(Construct):
         finished = sfn.Pass(
             self,
             "DeploymentResult",
-            parameters={
-                "id.$": "$.id",
-                "pipeline_name.$": "$.pipeline_name",
-                "status.$": "$.execution.status",
-            },
+            parameters={"id.$": "$.id", "status.$": "$.execution.status"},
         )
         errored = sfn.Pass(
             self,
             "DeploymentError",
-            parameters={
-                "id.$": "$.id",
-                "pipeline_name.$": "$.pipeline_name",
-                "status": "Failed",
-                "error.$": "$.error.Error",
-            },
+            parameters={"id.$": "$.id", "status": "Failed", "error.$": "$.error.Error"},
         )
         for task in (start, status):
             task.add_catch(errored, result_path="$.error")
@@ -235,12 +233,8 @@ class ReleaseOrchestrator(Construct):
         wave = sfn.DistributedMap(
             self,
             "RolloutWave",
-            items_path="$.current.wave.deployments",
-            item_selector={
-                "id.$": "$$.Map.Item.Value.id",
-                "type.$": "$$.Map.Item.Value.type",
-                "pipeline_name.$": "$$.Map.Item.Value.pipeline_name",
-            },
+            items_path="$.current.deployments",
+            item_selector={"id.$": "$$.Map.Item.Value.id", "pipeline_name.$": "$$.Map.Item.Value.pipeline_name"},
             max_concurrency=self.concurrency,
             result_path="$.results",
             comment="Update the wave's deployment pipelines, up to `concurrency` at a time",

@@ -2,9 +2,12 @@
 
 Environment: ``DEPLOYMENT_TABLE``. The event's ``action`` selects the step:
 
-* ``{"action": "plan", "concurrency": N, "failure_budget": F}`` -> ``{"waves": [{"wave", "deployments":
-  [{"id", "type", "pipeline_name"}]}], "total", "concurrency", "failure_budget", "skipped"}`` from every
-  ACTIVE deployment (paginated scan);
+* ``{"action": "plan", "concurrency": N, "failure_budget": F}`` -> ``{"waves": [0, 1, ...], "sizes": [...],
+  "total", "concurrency", "failure_budget", "skipped": [{"id", "reason"}], "skipped_count"}`` from every
+  ACTIVE deployment (paginated scan); refused, before anything is released, when a wave is too large for
+  the state machine's state;
+* ``{"action": "wave", "wave": W}`` -> ``{"wave", "deployments": [{"id", "pipeline_name"}]}``: the ACTIVE
+  deployments of wave W now (a fresh scan, so a deployment that became ACTIVE since the plan is included);
 * ``{"action": "start", "pipeline_name": P}`` -> ``{"pipeline_name", "execution_id"}``;
 * ``{"action": "status", "pipeline_name": P, "execution_id": E}`` -> ``{"pipeline_name", "execution_id",
   "status", "done"}``, following superseded executions to the newer execution that replaced them;
@@ -64,7 +67,12 @@ def active_deployments(dynamodb: Any, table: str, page_size: int | None = None) 
 
 
 def plan_release(dynamodb: Any, table: str, concurrency: object, failure_budget: object) -> dict[str, Any]:
-    return planner.plan(active_deployments(dynamodb, table), concurrency, failure_budget)
+    return planner.release_summary(planner.plan(active_deployments(dynamodb, table), concurrency, failure_budget))
+
+
+def load_wave(dynamodb: Any, table: str, wave: object) -> dict[str, Any]:
+    # Concurrency and budget do not shape a wave's membership; the plan step has validated them.
+    return planner.wave_deployments(planner.plan(active_deployments(dynamodb, table), 1, 0), wave)
 
 
 def start_pipeline(codepipeline: Any, pipeline_name: str) -> dict[str, str]:
@@ -102,6 +110,8 @@ def dispatch(event: Mapping[str, Any], dynamodb: Any, codepipeline: Any, table: 
     action = event.get("action")
     if action == "plan":
         return plan_release(dynamodb, table, event.get("concurrency"), event.get("failure_budget"))
+    if action == "wave":
+        return load_wave(dynamodb, table, event.get("wave"))
     if action == "start":
         return start_pipeline(codepipeline, _required_string(event, "pipeline_name"))
     if action == "status":
@@ -110,7 +120,7 @@ def dispatch(event: Mapping[str, Any], dynamodb: Any, codepipeline: Any, table: 
         )
     if action == "evaluate":
         return planner.evaluate(event.get("results"), event.get("failed_so_far"), event.get("failure_budget"))
-    raise InvalidRequestError(f"action must be one of plan, start, status, evaluate, got {action!r}")
+    raise InvalidRequestError(f"action must be one of plan, wave, start, status, evaluate, got {action!r}")
 
 
 @cache

@@ -10,11 +10,17 @@ A release updates every ACTIVE deployment's pipeline:
 
 ``simulate`` runs exactly these rules on a simulated clock (event-driven, no sleeping), which is what the
 release benchmark uses; the Step Functions state machine runs them against real pipelines.
+
+Size: Step Functions keeps each state, and a distributed Map's array of results, under 256 KiB. So the
+state machine carries only the wave numbers (``summary``) and loads one wave's deployments at a time
+(``wave_deployments``); ``check_wave_fits`` refuses a wave whose deployments and worst-case results could
+not fit, before anything is released, naming the wave and how many fit.
 """
 
 from __future__ import annotations
 
 import heapq
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +30,18 @@ from typing import Any
 CANARY_WAVE = 0
 DEFAULT_WAVE = 1
 SUCCEEDED = "Succeeded"
+
+#: Step Functions' limit on a state (input or output) and on a distributed Map's result array, in bytes.
+STATE_LIMIT_BYTES = 256 * 1024
+#: What the state at the end of a wave may hold besides that wave's deployments and results: the summary
+#: (wave numbers, counts, a few skipped records), the loop counters and JSON punctuation.
+STATE_RESERVE_BYTES = 12 * 1024
+#: Longest values a wave result can carry: an execution status (``Superseded``) and a Step Functions
+#: error name caught from a failed start/status call (e.g. ``Lambda.TooManyRequestsException``).
+LONGEST_STATUS = "Superseded"
+LONGEST_ERROR_NAME = 64
+#: Skipped records listed in the summary (all of them are counted).
+SKIPPED_LISTED = 20
 
 
 class PlanError(ValueError):
@@ -86,6 +104,87 @@ def plan(items: Iterable[Mapping[str, Any]], concurrency: object, failure_budget
         "failure_budget": budget,
         "skipped": sorted(skipped, key=lambda s: s["id"]),
     }
+
+
+def summary(release_plan: Mapping[str, Any]) -> dict[str, Any]:
+    """What the state machine carries between waves: wave numbers in order and their sizes, not deployments.
+
+    ``{"waves": [0, 1, ...], "sizes": [n0, n1, ...], "total", "concurrency", "failure_budget",
+    "skipped": [first SKIPPED_LISTED], "skipped_count"}``.
+    """
+    skipped = list(release_plan["skipped"])
+    return {
+        "waves": [w["wave"] for w in release_plan["waves"]],
+        "sizes": [len(w["deployments"]) for w in release_plan["waves"]],
+        "total": release_plan["total"],
+        "concurrency": release_plan["concurrency"],
+        "failure_budget": release_plan["failure_budget"],
+        "skipped": skipped[:SKIPPED_LISTED],
+        "skipped_count": len(skipped),
+    }
+
+
+def _json_bytes(value: object) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def wave_state_bytes(deployments: Sequence[Mapping[str, str]]) -> int:
+    """Upper bound of the bytes one wave adds to the state: its deployments plus a result for each.
+
+    A result is ``{"id", "status"}`` or, when starting/following the pipeline failed, ``{"id", "status":
+    "Failed", "error"}``; the bound assumes every deployment ends with the larger of the two, with the longest
+    status and error name.
+    """
+    entries = [{"id": d["id"], "pipeline_name": d["pipeline_name"]} for d in deployments]
+    results = [max(result_shapes(d["id"]), key=_json_bytes) for d in deployments]
+    return _json_bytes({"current": {"wave": 0, "deployments": entries}}) + _json_bytes({"results": results})
+
+
+def result_shapes(deployment_id: str) -> list[dict[str, str]]:
+    """The largest result of each kind one deployment can leave in the wave's result array."""
+    return [
+        {"id": deployment_id, "status": LONGEST_STATUS},
+        {"id": deployment_id, "status": "Failed", "error": "E" * LONGEST_ERROR_NAME},
+    ]
+
+
+def check_wave_fits(wave: int, deployments: Sequence[Mapping[str, str]]) -> None:
+    """Raise PlanError when ``wave`` is too large for the state machine's state (nothing is started)."""
+    budget = STATE_LIMIT_BYTES - STATE_RESERVE_BYTES
+    needed = wave_state_bytes(deployments)
+    if needed > budget:
+        per_deployment = needed / max(len(deployments), 1)
+        fits = int(budget // per_deployment)
+        raise PlanError(
+            f"wave {wave} has {len(deployments)} deployments, more than one wave of a release can carry in Step "
+            f"Functions' 256 KiB state (about {fits} with these ids): give some of them another wave number"
+        )
+
+
+def release_summary(release_plan: Mapping[str, Any]) -> dict[str, Any]:
+    """``summary(release_plan)`` once every wave is known to fit; raises PlanError (naming the wave) if not."""
+    for entry in release_plan["waves"]:
+        check_wave_fits(entry["wave"], entry["deployments"])
+    result = summary(release_plan)
+    # Wave numbers and sizes are the only part of the summary that grows with the fleet.
+    if _json_bytes(result) > STATE_RESERVE_BYTES * 2 // 3:
+        raise PlanError(
+            f"the release has {len(result['waves'])} distinct waves, too many to carry in Step Functions' state: "
+            "use fewer wave numbers"
+        )
+    return result
+
+
+def wave_deployments(release_plan: Mapping[str, Any], wave: object) -> dict[str, Any]:
+    """``{"wave", "deployments": [{"id", "pipeline_name"}]}`` for one wave of ``release_plan`` (empty when the
+    wave no longer has any ACTIVE deployment)."""
+    number = _whole_number("wave", wave, 0)
+    for entry in release_plan["waves"]:
+        if entry["wave"] == number:
+            deployments = [{"id": d["id"], "pipeline_name": d["pipeline_name"]} for d in entry["deployments"]]
+            check_wave_fits(number, deployments)
+            return {"wave": number, "deployments": deployments}
+    return {"wave": number, "deployments": []}
 
 
 def evaluate(results: object, failed_so_far: object, failure_budget: object) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -113,36 +114,52 @@ def test_plan_groups_active_deployments_by_wave_across_scan_pages(table: Any) ->
     result = orchestrator.dispatch({"action": "plan", "concurrency": 10, "failure_budget": 2}, table, None, TABLE)
 
     assert sorted(d["id"] for d in found) == ["alpha", "beta", "canary", "early", "late", "nowave"]
+    # The state machine carries only wave numbers and sizes between waves...
     assert result == {
-        "waves": [
-            {
-                "wave": 0,
-                "deployments": [{"id": "canary", "type": "silo", "pipeline_name": "silo-canary-pipeline"}],
-            },
-            {
-                "wave": 1,
-                "deployments": [
-                    {"id": "early", "type": "silo", "pipeline_name": "silo-early-pipeline"},
-                    {"id": "nowave", "type": "silo", "pipeline_name": "silo-nowave-pipeline"},
-                ],
-            },
-            {
-                "wave": 2,
-                "deployments": [
-                    {"id": "alpha", "type": "silo", "pipeline_name": "silo-alpha-pipeline"},
-                    {"id": "beta", "type": "pool", "pipeline_name": "pool-beta-pipeline"},
-                ],
-            },
-            {
-                "wave": 7,
-                "deployments": [{"id": "late", "type": "silo", "pipeline_name": "silo-late-pipeline"}],
-            },
-        ],
+        "waves": [0, 1, 2, 7],
+        "sizes": [1, 2, 2, 1],
         "total": 6,
         "concurrency": 10,
         "failure_budget": 2,
         "skipped": [],
+        "skipped_count": 0,
     }
+    # ...and loads each wave's deployments when the wave starts.
+    waves = {
+        wave: orchestrator.dispatch({"action": "wave", "wave": wave}, table, None, TABLE) for wave in result["waves"]
+    }
+    assert waves == {
+        0: {"wave": 0, "deployments": [{"id": "canary", "pipeline_name": "silo-canary-pipeline"}]},
+        1: {
+            "wave": 1,
+            "deployments": [
+                {"id": "early", "pipeline_name": "silo-early-pipeline"},
+                {"id": "nowave", "pipeline_name": "silo-nowave-pipeline"},
+            ],
+        },
+        2: {
+            "wave": 2,
+            "deployments": [
+                {"id": "alpha", "pipeline_name": "silo-alpha-pipeline"},
+                {"id": "beta", "pipeline_name": "pool-beta-pipeline"},
+            ],
+        },
+        7: {"wave": 7, "deployments": [{"id": "late", "pipeline_name": "silo-late-pipeline"}]},
+    }
+
+
+def test_a_wave_is_loaded_as_it_is_now(table: Any) -> None:
+    table.put_item(TableName=TABLE, Item=item("first", wave=3))
+    planned = orchestrator.dispatch({"action": "plan", "concurrency": 2, "failure_budget": 0}, table, None, TABLE)
+    table.put_item(TableName=TABLE, Item=item("second", wave=3))
+    table.put_item(TableName=TABLE, Item=item("first", status="DEPROVISIONING", wave=3))
+
+    assert planned["sizes"] == [1]
+    assert orchestrator.dispatch({"action": "wave", "wave": 3}, table, None, TABLE) == {
+        "wave": 3,
+        "deployments": [{"id": "second", "pipeline_name": "silo-second-pipeline"}],
+    }
+    assert orchestrator.dispatch({"action": "wave", "wave": 4}, table, None, TABLE) == {"wave": 4, "deployments": []}
 
 
 def test_plan_of_an_empty_table_has_no_waves(table: Any) -> None:
@@ -163,6 +180,85 @@ def test_plan_skips_a_deployment_whose_wave_is_not_a_whole_number() -> None:
     assert result["skipped"] == [{"id": "a", "reason": "wave must be a whole number >= 0, got Decimal('1.5')"}]
 
 
+def test_the_summary_lists_a_few_skipped_records_and_counts_them_all() -> None:
+    items = [{"id": f"bad{i:03d}", "type": "silo", "wave": -1} for i in range(100)]
+    summary = planner.release_summary(planner.plan([*items, {"id": "ok", "type": "pool"}], 3, 1))
+    assert summary["skipped_count"] == 100 and len(summary["skipped"]) == planner.SKIPPED_LISTED
+    assert summary["waves"] == [1] and summary["sizes"] == [1]
+
+
+# -- size: Step Functions keeps every state under 256 KiB ------------------------------------------------------
+
+
+def longest_ids(count: int) -> list[dict[str, Any]]:
+    """Deployments with the longest ids the deployment table accepts (31 characters)."""
+    return [{"id": f"t{i:030d}", "type": "pool", "wave": 1} for i in range(count)]
+
+
+def wave_capacity() -> int:
+    """The largest wave of longest-id deployments that check_wave_fits accepts."""
+    low, high = 1, 20_000
+    while low < high:
+        middle = (low + high + 1) // 2
+        try:
+            planner.release_summary(planner.plan(longest_ids(middle), 10, 0))
+            low = middle
+        except planner.PlanError:
+            high = middle - 1
+    return low
+
+
+def end_of_wave_state(summary: dict[str, Any], deployments: list[dict[str, str]]) -> dict[str, Any]:
+    """The state machine's state at EvaluateWave (the largest it gets), as the definition builds it: the
+    plan summary and loop counters, the loaded wave, and the wave's results, each the larger of a result's
+    two shapes with the longest status and error name."""
+    return {
+        "plan": summary,
+        "index": len(summary["waves"]) - 1,
+        "failed": 1_000_000,
+        "wave_count": len(summary["waves"]),
+        "current": {"wave": summary["waves"][-1], "deployments": deployments},
+        "results": [
+            {"id": d["id"], "status": "Failed", "error": "E" * planner.LONGEST_ERROR_NAME} for d in deployments
+        ],
+    }
+
+
+def test_the_largest_accepted_wave_fits_step_functions_state_and_one_more_is_refused(table: Any) -> None:
+    capacity = wave_capacity()
+    release = planner.plan(longest_ids(capacity), 10, 0)
+    summary = planner.release_summary(release)
+    wave = planner.wave_deployments(release, 1)
+    state = json.dumps(end_of_wave_state(summary, wave["deployments"]), separators=(",", ":"))
+
+    assert 1000 <= capacity < 1500  # about 1,100 deployments of 31-character ids in one wave
+    assert len(state.encode()) <= planner.STATE_LIMIT_BYTES
+    with pytest.raises(planner.PlanError, match=f"wave 1 has {capacity + 1} deployments, more than one wave"):
+        planner.release_summary(planner.plan(longest_ids(capacity + 1), 10, 0))
+
+
+def test_a_fleet_larger_than_one_wave_can_carry_is_released_in_several_waves() -> None:
+    capacity = wave_capacity()
+    fleet_items = [{**d, "wave": i % 4} for i, d in enumerate(longest_ids(3 * capacity))]
+    summary = planner.release_summary(planner.plan(fleet_items, 10, 0))
+    assert summary["total"] == 3 * capacity and summary["waves"] == [0, 1, 2, 3]
+
+
+def test_an_oversized_wave_is_refused_by_the_plan_step_before_anything_starts(table: Any) -> None:
+    for record in longest_ids(wave_capacity() + 1):
+        table.put_item(TableName=TABLE, Item=item(record["id"], wave=5))
+    with pytest.raises(planner.PlanError, match=r"wave 5 has \d+ deployments.*give some of them another wave number"):
+        orchestrator.dispatch({"action": "plan", "concurrency": 10, "failure_budget": 0}, table, None, TABLE)
+    with pytest.raises(planner.PlanError, match="wave 5 has"):
+        orchestrator.dispatch({"action": "wave", "wave": 5}, table, None, TABLE)
+
+
+def test_too_many_distinct_waves_are_refused() -> None:
+    items = [{"id": f"d{i}", "type": "silo", "wave": 10**9 + i} for i in range(2000)]
+    with pytest.raises(planner.PlanError, match="2000 distinct waves, too many"):
+        planner.release_summary(planner.plan(items, 1, 0))
+
+
 @pytest.mark.parametrize(
     ("event", "message"),
     [
@@ -179,7 +275,9 @@ def test_plan_skips_a_deployment_whose_wave_is_not_a_whole_number() -> None:
             "failure_budget must be a whole number >= 0",
         ),
         ({"action": "plan", "concurrency": 2}, "failure_budget must be a whole number >= 0, got None"),
-        ({"action": "deploy"}, "action must be one of plan, start, status, evaluate, got 'deploy'"),
+        ({"action": "deploy"}, "action must be one of plan, wave, start, status, evaluate, got 'deploy'"),
+        ({"action": "wave", "wave": "1"}, "wave must be a whole number >= 0, got '1'"),
+        ({"action": "wave"}, "wave must be a whole number >= 0, got None"),
         ({"action": "start"}, "pipeline_name must be a non-empty string, got None"),
         ({"action": "status", "pipeline_name": "p"}, "execution_id must be a non-empty string, got None"),
         (
@@ -242,7 +340,7 @@ def test_handler_uses_the_table_from_the_environment(table: Any, monkeypatch: py
         result = orchestrator.handler({"action": "plan", "concurrency": 3, "failure_budget": 1}, None)
     finally:
         orchestrator._clients.cache_clear()
-    assert [d["id"] for w in result["waves"] for d in w["deployments"]] == ["solo"]
+    assert result["waves"] == [0] and result["sizes"] == [1]
 
 
 # -- evaluate and the simulated release ---------------------------------------------------------------------

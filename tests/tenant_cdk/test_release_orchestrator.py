@@ -47,10 +47,15 @@ def test_release_plans_then_loops_over_waves_in_order(definition: dict[str, Any]
     assert states["StartRelease"]["Parameters"]["wave_count.$"] == "States.ArrayLength($.plan.waves)"
     more = states["MoreWaves"]
     assert more["Choices"][0]["NumericLessThanPath"] == "$.wave_count"
-    assert more["Choices"][0]["Next"] == "SelectWave"
+    assert more["Choices"][0]["Next"] == "LoadWave"
     assert more["Default"] == "Released"
-    assert states["SelectWave"]["Parameters"] == {"wave.$": "States.ArrayGetItem($.plan.waves, $.index)"}
-    assert states["SelectWave"]["Next"] == "RolloutWave"
+    # Only wave numbers travel in the state: each wave's deployments are loaded when the wave starts.
+    assert _invoke_payload(states["LoadWave"]) == {
+        "action": "wave",
+        "wave.$": "States.ArrayGetItem($.plan.waves, $.index)",
+    }
+    assert states["LoadWave"]["ResultPath"] == "$.current"
+    assert states["LoadWave"]["Next"] == "RolloutWave"
     assert states["RolloutWave"]["Next"] == "EvaluateWave"
     assert states["NextWave"]["Parameters"]["index.$"] == "States.MathAdd($.index, 1)"
     assert states["NextWave"]["Next"] == "MoreWaves"
@@ -62,7 +67,11 @@ def test_a_wave_runs_its_pipelines_in_child_executions_at_most_concurrency_at_a_
     wave = definition["States"]["RolloutWave"]
     assert wave["Type"] == "Map"
     assert wave["MaxConcurrency"] == 7
-    assert wave["ItemsPath"] == "$.current.wave.deployments"
+    assert wave["ItemsPath"] == "$.current.deployments"
+    assert wave["ItemSelector"] == {
+        "id.$": "$$.Map.Item.Value.id",
+        "pipeline_name.$": "$$.Map.Item.Value.pipeline_name",
+    }
     assert wave["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     inner = wave["ItemProcessor"]["States"]
     assert wave["ItemProcessor"]["StartAt"] == "StartPipeline"
@@ -83,7 +92,10 @@ def test_a_wave_runs_its_pipelines_in_child_executions_at_most_concurrency_at_a_
     # A deployment whose start/status calls fail counts as failed instead of failing the wave.
     for name in ("StartPipeline", "PipelineStatus"):
         assert inner[name]["Catch"][0]["Next"] == "DeploymentError"
-    assert inner["DeploymentError"]["Parameters"]["status"] == "Failed"
+    # A wave's results are as small as they can be: the state's 256 KiB bound is computed from these shapes
+    # (lambda_src/release_orchestrator/planner.py, result_shapes).
+    assert inner["DeploymentResult"]["Parameters"] == {"id.$": "$.id", "status.$": "$.execution.status"}
+    assert inner["DeploymentError"]["Parameters"] == {"id.$": "$.id", "status": "Failed", "error.$": "$.error.Error"}
 
 
 def test_failure_budget_is_evaluated_after_each_wave_and_stops_the_release(definition: dict[str, Any]) -> None:
