@@ -13,19 +13,23 @@ What is checked (the Dockerfiles are parsed by tests/batch_job/dockerfile.py, ne
 * GPU pairing (downloads from PyPI, a few seconds; skipped when PyPI is unreachable): the GPU runtime's
   pins, with all their dependencies, resolve to cp312 manylinux wheels installable on Ubuntu 24.04
   (glibc 2.39), so that ``pip install`` cannot fall back to a source build; the pinned onnxruntime-gpu's
-  CUDA provider library links the CUDA major of the base image (libcudart/libcublas) and cuDNN 9; and
-  the GPU pin differs from the CPU pin only because onnxruntime-gpu at the CPU version links another
-  CUDA major. Found on 2026-11-21: onnxruntime-gpu 1.22.0 to 1.26.0 link libcudart.so.12, libcublas.so.12
-  and libcudnn.so.9 (CUDA 12 + cuDNN 9, what nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 provides);
-  1.27.0 and later, 1.31.1 included, link libcudart.so.13 and libcublas.so.13 (CUDA 13), so the CPU
-  version cannot run on the CUDA 12.8 base image and the GPU image stays on onnxruntime-gpu 1.22.0.
+  CUDA provider library links the CUDA major of the base image (libcudart/libcublas), cuDNN 9, and
+  nothing a CUDA runtime image lacks; the GPU pin differs from the CPU pin only because onnxruntime-gpu
+  at the CPU version links another CUDA major. Found on 2026-11-21 (``readelf -d`` of
+  libonnxruntime_providers_cuda.so, cp312 wheels): onnxruntime-gpu 1.22.0, 1.24.4 and 1.26.0 link
+  libcudart.so.12, libcublas.so.12 and libcudnn.so.9 (CUDA 12 + cuDNN 9, what
+  nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 provides); 1.27.0, 1.28.0, 1.30.0, 1.31.0 and 1.31.1
+  link libcudart.so.13 and libcublas.so.13 (CUDA 13), so the CPU image's 1.31.1 cannot run on the CUDA
+  12.8 base image and the GPU image keeps onnxruntime-gpu 1.22.0 (1.26.0 is the newest CUDA 12 build).
 * Slow (``-m slow``; fresh virtualenvs built once per module): the runtime stage's own ``pip install``
-  commands (parsed, run in order, in a copy of the build context) give an environment without torch or
+  commands (parsed, run in order, in a copy of the build context; pinned installs wheels-only, and this
+  machine is Debian bookworm like python:3.11-slim-bookworm) give an environment without torch or
   onnx that embeds a folder (``local``) and an S3 manifest into DynamoDB (``run`` against moto) with the
   vectors the dev environment computes; the export stage's commands give an environment whose
   ``export-model`` output the runtime environment loads; and when a Python 3.12 is on this machine, the
   GPU runtime's commands on 3.12 give an environment that runs the job on ONNX Runtime's CPU fallback
-  (no GPU here) with the same vectors.
+  (no GPU here) with the same vectors. Run time on this 2-core machine: about 15 s without the slow tests,
+  about 95 s with them.
 
 Not verifiable here: the base images themselves (Docker Hub), apt packages of the CUDA image, the
 pretrained checkpoint download in the export stage (download.pytorch.org is unreachable; ``--random``
@@ -69,6 +73,13 @@ VARIANTS = ("Dockerfile", "Dockerfile.gpu")
 UBUNTU_PYTHON = {"22.04": "3.10", "24.04": "3.12"}
 UBUNTU_GLIBC_MINOR = {"22.04": 35, "24.04": 39}
 CUDNN_MAJOR = {12: 9, 13: 9}
+# What a "-cudnn-runtime" image offers a CUDA program: the CUDA runtime libraries (cuda-libraries-X-Y), cuDNN,
+# the driver's libcuda (mounted by the NVIDIA container toolkit) and the C/C++ runtime of Ubuntu.
+CUDA_RUNTIME_IMAGE_LIBRARIES = {
+    *("libcudart", "libcublas", "libcublasLt", "libcufft", "libcurand", "libcusparse", "libcusolver"),
+    *("libnvrtc", "libnvJitLink", "libnvjpeg", "libcudnn", "libcuda"),
+    *("libc", "libm", "libdl", "librt", "libpthread", "libstdc++", "libgcc_s", "ld-linux-x86-64"),
+}
 CUDA_IMAGE = re.compile(r"nvidia/cuda:(?P<major>\d+)\.\d+(?:\.\d+)?-cudnn-runtime-ubuntu(?P<ubuntu>\d+\.\d+)$")
 PYTHON_IMAGE = re.compile(r"python:(?P<version>3\.\d+)[-.\w]*$")
 PYPI = "https://pypi.org/simple/"
@@ -332,6 +343,9 @@ def test_gpu_onnxruntime_links_the_cuda_and_cudnn_of_the_base_image(gpu_runtime_
     assert soname_major(needed, "libcudart") == cuda, needed
     assert soname_major(needed, "libcublas") == cuda, needed
     assert soname_major(needed, "libcudnn") in (None, CUDNN_MAJOR[cuda]), needed
+    # AND nothing it links is missing from a CUDA runtime image (no TensorRT, no CUDA toolkit extras)
+    missing = {name for name in needed if name.split(".so")[0] not in CUDA_RUNTIME_IMAGE_LIBRARIES}
+    assert not missing, f"{wheel.name} links libraries {cuda_base()[0]} does not have: {sorted(missing)}"
 
 
 def test_gpu_pin_differs_from_the_cpu_pin_only_where_cuda_forces_it(pypi: None, tmp_path: Path) -> None:
@@ -373,7 +387,7 @@ def build_stage(stage: dockerfile.Stage, interpreter: str, root: Path) -> Path:
     """A virtualenv with what ``stage``'s pip installs give, run in order in a copy of the build context.
 
     COPY sources (not --from) are copied from batch_job/ as the Docker build does, minus dockerignored
-    caches. An ``--index-url`` that is unreachable from here is dropped (the torch CPU wheel then comes from
+    caches. Pinned installs get ``--only-binary=:all:`` so that a source build cannot hide a missing wheel. An ``--index-url`` that is unreachable from here is dropped (the torch CPU wheel then comes from
     this machine's wheel directory, checked by the caller).
     """
     env_dir, app = root / "venv", root / "app"
@@ -396,6 +410,9 @@ def build_stage(stage: dockerfile.Stage, interpreter: str, root: Path) -> Path:
                 shutil.copy2(CONTEXT / source, target)
     for pip in stage.pip_installs():
         tokens = list(pip.tokens)
+        if pip.pins() and len(pip.pins()) == len(pip.requirements):
+            # Wheels only: the slim image has no compiler (this machine's glibc is bookworm's, like the image's)
+            tokens.insert(0, "--only-binary=:all:")
         for option in ("--index-url", "-i"):
             if option in tokens and not url_reachable(tokens[tokens.index(option) + 1]):
                 position = tokens.index(option)
@@ -605,3 +622,11 @@ def test_gpu_runtime_environment_falls_back_to_cpu_with_the_same_vectors(
     result = check_local_run(gpu_runtime_python, image_folder, model_path, embedder, tmp_path / "v.parquet")
     assert "CUDAExecutionProvider" in result.stderr  # ONNX Runtime's failed attempt to load the CUDA provider
     assert "on CPUExecutionProvider" in result.stderr
+    # AND every dependency is installed, except that onnxruntime-gpu does not count as `onnxruntime` for pip
+    # (the package declares onnxruntime; the image installs it with --no-deps, so the CPU build never lands)
+    check = run_in(gpu_runtime_python, "-m", "pip", "check")
+    problems = [line for line in check.stdout.splitlines() if line.strip()]
+    assert all(
+        re.fullmatch(r"devops-blueprints-batch-job \S+ requires onnxruntime, which is not installed\.", p)
+        for p in problems
+    ), problems
