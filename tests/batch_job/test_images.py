@@ -33,7 +33,8 @@ What is checked (the Dockerfiles are parsed by tests/batch_job/dockerfile.py, ne
 
 Not verifiable here: the base images themselves (Docker Hub), apt packages of the CUDA image, the
 pretrained checkpoint download in the export stage (download.pytorch.org is unreachable; ``--random``
-stands in), CUDA execution on a GPU, and the Docker build itself (layer order, USER file permissions).
+stands in), CUDA execution on a GPU, and the Docker build itself (layer order, file permissions for
+USER 10001: this machine's Python lives under /root, which another uid cannot read).
 """
 
 from __future__ import annotations
@@ -430,11 +431,14 @@ def build_stage(stage: dockerfile.Stage, interpreter: str, root: Path) -> Path:
     return python
 
 
-def run_in(python: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_in(
+    python: Path, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python args`` with a clean environment plus ``env``; by default outside the repository."""
     return subprocess.run(
         [str(python), *args],
-        cwd=python.parent.parent.parent,  # outside the repository: nothing but the venv is importable
-        env=clean_env(python, **env),
+        cwd=cwd or python.parent.parent.parent,
+        env=clean_env(python, **(env or {})),
         capture_output=True,
         text=True,
         timeout=600,
@@ -483,7 +487,7 @@ def check_local_run(
         str(out),
         "--model",
         str(model),
-        **runtime_env(),
+        env=runtime_env(),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "summary: images=5 embedded=4 failed=1 " in result.stdout
@@ -536,8 +540,11 @@ def test_runtime_environment_runs_a_manifest_into_dynamodb(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    # WHEN the image's CMD runs in the runtime environment
-    result = run_in(runtime_python, *parsed("Dockerfile").stage("runtime").cmd()[1:], **job_env)
+    # WHEN the image's CMD runs in the runtime environment, from its WORKDIR (the copied build context) and
+    # with a HOME that does not exist (useradd --no-create-home)
+    root = runtime_python.parent.parent.parent
+    job_env["HOME"] = str(root / "home" / "job")
+    result = run_in(runtime_python, *parsed("Dockerfile").stage("runtime").cmd()[1:], cwd=root / "app", env=job_env)
     # THEN the items are in DynamoDB with the dev environment's vectors, and the failure is recorded
     assert result.returncode == 0, result.stderr[-3000:]
     assert "summary: images=4 embedded=3 failed=1 " in result.stdout
@@ -578,7 +585,7 @@ def test_export_stage_writes_a_model_the_runtime_environment_loads(
         str(out),
         "--model",
         str(model),
-        **runtime_env(),
+        env=runtime_env(),
     )
     assert local.returncode == 0, local.stderr[-3000:]
     assert "summary: images=5 embedded=4 failed=1 " in local.stdout
