@@ -238,6 +238,14 @@ def test_cmd_runs_the_job_subcommand_with_a_python_on_path(variant: str) -> None
         assert runtime.env().get("PATH", "").startswith(f"{venvs[-1]}/bin:"), f"{variant}: venv not first on PATH"
 
 
+def test_job_definition_runs_the_images_cmd() -> None:
+    # The Batch job definition sets the container command (it overrides CMD): it must be the same command
+    from devops_blueprints.constructs.embedding_batch import DEFAULT_COMMAND
+
+    for variant in VARIANTS:
+        assert list(DEFAULT_COMMAND) == parsed(variant).stage("runtime").cmd(), variant
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_runtime_runs_as_a_non_root_user_created_in_the_image(variant: str) -> None:
     runtime = parsed(variant).stage("runtime")
