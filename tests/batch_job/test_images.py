@@ -49,6 +49,7 @@ import sys
 import tomllib
 import urllib.request
 import venv
+from collections.abc import Iterator
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -311,14 +312,15 @@ def pip_download(destination: Path, *args: str) -> subprocess.CompletedProcess[s
 
 
 @pytest.fixture(scope="module")
-def gpu_runtime_wheels(pypi: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def gpu_runtime_wheels(pypi: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every wheel the GPU runtime's pinned pip install resolves to (dependencies included), for its Ubuntu."""
     runtime = parsed("Dockerfile.gpu").stage("runtime")
     destination = tmp_path_factory.mktemp("gpu-wheels")
     pins = [f"{name}=={version}" for name, version in runtime.pins().items()]
     result = pip_download(destination, *ubuntu_download_args(cuda_base()["ubuntu"], stage_python(runtime)), *pins)
     assert result.returncode == 0, f"no binary wheels for {pins} on {runtime.base}:\n{result.stderr[-3000:]}"
-    return destination
+    yield destination
+    shutil.rmtree(destination, ignore_errors=True)  # several hundred MB
 
 
 def cuda_provider_needed(wheel: Path, tmp_path: Path) -> list[str]:
@@ -327,7 +329,10 @@ def cuda_provider_needed(wheel: Path, tmp_path: Path) -> list[str]:
     member = "onnxruntime/capi/libonnxruntime_providers_cuda.so"
     with zipfile.ZipFile(wheel) as archive:
         archive.extract(member, tmp_path)
-    return elf.needed(tmp_path / member)
+    try:
+        return elf.needed(tmp_path / member)
+    finally:
+        (tmp_path / member).unlink()  # a few hundred MB
 
 
 def test_gpu_runtime_pins_resolve_to_cp312_wheels_for_ubuntu_24_04(gpu_runtime_wheels: Path) -> None:
@@ -368,6 +373,7 @@ def test_gpu_pin_differs_from_the_cpu_pin_only_where_cuda_forces_it(pypi: None, 
     assert result.returncode == 0, result.stderr[-2000:]
     (wheel,) = tmp_path.glob("onnxruntime_gpu-*.whl")
     needed = cuda_provider_needed(wheel, tmp_path)
+    wheel.unlink()
     # THEN onnxruntime-gpu at the CPU image's version needs another CUDA than the base image has
     cudart = soname_major(needed, "libcudart")
     assert cudart is not None and cudart != int(cuda_base()["major"]), (
@@ -455,10 +461,12 @@ def run_in(
 
 
 @pytest.fixture(scope="module")
-def runtime_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def runtime_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     runtime = parsed("Dockerfile").stage("runtime")
     assert sys.version_info[:2] == tuple(int(p) for p in stage_python(runtime).split("."))
-    return build_stage(runtime, sys.executable, tmp_path_factory.mktemp("runtime"))
+    root = tmp_path_factory.mktemp("runtime")
+    yield build_stage(runtime, sys.executable, root)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def runtime_env() -> dict[str, str]:
@@ -569,11 +577,13 @@ def test_runtime_environment_runs_a_manifest_into_dynamodb(
 
 @pytest.mark.slow
 def test_export_stage_writes_a_model_the_runtime_environment_loads(
-    runtime_python: Path, image_folder: Path, tmp_path_factory: pytest.TempPathFactory
+    runtime_python: Path, image_folder: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> None:
     # GIVEN the export stage's pip installs (torch from the CPU wheel, onnx, onnxruntime) in a fresh venv
     export = parsed("Dockerfile").stage("export")
-    python = build_stage(export, sys.executable, tmp_path_factory.mktemp("export"))
+    root = tmp_path_factory.mktemp("export")
+    request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))  # torch: about a GB
+    python = build_stage(export, sys.executable, root)
     torch_version = run_in(python, "-c", "import torch; print(torch.__version__)")
     assert torch_version.stdout.strip() == f"{export.pins()['torch']}+cpu", torch_version
     # WHEN its export-model runs (random weights: the pretrained checkpoint cannot be downloaded here)
@@ -618,12 +628,14 @@ def python312() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def gpu_runtime_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def gpu_runtime_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     runtime = parsed("Dockerfile.gpu").stage("runtime")
     interpreter = python312()
     if interpreter is None or stage_python(runtime) != "3.12":
         pytest.skip("no CPython 3.12 on this machine to stand in for Ubuntu 24.04's python3")
-    return build_stage(runtime, interpreter, tmp_path_factory.mktemp("gpu-runtime"))
+    root = tmp_path_factory.mktemp("gpu-runtime")
+    yield build_stage(runtime, interpreter, root)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.slow
