@@ -86,7 +86,8 @@ class ImageEmbeddingPipeline(Construct):
     :param gpu_count: GPUs per job (0..8); needs ``"ec2"`` or ``"spot"``. Sets the job's GPU resource
         requirement and the ECS GPU AMI. Default: 0 (CPU inference).
     :param instance_types: EC2 instance types. Default: Batch's optimal families for CPU; g4dn/g5 sizes
-        with ``gpu_count`` GPUs for GPU jobs.
+        with ``gpu_count`` GPUs for GPU jobs. All x86_64 or all Graviton (arm64): the job image is built
+        for that platform (linux/amd64 otherwise, whatever machine deploys); GPU jobs need x86_64.
     :param spot_bid_percentage: the most a Spot instance may cost, in percent of on-demand (1..100); only
         with ``"spot"``. Default: no limit below on-demand.
     :param job_vcpus: vCPUs per array child (Fargate: 0.25, 0.5, 1, 2, 4, 8 or 16). Default: 4.
@@ -218,6 +219,7 @@ class ImageEmbeddingPipeline(Construct):
             log_group=self._job_log_group,
             compute_type=compute_type,
             gpu_count=gpu_count,
+            instance_types=instance_types,
             job_vcpus=job_vcpus,
             job_memory_mib=job_memory_mib,
             retry_attempts=retry_attempts,

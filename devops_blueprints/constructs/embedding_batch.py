@@ -15,6 +15,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -22,6 +23,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from devops_blueprints.assets import batch_job_dir
+from devops_blueprints.constructs.embedding_validation import instance_architecture
 
 DEFAULT_COMMAND = ("python", "-m", "batch_job", "run")
 #: GPU instance types by GPUs per job (NVIDIA T4 / A10G).
@@ -122,6 +124,15 @@ def create_compute(
     return compute_environment, job_queue
 
 
+def image_platform(compute_type: str, instance_types: Sequence[ec2.InstanceType] | None) -> ecr_assets.Platform:
+    """The job image's platform: linux/arm64 for Graviton instance types, else linux/amd64 (Fargate jobs run
+    on X86_64, see ``fargate_cpu_architecture``; GPU instance types are x86_64, validated)."""
+    graviton = bool(instance_types) and {instance_architecture(t) for t in instance_types or ()} == {"arm64"}
+    if graviton and not compute_type.startswith("fargate"):
+        return ecr_assets.Platform.LINUX_ARM64
+    return ecr_assets.Platform.LINUX_AMD64
+
+
 def create_job_definition(
     scope: Construct,
     *,
@@ -131,6 +142,7 @@ def create_job_definition(
     log_group: logs.ILogGroup,
     compute_type: str,
     gpu_count: int,
+    instance_types: Sequence[ec2.InstanceType] | None,
     job_vcpus: float,
     job_memory_mib: float,
     retry_attempts: float,
@@ -148,7 +160,11 @@ def create_job_definition(
     if embedding_model:
         environment["EMBEDDING_MODEL"] = embedding_model
     image = container_image or ecs.ContainerImage.from_asset(
-        str(batch_job_dir()), file="Dockerfile.gpu" if gpu_count else "Dockerfile"
+        str(batch_job_dir()),
+        file="Dockerfile.gpu" if gpu_count else "Dockerfile",
+        # Built for the hosts that run it, whatever machine deploys (an Apple silicon laptop or a Graviton CI
+        # runner would otherwise build an arm64 image that x86_64 Fargate and GPU hosts cannot start).
+        platform=image_platform(compute_type, instance_types),
     )
     container_props: dict[str, Any] = {
         "image": image,

@@ -6,6 +6,7 @@ value and what is allowed. Unresolved tokens are not validated (their values are
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,21 @@ ENCRYPTIONS = ("kms", "s3-managed")
 FARGATE_VCPUS = (0.25, 0.5, 1, 2, 4, 8, 16)
 MAX_VCPUS_LIMIT = 10_000
 MAX_GPUS = 8
+
+
+# Graviton families: a "g" among the letters after the generation (c7g, m6gd, c6gn, im4gn, is4gen, x2gd,
+# g5g, hpc7g) and the first-generation a1; everything else Batch runs (including "optimal") is x86_64.
+_ARM_FAMILY = re.compile(r"^(a1|[a-z]+\d+[a-z]*g[a-z]*)$")
+
+
+def instance_architecture(instance_type: ec2.InstanceType | str) -> str:
+    """``"arm64"`` or ``"x86_64"`` for an EC2 instance type or family as Batch accepts it (``c7g.large``,
+    ``c7g``, ``optimal``, ``default_arm64``)."""
+    name = (instance_type if isinstance(instance_type, str) else instance_type.to_string()).lower()
+    if name in ("default_arm64", "default_x86_64"):
+        return name.removeprefix("default_")
+    family = name.split(".", 1)[0].split("-", 1)[0]
+    return "arm64" if _ARM_FAMILY.match(family) else "x86_64"
 
 
 def _fail(message: str) -> None:
@@ -95,6 +111,19 @@ def validate_props(
         _fail(f'gpu_count needs compute_type "ec2" or "spot" (Fargate has no GPUs), got "{compute_type}"')
     if instance_types and fargate:
         _fail(f'instance_types needs compute_type "ec2" or "spot", got "{compute_type}"')
+    by_architecture: dict[str, list[str]] = {}
+    for instance_type in instance_types or ():
+        by_architecture.setdefault(instance_architecture(instance_type), []).append(instance_type.to_string())
+    if len(by_architecture) > 1:
+        _fail(
+            f"instance_types mixes x86_64 ({', '.join(by_architecture['x86_64'])}) and arm64 "
+            f"({', '.join(by_architecture['arm64'])}): the job's one image is built for one architecture"
+        )
+    if gpu_count and "arm64" in by_architecture:
+        _fail(
+            f"gpu_count needs x86_64 instance types (onnxruntime-gpu publishes no Arm build), got "
+            f"{', '.join(by_architecture['arm64'])}"
+        )
     if spot_bid_percentage is not None:
         if compute_type != "spot":
             _fail(f'spot_bid_percentage needs compute_type "spot", got "{compute_type}"')

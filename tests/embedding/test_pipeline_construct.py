@@ -19,6 +19,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from devops_blueprints.constructs import ImageEmbeddingPipeline
+from devops_blueprints.constructs.embedding_validation import instance_architecture
 from devops_blueprints.stacks import EmbeddingStack
 from devops_blueprints.stages import EmbeddingStage
 from tests.support.cdk import cfn_lint_errors, nag_findings, new_app, scrub
@@ -388,6 +389,69 @@ def test_gpu_jobs_build_the_gpu_dockerfile_and_cpu_jobs_the_default(stage: Embed
     assert docker_files(cpu_app) == ["Dockerfile"]
 
 
+def image_platforms(app: cdk.App) -> list[str]:
+    """The ``platform`` of every image asset the app declares (what ``docker build --platform`` gets)."""
+    assembly = app.synth()
+    return [
+        image["source"].get("platform", "(builder's own)")
+        for manifest in Path(assembly.directory).rglob("*.assets.json")
+        for image in json.loads(manifest.read_text()).get("dockerImages", {}).values()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("props", "platform"),
+    [
+        ({}, "linux/amd64"),  # Fargate runs X86_64
+        ({"compute_type": "ec2"}, "linux/amd64"),  # Batch's "optimal" families are x86_64
+        ({"compute_type": "spot", "gpu_count": 1}, "linux/amd64"),
+        ({"compute_type": "ec2", "instance_types": [ec2.InstanceType("m7i.2xlarge")]}, "linux/amd64"),
+        (
+            {
+                "compute_type": "spot",
+                "instance_types": [ec2.InstanceType("c7g.2xlarge"), ec2.InstanceType("m6gd.xlarge")],
+            },
+            "linux/arm64",
+        ),
+    ],
+)
+def test_the_job_image_is_built_for_the_hosts_that_run_it(props: dict[str, Any], platform: str) -> None:
+    app = new_app()
+    ImageEmbeddingPipeline(cdk.Stack(app, "Platform"), "Pipeline", **props)
+    assert image_platforms(app) == [platform]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "c7g.large",
+        "m6gd.xlarge",
+        "c6gn.16xlarge",
+        "r8g.medium",
+        "t4g.nano",
+        "x2gd.large",
+        "im4gn.large",
+        "is4gen.large",
+        "g5g.xlarge",
+        "hpc7g.4xlarge",
+        "a1.large",
+        "m5.large",
+        "c7a.large",
+        "g4dn.xlarge",
+        "g5.2xlarge",
+        "p4d.24xlarge",
+        "inf2.xlarge",
+        "m7i-flex.large",
+        "c6in.large",
+        "r7iz.large",
+    ],
+)
+def test_instance_architecture_agrees_with_aws_cdk(name: str) -> None:
+    expected = {"ARM_64": "arm64", "X86_64": "x86_64"}[ec2.InstanceType(name).architecture.name]
+    assert instance_architecture(name) == expected
+    assert instance_architecture(name.split(".")[0]) == expected  # a bare family, as Batch also accepts
+
+
 # ---------------------------------------------------------------------------------- existing resources
 
 
@@ -520,6 +584,14 @@ def given(**props: Any) -> Props:
         (
             given(instance_types=[ec2.InstanceType("m5.large")]),
             r'instance_types needs compute_type "ec2" or "spot", got "fargate"',
+        ),
+        (
+            given(compute_type="ec2", instance_types=[ec2.InstanceType("m5.large"), ec2.InstanceType("c7g.large")]),
+            r"instance_types mixes x86_64 \(m5.large\) and arm64 \(c7g.large\): the job's one image is built for one",
+        ),
+        (
+            given(compute_type="spot", gpu_count=1, instance_types=[ec2.InstanceType("g5g.xlarge")]),
+            r"gpu_count needs x86_64 instance types \(onnxruntime-gpu publishes no Arm build\), got g5g.xlarge$",
         ),
         (given(spot_bid_percentage=50, compute_type="ec2"), r'spot_bid_percentage needs compute_type "spot"'),
         (
