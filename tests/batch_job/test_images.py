@@ -590,24 +590,9 @@ def test_export_stage_writes_a_model_the_runtime_environment_loads(
     model = tmp_path_factory.mktemp("model") / "opt" / "model" / DEFAULT_MODEL.name
     result = run_in(python, "-m", "batch_job", "export-model", "--out", str(model), "--random")
     assert result.returncode == 0, result.stderr[-3000:]
-    # THEN the runtime environment (no torch, no onnx) embeds with that file
+    # THEN the runtime environment (no torch, no onnx) embeds with that file, as the dev environment does
     out = tmp_path_factory.mktemp("out") / "v.parquet"
-    local = run_in(
-        runtime_python,
-        "-m",
-        "batch_job",
-        "local",
-        "--images",
-        str(image_folder),
-        "--out",
-        str(out),
-        "--model",
-        str(model),
-        env=runtime_env(),
-    )
-    assert local.returncode == 0, local.stderr[-3000:]
-    assert "summary: images=5 embedded=4 failed=1 " in local.stdout
-    assert all(len(v) == 512 for v in pq.read_table(out).column("vector").to_pylist())
+    check_local_run(runtime_python, image_folder, model, Embedder(model), out)
 
 
 def python312() -> str | None:
