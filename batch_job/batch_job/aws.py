@@ -2,7 +2,8 @@
 
 Environment (interface): ``IMAGES_BUCKET``, ``RESULTS_TABLE``, ``MANIFEST_KEY``
 (``manifests/<run-id>/...``, one image key per line), ``CHUNK_SIZE``, ``AWS_BATCH_JOB_ARRAY_INDEX``
-(absent: 0), ``EMBEDDING_MODEL``. Child ``i`` embeds the manifest's non-empty lines
+(absent: 0), ``EMBEDDING_MODEL`` (a file path in the image, or ``s3://<bucket>/<key>``: downloaded once
+when the job starts, e.g. an int8 model made by ``quantize``). Child ``i`` embeds the manifest's non-empty lines
 ``[i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)``. Failures go to ``failures/<run-id>/<i>.jsonl`` in the bucket.
 boto3 honours ``AWS_ENDPOINT_URL`` for every client.
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from batch_job.errors import EXIT_SYSTEMIC, EXIT_USAGE, JobError, SourceError
@@ -22,6 +25,8 @@ from batch_job.pipeline import Failure, Progress, Summary, embed_stream
 
 # An object bigger than this is refused without being downloaded (no real photo comes close).
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
+# A model object bigger than this is refused without being downloaded (ResNet-18 is 45 MB in fp32).
+MAX_MODEL_BYTES = 1024 * 1024 * 1024
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
 
@@ -146,6 +151,41 @@ def s3_reader(s3: Any, bucket: str) -> Any:
     return read
 
 
+def parse_s3_uri(value: str) -> tuple[str, str]:
+    """``s3://<bucket>/<key>`` -> (bucket, key); one JobError naming EMBEDDING_MODEL otherwise."""
+    bucket, _, key = value.removeprefix("s3://").partition("/")
+    if not value.startswith("s3://") or not bucket or not key or key.endswith("/"):
+        raise JobError(
+            f"EMBEDDING_MODEL must be a file path or s3://<bucket>/<key of an .onnx file>, got {value!r}", EXIT_USAGE
+        )
+    return bucket, key
+
+
+def fetch_model(s3: Any, uri: str, folder: Path, *, max_bytes: int = MAX_MODEL_BYTES) -> Path:
+    """Download the model at ``uri`` into ``folder`` (streamed); returns its local path."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = parse_s3_uri(uri)
+    where = f"EMBEDDING_MODEL {uri}"
+    target = folder / PurePosixPath(key).name
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+        size = int(response.get("ContentLength", 0))
+        if size > max_bytes:
+            response["Body"].close()
+            raise JobError(f"{where}: object is {size} bytes, over the {max_bytes}-byte limit for a model", EXIT_USAGE)
+        with target.open("wb") as out:
+            shutil.copyfileobj(response["Body"], out, length=1024 * 1024)
+    except ClientError as exc:
+        code, message = _error_code(exc)
+        if code in _MISSING_CODES | {"NoSuchBucket"}:
+            raise JobError(f"{where}: not found", EXIT_USAGE) from exc
+        raise JobError(f"{where}: cannot be read ({code}: {message})", EXIT_SYSTEMIC) from exc
+    except BotoCoreError as exc:
+        raise JobError(f"{where}: cannot be read ({exc})", EXIT_SYSTEMIC) from exc
+    return target
+
+
 def check_table(dynamodb: Any, table: str) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -182,20 +222,41 @@ def run(
 ) -> tuple[Summary, list[Failure]]:
     """Embed this array child's slice of the manifest into the results table.
 
-    ``model`` is an :class:`~batch_job.engine.Embedder` (default: load ``EMBEDDING_MODEL``); ``dynamodb``
-    replaces the DynamoDB client (tests wrap it to simulate throttling).
+    ``model`` is an :class:`~batch_job.engine.Embedder` (default: load ``EMBEDDING_MODEL``, downloading it
+    first when it is an ``s3://`` URI); ``dynamodb`` replaces the DynamoDB client (tests wrap it to simulate
+    throttling).
     """
+    environment = os.environ if env is None else env
+    with tempfile.TemporaryDirectory(prefix="batch-job-model-") as model_folder:
+        return _run(environment, model, Path(model_folder), batch_size, workers, dynamodb, progress_every)
+
+
+def _run(
+    env: Mapping[str, str],
+    model: Any,
+    model_folder: Path,
+    batch_size: int,
+    workers: int | None,
+    dynamodb: Any,
+    progress_every: int,
+) -> tuple[Summary, list[Failure]]:
     import boto3
 
-    from batch_job.engine import Embedder, default_model_path, usable_cpus
+    from batch_job.engine import DEFAULT_MODEL, Embedder, usable_cpus
     from batch_job.sinks import DynamoDBSink
 
-    config = RunConfig.from_env(os.environ if env is None else env)
+    config = RunConfig.from_env(env)
     # S3 reads mostly wait on the network: keep enough in flight to feed inference (decoding is capped
     # separately at one thread per CPU).
     workers = workers or max(8, 4 * usable_cpus())
-    embedder = model or Embedder(default_model_path())
     s3 = boto3.client("s3", config=client_config(workers))
+    if model is None:
+        setting = env.get("EMBEDDING_MODEL", "").strip()
+        if setting.startswith("s3:"):
+            model = Embedder(fetch_model(s3, setting, model_folder))
+        else:
+            model = Embedder(Path(setting) if setting else DEFAULT_MODEL)
+    embedder = model
     dynamodb = dynamodb or boto3.client("dynamodb", config=client_config(1))
     check_table(dynamodb, config.table)
     keys = read_manifest_slice(s3, config)

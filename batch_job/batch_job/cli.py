@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="AWS Batch mode: embed this array child's slice of the manifest into DynamoDB",
         description="Configured by the environment: IMAGES_BUCKET, RESULTS_TABLE, MANIFEST_KEY, CHUNK_SIZE, "
-        "AWS_BATCH_JOB_ARRAY_INDEX (default 0), EMBEDDING_MODEL (default /opt/model/resnet18.onnx).",
+        "AWS_BATCH_JOB_ARRAY_INDEX (default 0), EMBEDDING_MODEL (default /opt/model/resnet18.onnx; a path or "
+        "s3://<bucket>/<key>, downloaded when the job starts).",
     )
     run.add_argument("--batch-size", type=_positive, default=32, help="images per inference call (32)")
     run.add_argument(

@@ -24,8 +24,21 @@ def object_arn(bucket: s3.IBucket, prefix: str) -> str:
     return bucket.arn_for_objects(f"{prefix}*")
 
 
-def grant_job(role: iam.IRole, *, bucket: s3.IBucket, table: dynamodb.ITable, images_prefix: str) -> None:
-    """Read images and manifests, write failures, write items - nothing else."""
+def grant_job(
+    role: iam.IRole,
+    *,
+    bucket: s3.IBucket,
+    table: dynamodb.ITable,
+    images_prefix: str,
+    model_key: str | None = None,
+) -> None:
+    """Read images and manifests (and the model object, if any), write failures, write items - nothing else."""
+    if model_key is not None:
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadModel", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(model_key)]
+            )
+        )
     role.add_to_principal_policy(
         iam.PolicyStatement(
             sid="ReadImagesAndManifests",

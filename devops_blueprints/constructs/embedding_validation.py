@@ -78,6 +78,8 @@ def validate_props(
     job_timeout: cdk.Duration | None,
     images_prefix: str,
     command: Sequence[str],
+    embedding_model: str | None = None,
+    model_key: str | None = None,
 ) -> None:
     """Every prop problem is one error naming the prop, the value and what is allowed."""
     if bucket is not None and access_logs_bucket is not None:
@@ -149,3 +151,17 @@ def validate_props(
             _fail(f'images_prefix must not be under "{reserved}" (the pipeline writes there), got "{images_prefix}"')
     if not command or not all(isinstance(part, str) and part for part in command):
         _fail(f"command must be a non-empty list of non-empty strings, got {list(command)!r}")
+    if model_key is not None:
+        _check_model_key(model_key, embedding_model)
+
+
+def _check_model_key(model_key: str, embedding_model: str | None) -> None:
+    if embedding_model is not None:
+        _fail("give either embedding_model (a path in the image) or model_key (an object in the bucket), not both")
+    if _is_token(model_key):
+        return
+    if not isinstance(model_key, str) or not model_key.endswith(".onnx") or model_key.startswith("/"):
+        _fail(f'model_key must be an object key ending in ".onnx" (no leading "/"), got {model_key!r}')
+    for reserved in (MANIFESTS_PREFIX, FAILURES_PREFIX):
+        if model_key.startswith(reserved):
+            _fail(f'model_key must not be under "{reserved}" (the pipeline writes there), got "{model_key}"')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import boto3
 import numpy as np
 import pytest
-from batch_job.aws import run
+from batch_job.aws import fetch_model, run
 from batch_job.cli import main
 from batch_job.engine import Embedder
 from batch_job.errors import JobError
@@ -229,6 +230,24 @@ def test_every_image_failing_on_infrastructure_is_a_systemic_failure(
         ({"IMAGES_BUCKET": "no-such-bucket"}, 1, r"MANIFEST_KEY s3://no-such-bucket/manifests/.*: not found"),
         ({"AWS_BATCH_JOB_ARRAY_INDEX": "5"}, 2, r"has 2 keys, so AWS_BATCH_JOB_ARRAY_INDEX=5 with CHUNK_SIZE=100"),
         ({"EMBEDDING_MODEL": "/nonexistent/model.onnx"}, 2, r"model /nonexistent/model.onnx: no such file"),
+        (
+            {"EMBEDDING_MODEL": f"s3://{BUCKET}/models/missing.onnx"},
+            2,
+            rf"EMBEDDING_MODEL s3://{BUCKET}/models/missing.onnx: not found$",
+        ),
+        (
+            {"EMBEDDING_MODEL": "s3://no-such-bucket/m.onnx"},
+            2,
+            r"EMBEDDING_MODEL s3://no-such-bucket/m.onnx: not found$",
+        ),
+        *(
+            (
+                {"EMBEDDING_MODEL": uri},
+                2,
+                rf"EMBEDDING_MODEL must be a file path or s3://<bucket>/<key of an .onnx file>, got '{uri}'$",
+            )
+            for uri in ("s3://", "s3://bucket-only", f"s3://{BUCKET}/models/", "s3:/single-slash/m.onnx")
+        ),
     ],
 )
 def test_bad_environment_is_one_clear_line(
@@ -248,6 +267,58 @@ def test_bad_environment_is_one_clear_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and re.search(message, err[0]), err
     assert scan_items() == {}
+
+
+def relabelled_model(model_path: Path, name: str) -> bytes:
+    """The same network with another ``model`` name in its metadata (so items show which file ran)."""
+    import onnx
+
+    proto = onnx.load(str(model_path))
+    for entry in proto.metadata_props:
+        if entry.key == "model":
+            entry.value = name
+    return bytes(proto.SerializeToString())
+
+
+def test_a_model_in_s3_is_downloaded_once_used_and_removed(
+    aws: str, model_path: Path, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the job's model as an object in the bucket (e.g. an int8 model made by `quantize`)
+    objects = good_images(3)
+    env = create_resources(objects, sorted(objects))
+    boto3.client("s3").put_object(
+        Bucket=BUCKET, Key="models/team-model.onnx", Body=relabelled_model(model_path, "team-model-int8")
+    )
+    downloads = tmp_path / "tmp"
+    downloads.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(downloads))
+    # WHEN the job runs with EMBEDDING_MODEL pointing at it
+    summary, failures = run({**env, "EMBEDDING_MODEL": f"s3://{BUCKET}/models/team-model.onnx"})
+    # THEN every item was embedded by that model, and its download is gone
+    items = scan_items()
+    assert (summary.embedded, failures) == (3, [])
+    assert {item["Model"] for item in items.values()} == {"team-model-int8"}
+    for image_id, item in items.items():
+        expected = embedder.embed(preprocess(objects[image_id])[None])[0]
+        np.testing.assert_allclose(np.frombuffer(item["Vector"].value, "float32"), expected, rtol=1e-4, atol=1e-5)
+    assert list(downloads.iterdir()) == []
+
+
+def test_a_model_object_that_is_not_a_model_is_one_clear_error(aws: str, tmp_path: Path) -> None:
+    objects = good_images(1)
+    env = create_resources(objects, sorted(objects))
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="models/notes.onnx", Body=b"not a model")
+    with pytest.raises(JobError, match=r"^model .*notes.onnx: not a loadable ONNX model") as info:
+        run({**env, "EMBEDDING_MODEL": f"s3://{BUCKET}/models/notes.onnx"})
+    assert info.value.exit_code == 2 and scan_items() == {}
+
+
+def test_a_model_object_over_the_limit_is_refused_before_download(aws: str, tmp_path: Path) -> None:
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="models/huge.onnx", Body=b"x" * 2048)
+    with pytest.raises(JobError, match=r"s3://.*/models/huge.onnx: object is 2048 bytes, over the 1024-byte limit"):
+        fetch_model(boto3.client("s3"), f"s3://{BUCKET}/models/huge.onnx", tmp_path, max_bytes=1024)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_manifest_blank_lines_and_crlf_do_not_shift_the_chunks(aws: str, embedder: Embedder) -> None:

@@ -244,6 +244,26 @@ def test_the_job_role_reads_images_and_manifests_writes_failures_and_items_only(
     assert "dynamodb:DeleteItem" not in actions and "s3:DeleteObject" not in actions
 
 
+def test_a_model_in_the_bucket_is_what_the_job_loads_and_the_only_extra_object_it_may_read() -> None:
+    stack, pipeline = pipeline_stack(model_key="models/resnet18-int8.onnx")
+    template = Template.from_stack(stack)
+    bucket = logical_id(stack, pipeline.bucket)
+
+    _, definition = only(template, "AWS::Batch::JobDefinition")
+    environment = {e["Name"]: e["Value"] for e in definition["Properties"]["ContainerProperties"]["Environment"]}
+    assert environment["EMBEDDING_MODEL"] == {
+        "Fn::Join": ["", ["s3://", {"Ref": bucket}, "/models/resnet18-int8.onnx"]]
+    }
+    by_sid = {s.get("Sid"): s for s in policy_of(template, logical_id(stack, pipeline.job_role))}
+    assert by_sid["ReadModel"] == {
+        "Sid": "ReadModel",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/models/resnet18-int8.onnx"]]},
+    }
+    assert nag_findings(stack) == []
+
+
 def test_the_submitter_is_traced_python_with_its_environment_and_narrow_grants(template: Template, stack: Any) -> None:
     pipeline = stack.pipeline
     queue_arn = {"Fn::GetAtt": [logical_id(stack, pipeline.job_queue), "JobQueueArn"]}
@@ -608,6 +628,13 @@ def given(**props: Any) -> Props:
         (given(images_prefix="images"), r'images_prefix must be "" \(whole bucket\) or end with "/", got "images"'),
         (given(images_prefix="manifests/x/"), r'images_prefix must not be under "manifests/"'),
         (given(command=[]), r"command must be a non-empty list of non-empty strings, got \[\]"),
+        (
+            given(model_key="models/m.onnx", embedding_model="/opt/model/other.onnx"),
+            r"give either embedding_model \(a path in the image\) or model_key \(an object in the bucket\), not both",
+        ),
+        (given(model_key="models/m.pt"), r'model_key must be an object key ending in ".onnx" \(no leading "/"\), got '),
+        (given(model_key="/models/m.onnx"), r"model_key must be an object key ending in \".onnx\""),
+        (given(model_key="failures/m.onnx"), r'model_key must not be under "failures/" \(the pipeline writes there\)'),
         (given(encryption="aes"), r'encryption must be one of kms, s3-managed, got "aes"'),
         (given(max_azs=0), r"max_azs must be a whole number from 1 to 6, got 0$"),
         (given(nat_gateways=7), r"nat_gateways must be a whole number from 0 to 6, got 7$"),
