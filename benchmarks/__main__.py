@@ -4,8 +4,15 @@ prints its figures and returns them. ``python -m benchmarks [NAME ...]`` runs on
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
+
+# Before each module, wait (at most SETTLE_SECONDS) for the CPUs to be quiet: the previous module's child
+# processes (the CDK CLI, jsii's node, moto) may still be winding down, and every figure is a ratio
+# measured in one module on a 2-CPU machine.
+SETTLE_LOAD = 1.0
+SETTLE_SECONDS = 60.0
 
 MODULES: tuple[str, ...] = (
     "app_synth",
@@ -26,10 +33,19 @@ def main(argv: list[str]) -> int:
         return 2
     started = time.perf_counter()
     for index, name in enumerate(names, 1):
-        print(f"[{index}/{len(names)}] benchmarks.{name}", flush=True)
+        waited = _settle()
+        print(f"[{index}/{len(names)}] benchmarks.{name} (waited {waited:.0f} s for load < {SETTLE_LOAD})", flush=True)
         importlib.import_module(f"benchmarks.{name}").run()
     print(f"benchmarks: {len(names)} module(s) finished in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _settle() -> float:
+    """Sleep until the 1-minute load average is below SETTLE_LOAD, or SETTLE_SECONDS; returns seconds waited."""
+    started = time.monotonic()
+    while os.getloadavg()[0] >= SETTLE_LOAD and time.monotonic() - started < SETTLE_SECONDS:
+        time.sleep(2)
+    return time.monotonic() - started
 
 
 if __name__ == "__main__":
