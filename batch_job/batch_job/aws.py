@@ -242,7 +242,7 @@ def _run(
 ) -> tuple[Summary, list[Failure]]:
     import boto3
 
-    from batch_job.engine import DEFAULT_MODEL, Embedder, usable_cpus
+    from batch_job.engine import Embedder, default_model_path, usable_cpus
     from batch_job.sinks import DynamoDBSink
 
     config = RunConfig.from_env(env)
@@ -252,10 +252,8 @@ def _run(
     s3 = boto3.client("s3", config=client_config(workers))
     if model is None:
         setting = env.get("EMBEDDING_MODEL", "").strip()
-        if setting.startswith("s3:"):
-            model = Embedder(fetch_model(s3, setting, model_folder))
-        else:
-            model = Embedder(Path(setting) if setting else DEFAULT_MODEL)
+        local = fetch_model(s3, setting, model_folder) if setting.startswith("s3:") else default_model_path(env)
+        model = Embedder(local)
     embedder = model
     dynamodb = dynamodb or boto3.client("dynamodb", config=client_config(1))
     check_table(dynamodb, config.table)

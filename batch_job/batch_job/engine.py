@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,10 @@ DEFAULT_MODEL = Path("/opt/model/resnet18.onnx")
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 
 
-def default_model_path() -> Path:
-    """``EMBEDDING_MODEL`` if set, else the model baked into the container image."""
-    value = os.environ.get("EMBEDDING_MODEL", "").strip()
+def default_model_path(env: Mapping[str, str] | None = None) -> Path:
+    """``EMBEDDING_MODEL`` of ``env`` (default: the process environment) if set, else the model baked into
+    the container image."""
+    value = (os.environ if env is None else env).get("EMBEDDING_MODEL", "").strip()
     return Path(value) if value else DEFAULT_MODEL
 
 

@@ -71,8 +71,7 @@ def plan_release(dynamodb: Any, table: str, concurrency: object, failure_budget:
 
 
 def load_wave(dynamodb: Any, table: str, wave: object) -> dict[str, Any]:
-    # Concurrency and budget do not shape a wave's membership; the plan step has validated them.
-    return planner.wave_deployments(planner.plan(active_deployments(dynamodb, table), 1, 0), wave)
+    return planner.wave_deployments(active_deployments(dynamodb, table), wave)
 
 
 def start_pipeline(codepipeline: Any, pipeline_name: str) -> dict[str, str]:

@@ -74,6 +74,18 @@ def plan(items: Iterable[Mapping[str, Any]], concurrency: object, failure_budget
     """
     limit = _whole_number("concurrency", concurrency, 1)
     budget = _whole_number("failure_budget", failure_budget, 0)
+    ordered, skipped = group_waves(items)
+    return {
+        "waves": ordered,
+        "total": sum(len(w["deployments"]) for w in ordered),
+        "concurrency": limit,
+        "failure_budget": budget,
+        "skipped": skipped,
+    }
+
+
+def group_waves(items: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """(waves in ascending order, each ``{"wave", "deployments"}`` sorted by id; skipped items by id)."""
     waves: dict[int, list[dict[str, str]]] = {}
     skipped: list[dict[str, str]] = []
     for item in items:
@@ -93,17 +105,11 @@ def plan(items: Iterable[Mapping[str, Any]], concurrency: object, failure_budget
                 "pipeline_name": pipeline_name(deployment_type, deployment_id),
             }
         )
-    ordered: list[dict[str, Any]] = [
+    ordered = [
         {"wave": wave, "deployments": sorted(deployments, key=lambda d: d["id"])}
         for wave, deployments in sorted(waves.items())
     ]
-    return {
-        "waves": ordered,
-        "total": sum(len(w["deployments"]) for w in ordered),
-        "concurrency": limit,
-        "failure_budget": budget,
-        "skipped": sorted(skipped, key=lambda s: s["id"]),
-    }
+    return ordered, sorted(skipped, key=lambda s: s["id"])
 
 
 def summary(release_plan: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,11 +181,11 @@ def release_summary(release_plan: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def wave_deployments(release_plan: Mapping[str, Any], wave: object) -> dict[str, Any]:
-    """``{"wave", "deployments": [{"id", "pipeline_name"}]}`` for one wave of ``release_plan`` (empty when the
-    wave no longer has any ACTIVE deployment)."""
+def wave_deployments(items: Iterable[Mapping[str, Any]], wave: object) -> dict[str, Any]:
+    """``{"wave", "deployments": [{"id", "pipeline_name"}]}``: the deployments among ``items`` in ``wave``
+    (empty when none is)."""
     number = _whole_number("wave", wave, 0)
-    for entry in release_plan["waves"]:
+    for entry in group_waves(items)[0]:
         if entry["wave"] == number:
             deployments = [{"id": d["id"], "pipeline_name": d["pipeline_name"]} for d in entry["deployments"]]
             check_wave_fits(number, deployments)

@@ -228,7 +228,7 @@ def test_the_largest_accepted_wave_fits_step_functions_state_and_one_more_is_ref
     capacity = wave_capacity()
     release = planner.plan(longest_ids(capacity), 10, 0)
     summary = planner.release_summary(release)
-    wave = planner.wave_deployments(release, 1)
+    wave = planner.wave_deployments(longest_ids(capacity), 1)
     state = json.dumps(end_of_wave_state(summary, wave["deployments"]), separators=(",", ":"))
 
     assert 1000 <= capacity < 1500  # about 1,100 deployments of 31-character ids in one wave
