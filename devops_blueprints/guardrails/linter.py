@@ -20,11 +20,11 @@ from devops_blueprints.guardrails.iamdb import database
 from devops_blueprints.guardrails.keys import ACCOUNT_ID, key_type
 from devops_blueprints.guardrails.model import (
     ConditionOperator,
-    PolicyError,
     PolicyParseError,
     parse_json,
     policy_size,
     raw_statements,
+    read_policy_file,
     statement_label,
     structure_problems,
 )
@@ -90,13 +90,7 @@ def has_errors(findings: Sequence[Finding]) -> bool:
 def lint_file(path: str | Path, limits: Limits | None = None) -> list[Finding]:
     """Lint one policy file; an unreadable file raises a one-line :class:`PolicyError`."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyError(f"{path}: no such policy file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{path}: cannot read policy file: {exc}") from None
-    return lint_text(text, str(path), limits)
+    return lint_text(read_policy_file(path), str(path), limits)
 
 
 def lint_text(text: str, file: str = "<policy>", limits: Limits | None = None) -> list[Finding]:

@@ -264,16 +264,20 @@ def parse_policy(text: str, name: str = "<policy>") -> Policy:
     return policy_from_document(parse_json(text, name), name)
 
 
-def load_policy(path: str | Path) -> Policy:
-    """Read and validate a policy file; every failure is a one-line :class:`PolicyError`."""
-    path = Path(path)
+def read_policy_file(path: Path) -> str:
+    """The text of a policy file; a missing or unreadable file is a one-line :class:`PolicyError`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PolicyError(f"{path}: no such policy file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{path}: cannot read policy file: {exc}") from None
-    return parse_policy(text, str(path))
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and validate a policy file; every failure is a one-line :class:`PolicyError`."""
+    path = Path(path)
+    return parse_policy(read_policy_file(path), str(path))
 
 
 FULL_AWS_ACCESS: Mapping[str, Any] = {
