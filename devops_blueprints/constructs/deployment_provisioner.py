@@ -27,7 +27,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from devops_blueprints.constructs.deployment_table import DeploymentTable
-from devops_blueprints.constructs.key_policies import allow_logs_service
+from devops_blueprints.constructs.key_policies import logs_key
 from devops_blueprints.constructs.tenant_function import (
     TenantFunction,
     arn_prefix,
@@ -153,14 +153,9 @@ class DeploymentProvisioner(Construct):
         stack = cdk.Stack.of(self)
 
         if encryption_key is None:
-            encryption_key = kms.Key(
-                self,
-                "Key",
-                description="Encrypts the deployment provisioner's queue, logs, builds and idempotency table",
-                enable_key_rotation=True,
-                removal_policy=cdk.RemovalPolicy.RETAIN,
+            encryption_key = logs_key(
+                self, "Encrypts the deployment provisioner's queue, logs, builds and idempotency table"
             )
-            allow_logs_service(encryption_key)
         self.encryption_key = encryption_key
 
         if source_bucket is None:

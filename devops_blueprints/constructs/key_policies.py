@@ -5,6 +5,19 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+
+def logs_key(
+    scope: Construct,
+    description: str | None = None,
+    *,
+    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+) -> kms.Key:
+    """A customer-managed key ``Key`` under ``scope``, rotated yearly, that CloudWatch Logs may also use."""
+    key = kms.Key(scope, "Key", description=description, enable_key_rotation=True, removal_policy=removal_policy)
+    allow_logs_service(key)
+    return key
 
 
 def allow_logs_service(key: kms.IKey) -> None:

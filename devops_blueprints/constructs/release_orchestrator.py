@@ -21,7 +21,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from devops_blueprints.constructs.deployment_table import DeploymentTable
-from devops_blueprints.constructs.key_policies import allow_logs_service
+from devops_blueprints.constructs.key_policies import logs_key
 from devops_blueprints.constructs.tenant_function import TenantFunction, arn_prefix, stack_ref
 
 __all__ = ["MAX_CONCURRENCY", "ReleaseOrchestrator"]
@@ -68,14 +68,7 @@ class ReleaseOrchestrator(Construct):
         stack = cdk.Stack.of(self)
 
         if encryption_key is None:
-            encryption_key = kms.Key(
-                self,
-                "Key",
-                description="Encrypts the release orchestrator's logs",
-                enable_key_rotation=True,
-                removal_policy=cdk.RemovalPolicy.RETAIN,
-            )
-            allow_logs_service(encryption_key)
+            encryption_key = logs_key(self, "Encrypts the release orchestrator's logs")
         self.encryption_key = encryption_key
 
         self.handler = TenantFunction(

@@ -13,13 +13,12 @@ from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from devops_blueprints.assets import lambda_handler_dir
-from devops_blueprints.constructs.key_policies import allow_logs_service
+from devops_blueprints.constructs.key_policies import logs_key
 
 _ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -40,10 +39,7 @@ class TenantComponentStack(cdk.Stack):
         self, scope: Construct, construct_id: str, *, deployment_id: str, deployment_type: str, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        key = kms.Key(
-            self, "Key", description="Encrypts the tenant component's data and logs", enable_key_rotation=True
-        )
-        allow_logs_service(key)
+        key = logs_key(self, "Encrypts the tenant component's data and logs")
         self.table = dynamodb.Table(
             self,
             "Table",

@@ -7,11 +7,10 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from devops_blueprints.constructs.key_policies import allow_logs_service
+from devops_blueprints.constructs.key_policies import logs_key
 
 MAX_LEAK_MB_PER_MINUTE = 100
 #: The container's program: allocate (and touch) ``argv[1]`` MiB every minute and never free it, so the
@@ -52,8 +51,7 @@ class ContainerInsightsEcsStack(cdk.Stack):
             raise ValueError(f"leak_mb_per_minute must be from 0 to {MAX_LEAK_MB_PER_MINUTE}, got {leak_mb_per_minute}")
         if not 0 <= desired_count <= 10:
             raise ValueError(f"desired_count must be from 0 to 10, got {desired_count}")
-        self.key = kms.Key(self, "Key", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY)
-        allow_logs_service(self.key)
+        self.key = logs_key(self, removal_policy=cdk.RemovalPolicy.DESTROY)
         self.vpc = ec2.Vpc(
             self,
             "Vpc",

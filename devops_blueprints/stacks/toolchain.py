@@ -14,13 +14,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import pipelines
 from constructs import Construct
 
 from devops_blueprints.constructs.deployment_provisioner import DeploymentProvisioner
 from devops_blueprints.constructs.deployment_table import DeploymentTable
-from devops_blueprints.constructs.key_policies import allow_logs_service
+from devops_blueprints.constructs.key_policies import logs_key
 from devops_blueprints.constructs.release_orchestrator import ReleaseOrchestrator
 from devops_blueprints.stacks._cdk_pipelines import acknowledge_pipeline_findings
 from devops_blueprints.stacks.deployment_pipeline import (
@@ -88,14 +87,9 @@ class ToolchainStack(cdk.Stack):
                 trigger=True,
             )
 
-        self.encryption_key = kms.Key(
-            self,
-            "Key",
-            description="Encrypts the tenant toolchain's queue, logs, builds, source bundle and idempotency table",
-            enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+        self.encryption_key = logs_key(
+            self, "Encrypts the tenant toolchain's queue, logs, builds, source bundle and idempotency table"
         )
-        allow_logs_service(self.encryption_key)
         self.deployment_table = DeploymentTable(self, "DeploymentTable", table=table)
         self.provisioner = DeploymentProvisioner(
             self,
