@@ -6,10 +6,8 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 TOOLS := .tools
-# Node 22 LTS and the CDK CLI come from the npm registry into .tools/ (the machine's Node 20 is end-of-life
-# and makes jsii print a banner).
-NODE_VERSION := 22.23.3
-CDK_CLI_VERSION := 2.1148.1
+# Node 22 LTS and the CDK CLI come from the npm registry into .tools/, exactly as .tools/package-lock.json
+# records them (the machine's Node 20 is end-of-life and makes jsii print a banner).
 NODE_ARCH := $(shell uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')
 NODE_PKG := node-linux-$(NODE_ARCH)
 
@@ -18,34 +16,57 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 VENV_STAMP := $(VENV)/.installed
-TOOLS_STAMP := $(TOOLS)/.installed-$(NODE_VERSION)-$(CDK_CLI_VERSION)
+TOOLS_STAMP := $(TOOLS)/node_modules/.installed
 CDK := $(CURDIR)/$(TOOLS)/node_modules/.bin/cdk --no-notices
 
-.PHONY: help setup synth test lint pytest cfn-lint bench clean
+# `make lock`: uv compiles the declared requirements (*.in, pyproject.toml) into hashed locks. torch's CPU
+# build is not on PyPI: it is found through pip's find-links where the machine has them (these machines:
+# a local wheel), else on PyPI's neighbour, PyTorch's CPU wheel page. UPGRADE=1 moves every pin to the
+# newest release the declared requirements admit; without it, uv keeps the locked versions it can.
+TORCH_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),https://download.pytorch.org/whl/cpu/torch/)
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" \
+	--find-links $(TORCH_FIND_LINKS) $(if $(UPGRADE),--upgrade)
+
+.PHONY: help setup lock synth test lint pytest cfn-lint bench clean
 
 help:
 	@echo "make synth   set everything up and synthesize the sample app into cdk.out/"
 	@echo "make test    set everything up and run every check (lint, types, tests, synth, cfn-lint, cdk-nag)"
 	@echo "make bench   run the benchmarks (ratios against a baseline measured in the same run)"
 	@echo "make lint    ruff and mypy only"
+	@echo "make lock    recompile the lock files from requirements*.in (UPGRADE=1: newest allowed releases)"
 
 setup: $(VENV_STAMP) $(TOOLS_STAMP)
 
-$(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml setup.py batch_job/pyproject.toml
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
-	$(VENV)/bin/python -m pip install --quiet --no-deps --config-settings editable_mode=compat -e ./batch_job
+# The venv holds exactly the dev lock: it is built anew whenever the lock changes (pip adds, it never
+# removes), from hashes only, with the two editable packages built by the locked setuptools.
+$(VENV_STAMP): requirements-dev.txt pyproject.toml setup.py batch_job/pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-dev.txt
+	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation --config-settings editable_mode=compat -e ./batch_job
+	$(VENV)/bin/python -m pip check
 	touch $@
 
-$(TOOLS_STAMP):
-	mkdir -p $(TOOLS)
-	test -f $(TOOLS)/package.json || echo '{"name": "devops-blueprints-tools", "private": true}' > $(TOOLS)/package.json
-	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error \
-		$(NODE_PKG)@$(NODE_VERSION) aws-cdk@$(CDK_CLI_VERSION)
+$(TOOLS_STAMP): $(TOOLS)/package.json $(TOOLS)/package-lock.json
+	npm ci --prefix $(TOOLS) --no-audit --no-fund --loglevel=error
 	node --version | grep -q '^v22\.' || { echo "Node 22 from $(TOOLS) is not first on PATH" >&2; exit 1; }
-	rm -f $(TOOLS)/.installed-*
 	touch $@
+
+# The dev lock first (it holds everything); every other lock is compiled against it, so the synth install,
+# the job's images and the tests run the same versions. The GPU image runs Ubuntu 24.04's Python 3.12. torch
+# stays out of the export lock: the images install its CPU build by the exact version (see the Dockerfiles).
+lock: $(VENV_STAMP)
+	$(UV_COMPILE) --python-version 3.11 pyproject.toml requirements-dev.in -o requirements-dev.txt
+	$(UV_COMPILE) --python-version 3.11 pyproject.toml requirements.in -c requirements-dev.txt -o requirements.txt
+	$(UV_COMPILE) --python-version 3.11 batch_job/requirements.in -c requirements-dev.txt \
+		-o batch_job/requirements.txt
+	$(UV_COMPILE) --python-version 3.11 --no-emit-package torch batch_job/requirements-export.in \
+		-c requirements-dev.txt -o batch_job/requirements-export.txt
+	$(UV_COMPILE) --python-version 3.12 --python-platform x86_64-manylinux_2_39 batch_job/requirements-gpu.in \
+		-c requirements-dev.txt -o batch_job/requirements-gpu.txt
+	cd $(TOOLS) && npm install --package-lock-only --no-audit --no-fund --loglevel=error
 
 synth: setup
 	rm -rf cdk.out

@@ -58,19 +58,16 @@ def test_installed_wheel_synthesizes_outside_the_repository(wheel: Path, tmp_pat
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    requirements = [
-        line.strip()
-        for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()
-        if line.strip() and not line.startswith(("#", "-e"))
-    ]
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", str(wheel), *requirements],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert install.returncode == 0, install.stderr[-3000:]
+    # the synth lock (hash-checked: what a user's `pip install -r requirements.txt` gets), then the wheel alone
+    for arguments in (["--require-hashes", "-r", str(REPO_ROOT / "requirements.txt")], ["--no-deps", str(wheel)]):
+        install = subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", *arguments],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert install.returncode == 0, install.stderr[-3000:]
 
     app_dir = tmp_path / "external-app"
     app_dir.mkdir()

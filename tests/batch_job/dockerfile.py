@@ -13,6 +13,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.support import locks
+
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 # pip install options that take a value (the next token when not written as --opt=value).
 _PIP_VALUE_OPTIONS = {
@@ -54,9 +56,19 @@ class PipInstall:
     def has_option(self, name: str) -> bool:
         return any(option == name for option, _ in self.options)
 
-    def pins(self) -> dict[str, str]:
-        """Canonical package name -> version, for every requirement that is not a path; each must be ``==``."""
+    def requirement_files(self) -> list[str]:
+        return [value for option, value in self.options if option in ("-r", "--requirement") and value]
+
+    def pins(self, context: Path | None = None) -> dict[str, str]:
+        """Canonical package name -> version, for every requirement that is not a path; each must be ``==``.
+
+        A ``-r FILE`` is read from the build ``context`` as a lock file (exact pins with hashes).
+        """
         pins: dict[str, str] = {}
+        for name in self.requirement_files():
+            if context is None:
+                raise ValueError(f"pip install -r {name}: the build context is needed to read it")
+            pins.update(locks.pins(context / name))
         for text in self.requirements:
             if text.startswith((".", "/")):
                 continue
@@ -72,6 +84,7 @@ class PipInstall:
 class Stage:
     base: str  # the FROM image with global ARGs substituted
     name: str | None
+    context: Path | None = None  # the build context (the Dockerfile's folder): where `-r FILE` is read
     instructions: list[Instruction] = field(default_factory=list)
 
     def all(self, keyword: str) -> list[Instruction]:
@@ -102,16 +115,7 @@ class Stage:
 
     def copies(self) -> list[tuple[dict[str, str], list[str], str]]:
         """(flags such as {"from": "export"}, sources, destination) of every COPY."""
-        result = []
-        for instruction in self.all("COPY"):
-            tokens = shlex.split(instruction.value)
-            flags = {}
-            while tokens and tokens[0].startswith("--"):
-                name, _, value = tokens.pop(0)[2:].partition("=")
-                flags[name] = value
-            *sources, destination = tokens
-            result.append((flags, sources, destination))
-        return result
+        return [parse_copy(instruction.value) for instruction in self.all("COPY")]
 
     def user(self) -> str | None:
         users = self.all("USER")
@@ -123,7 +127,7 @@ class Stage:
     def pins(self) -> dict[str, str]:
         pins: dict[str, str] = {}
         for pip in self.pip_installs():
-            pins.update(pip.pins())
+            pins.update(pip.pins(self.context))
         return pins
 
 
@@ -185,12 +189,23 @@ def parse(path: Path) -> Dockerfile:
             stage_name = tokens[2] if len(tokens) == 3 and tokens[1].upper() == "AS" else None
             if len(tokens) not in (1, 3) or (len(tokens) == 3 and stage_name is None):
                 raise ValueError(f"{path}:{number}: cannot read FROM {value!r}")
-            stages.append(Stage(base=base, name=stage_name))
+            stages.append(Stage(base=base, name=stage_name, context=path.parent))
         elif not stages:
             raise ValueError(f"{path}:{number}: {keyword} before the first FROM")
         else:
             stages[-1].instructions.append(Instruction(keyword, value, number))
     return Dockerfile(path, global_args, stages)
+
+
+def parse_copy(value: str) -> tuple[dict[str, str], list[str], str]:
+    """(flags such as {"from": "export"}, sources, destination) of one COPY instruction's value."""
+    tokens = shlex.split(value)
+    flags = {}
+    while tokens and tokens[0].startswith("--"):
+        name, _, flag_value = tokens.pop(0)[2:].partition("=")
+        flags[name] = flag_value
+    *sources, destination = tokens
+    return flags, sources, destination
 
 
 def pip_installs(shell: str) -> list[PipInstall]:

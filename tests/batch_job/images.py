@@ -91,7 +91,3 @@ def invalid_images() -> dict[str, bytes]:
         "bad/notes.jpg": b"this is a text file, not a JPEG\n",
         "bad/bomb.png": decompression_bomb(),
     }
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))

@@ -2,9 +2,11 @@
 
 What is checked (the Dockerfiles are parsed by tests/batch_job/dockerfile.py, never copied into the tests):
 
-* Static, fast: every version pinned in the export and runtime stages of ``Dockerfile`` and
-  ``Dockerfile.gpu`` is the version the tests run (``requirements-dev.txt``; boto3: the dev venv's);
-  the runtime pins satisfy ``batch_job/pyproject.toml``'s dependencies (the image installs the package
+* Static, fast: the images install their packages from the job's hash-checked locks (``make lock``:
+  ``batch_job/requirements.txt``, ``requirements-gpu.txt``, ``requirements-export.txt``, each COPY'd into
+  the stage), and every version they pin is the version the project's dev lock (``requirements-dev.txt``)
+  pins, which is what the tests run; only onnxruntime-gpu and what it alone pulls in are GPU-only. The
+  runtime pins satisfy ``batch_job/pyproject.toml``'s dependencies (the image installs the package
   with ``--no-deps``) and hold no torch/onnx; every COPY source is in the build context and not
   dockerignored; the model path agrees across export ``--out``, ``COPY --from``, ``EMBEDDING_MODEL`` and
   ``engine.DEFAULT_MODEL``; ``CMD`` is ``python -m batch_job run``, accepted by the job's parser, with a
@@ -22,7 +24,7 @@ What is checked (the Dockerfiles are parsed by tests/batch_job/dockerfile.py, ne
   link libcudart.so.13 and libcublas.so.13 (CUDA 13), so the CPU image's 1.31.1 cannot run on the CUDA
   12.8 base image and the GPU image keeps onnxruntime-gpu 1.22.0 (1.26.0 is the newest CUDA 12 build).
 * Slow (``-m slow``; fresh virtualenvs built once per module): the runtime stage's own ``pip install``
-  commands (parsed, run in order, in a copy of the build context; pinned installs wheels-only, and this
+  commands (parsed, run in order, in a copy of the build context; pinned and locked installs wheels-only, and this
   machine is Debian bookworm like python:3.11-slim-bookworm) give an environment without torch or
   onnx that embeds a folder (``local``) and an S3 manifest into DynamoDB (``run`` against moto) with the
   vectors the dev environment computes; the export stage's commands give an environment whose
@@ -39,7 +41,6 @@ USER 10001: this machine's Python lives under /root, which another uid cannot re
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import re
@@ -66,6 +67,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from tests.batch_job import dockerfile, elf, images
 from tests.batch_job.test_local import write_tree
 from tests.batch_job.test_run import BUCKET, RUN_ID, create_resources, failures_object, scan_items
+from tests.support import locks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = REPO_ROOT / "batch_job"  # the build context of both images
@@ -92,13 +94,7 @@ def parsed(variant: str) -> dockerfile.Dockerfile:
 
 
 def dev_pins() -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for line in (REPO_ROOT / "requirements-dev.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "==" in line:
-            requirement = Requirement(line)
-            pins[canonicalize_name(requirement.name)] = str(requirement.specifier).removeprefix("==")
-    return pins
+    return locks.pins(REPO_ROOT / "requirements-dev.txt")
 
 
 def stage_python(stage: dockerfile.Stage) -> str:
@@ -158,17 +154,35 @@ def test_parser_reads_continuations_global_args_and_pip_options(tmp_path: Path) 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("stage_name", ["export", "runtime"])
 def test_pins_are_the_versions_the_tests_run(variant: str, stage_name: str) -> None:
-    pins = parsed(variant).stage(stage_name).pins()
+    # GIVEN the stage's installs: its lock files (read from the build context) and exact pins
+    stage = parsed(variant).stage(stage_name)
+    pins = stage.pins()
     expected = dev_pins()
     assert pins, f"{variant} {stage_name}: no pinned pip install found"
+    assert [f for p in stage.pip_installs() for f in p.requirement_files()], f"{variant} {stage_name}: no lock"
+    # THEN every version is the dev lock's, except onnxruntime-gpu and what only it pulls in
+    gpu_only = locks.required_by(CONTEXT / "requirements-gpu.txt", "onnxruntime-gpu")
     for name, version in pins.items():
-        if name == "boto3":
-            assert version == importlib.metadata.version("boto3"), f"{variant} {stage_name}: boto3"
-        elif name == "onnxruntime-gpu":
-            continue  # no GPU here: its pairing with the CUDA base image is checked below
-        else:
-            assert name in expected, f"{variant} {stage_name}: {name} is not pinned in requirements-dev.txt"
-            assert version == expected[name], f"{variant} {stage_name}: {name}=={version}, tests run {expected[name]}"
+        if name not in expected:
+            assert (variant, stage_name) == ("Dockerfile.gpu", "runtime") and name in gpu_only, (
+                f"{variant} {stage_name}: {name}=={version} is not in requirements-dev.txt"
+            )
+            continue
+        assert version == expected[name], f"{variant} {stage_name}: {name}=={version}, tests run {expected[name]}"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_lock_the_image_installs_is_copied_into_the_stage_first(variant: str) -> None:
+    for stage in parsed(variant).stages:
+        copied: set[str] = set()
+        for instruction in stage.instructions:
+            if instruction.keyword == "COPY":
+                flags, sources, _ = dockerfile.parse_copy(instruction.value)
+                copied.update(sources if "from" not in flags else [])
+            for pip in dockerfile.pip_installs(instruction.value) if instruction.keyword == "RUN" else []:
+                for name in pip.requirement_files():
+                    assert name in copied, f"{variant} {stage.name}: pip install -r {name} before COPY {name}"
+                    assert pip.has_option("--require-hashes"), f"{variant} {stage.name}: -r {name} without hashes"
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -344,7 +358,10 @@ def test_gpu_runtime_pins_resolve_to_cp312_wheels_for_ubuntu_24_04(gpu_runtime_w
         assert name in wheels, f"{name}=={version} did not resolve to a wheel"
         _, got, _, tags = parse_wheel_filename(wheels[name])
         assert str(got) == version
-        assert {t.interpreter for t in tags} & {abi, "py3"}, wheels[name]
+        # a wheel for this CPython, a pure one, or a stable-ABI one built for this CPython or an older one
+        assert any(
+            t.interpreter in {abi, "py3"} or (t.abi == "abi3" and int(t.interpreter[2:]) <= int(abi[2:])) for t in tags
+        ), wheels[name]
     # AND the compiled ones really are CPython 3.12 builds for x86_64 Linux
     for name in ("onnxruntime-gpu", "numpy", "pillow", "pyarrow"):
         assert f"-{abi}-{abi}-manylinux" in wheels[name] and wheels[name].endswith("_x86_64.whl"), wheels[name]
@@ -425,7 +442,7 @@ def build_stage(stage: dockerfile.Stage, interpreter: str, root: Path) -> Path:
                 shutil.copy2(CONTEXT / source, target)
     for pip in stage.pip_installs():
         tokens = list(pip.tokens)
-        if pip.pins() and len(pip.pins()) == len(pip.requirements):
+        if pip.requirement_files() or (pip.pins(CONTEXT) and len(pip.pins(CONTEXT)) == len(pip.requirements)):
             # Wheels only: the slim image has no compiler (this machine's glibc is bookworm's, like the image's)
             tokens.insert(0, "--only-binary=:all:")
         for option in ("--index-url", "-i"):
@@ -585,7 +602,7 @@ def test_export_stage_writes_a_model_the_runtime_environment_loads(
     request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))  # torch: about a GB
     python = build_stage(export, sys.executable, root)
     torch_version = run_in(python, "-c", "import torch; print(torch.__version__)")
-    assert torch_version.stdout.strip() == f"{export.pins()['torch']}+cpu", torch_version
+    assert torch_version.stdout.strip() == export.pins()["torch"] == dev_pins()["torch"], torch_version
     # WHEN its export-model runs (random weights: the pretrained checkpoint cannot be downloaded here)
     model = tmp_path_factory.mktemp("model") / "opt" / "model" / DEFAULT_MODEL.name
     result = run_in(python, "-m", "batch_job", "export-model", "--out", str(model), "--random")

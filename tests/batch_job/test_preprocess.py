@@ -53,14 +53,18 @@ def test_bomb_is_refused_by_its_header_before_decoding() -> None:
 def test_exif_rotated_jpeg_gives_the_upright_vector(embedder: Embedder) -> None:
     # GIVEN a JPEG stored sideways with EXIF Orientation=6 and the same pixels turned upright (PNG)
     rotated, upright = images.exif_rotated_pair()
-    # WHEN both are embedded
-    got, expected = vector(embedder, rotated), vector(embedder, upright)
-    # THEN the vectors agree, and ignoring the orientation would have given a different one
+    # WHEN both are preprocessed
+    got, expected = preprocess(rotated), preprocess(upright)
+    # THEN the tensors are identical (same pixels after the EXIF transpose, same pipeline), so are the vectors
     assert decode(rotated).size == (64, 48)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(vector(embedder, rotated), vector(embedder, upright))
+    # AND ignoring the orientation would have given a very different tensor: measured mean absolute
+    # difference 1.0 to 1.2 (normalised units) for seeds 0-9, against exactly 0 when EXIF is honoured. A
+    # random-weight ResNet maps any two images to nearly the same vector, so vectors cannot show this.
     with Image.open(io.BytesIO(rotated)) as raw:
-        sideways = vector(embedder, images.png(raw.convert("RGB")))
-    assert images.cosine(got, sideways) < 0.999
+        sideways = preprocess(images.png(raw.convert("RGB")))
+    assert float(np.abs(sideways - got).mean()) > 0.5
 
 
 def test_sixteen_bit_gray_is_scaled_not_clipped() -> None:

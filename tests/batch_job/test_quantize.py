@@ -1,4 +1,11 @@
-"""``python -m batch_job quantize``: the int8 model stays within cosine 0.99 of the fp32 vectors."""
+"""``python -m batch_job quantize``: the int8 model keeps what tells images apart in the fp32 vectors.
+
+The test model has random weights, which map any two images to nearly the same direction (raw cosine
+0.985-0.991 between different images, measured), so a raw cosine between int8 and fp32 vectors cannot show
+that quantization kept the vectors. The test compares the vectors after removing the component every image
+shares (the fp32 mean over the batch): there, int8 and fp32 of one image measured 0.989-0.997 and different
+images -0.72 to 0.51.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,10 @@ from batch_job.preprocess import preprocess
 from batch_job.quantize import cosine_rows
 
 from tests.batch_job import images
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def test_int8_model_is_close_to_fp32_on_unseen_images(
@@ -31,7 +42,13 @@ def test_int8_model_is_close_to_fp32_on_unseen_images(
     int8 = Embedder(out)
     assert int8.name == "resnet18-random-int8" and int8.dimension == 512
     unseen = np.stack([preprocess(images.jpeg(images.photo(80, 60, seed=900 + n))) for n in range(6)])
-    assert cosine_rows(embedder.embed(unseen), int8.embed(unseen)).min() >= 0.99
+    fp32_vectors, int8_vectors = embedder.embed(unseen), int8.embed(unseen)
+    shared = fp32_vectors.mean(axis=0)
+    fp32_own, int8_own = fp32_vectors - shared, int8_vectors - shared
+    assert cosine_rows(fp32_own, int8_own).min() >= 0.9
+    # AND each image's int8 vector is nearest to its own fp32 vector, not to another image's
+    similarity = unit_rows(int8_own) @ unit_rows(fp32_own).T
+    assert similarity.argmax(axis=1).tolist() == list(range(len(unseen)))
 
 
 def test_too_few_images_to_calibrate_is_one_clear_line(
