@@ -1,0 +1,75 @@
+"""The public import paths of ARCHITECTURE.md ("Repository layout"): constructs from
+``devops_blueprints.constructs``, stacks from ``devops_blueprints.stacks``, stages from
+``devops_blueprints.stages``.
+
+The lists are pinned as they were before the constructs and stacks were grouped by capability, so a name
+lost (or silently added) by a move fails here. Submodules are not part of them: module paths below the three
+packages are implementation detail and follow the layout.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+import pytest
+
+PUBLIC_NAMES = {
+    "devops_blueprints.constructs": [
+        "DeploymentProvisioner",
+        "DeploymentTable",
+        "DevOpsGuruAppBoundary",
+        "DevOpsGuruDelegatedAdmin",
+        "DevOpsGuruNotifications",
+        "DevOpsGuruStackCoverage",
+        "ImageEmbeddingPipeline",
+        "ObservedFunction",
+        "OrganizationGuardrails",
+        "ReleaseOrchestrator",
+        "ServiceControlPolicy",
+    ],
+    "devops_blueprints.stacks": [
+        "AnomalousLambdaStack",
+        "ContainerInsightsEcsStack",
+        "DeploymentPipelineStack",
+        "DevOpsGuruStack",
+        "EmbeddingStack",
+        "GovernanceStack",
+        "ServerlessSampleStack",
+        "ToolchainStack",
+    ],
+    "devops_blueprints.stages": [
+        "ComponentStage",
+        "EmbeddingStage",
+        "GovernanceStage",
+        "ObservabilityStage",
+        "ToolchainStage",
+    ],
+}
+
+
+def public_names(package: str) -> list[str]:
+    """The names ``package`` exports: everything in ``dir()`` but private names, submodules and the
+    ``annotations`` feature flag of ``from __future__ import annotations``."""
+    module = importlib.import_module(package)
+    return sorted(
+        name
+        for name in dir(module)
+        if not name.startswith("_")
+        and name != "annotations"
+        and not isinstance(getattr(module, name), types.ModuleType)
+    )
+
+
+@pytest.mark.parametrize("package", sorted(PUBLIC_NAMES))
+def test_package_exports_exactly_the_pinned_names(package: str) -> None:
+    assert public_names(package) == PUBLIC_NAMES[package]
+
+
+@pytest.mark.parametrize(
+    ("package", "name"), [(package, name) for package, names in sorted(PUBLIC_NAMES.items()) for name in names]
+)
+def test_every_public_name_is_a_class_importable_from_its_package(package: str, name: str) -> None:
+    exported = getattr(importlib.import_module(package), name)
+    assert isinstance(exported, type)
+    assert exported.__name__ == name
