@@ -41,7 +41,7 @@ def main() -> None:
     app = cdk.App()
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     # Deployment synth mode (the four deployment_* / component_* keys): only that deployment's pipeline stack.
-    from devops_blueprints.stacks.deployment_pipeline import add_deployment_pipeline
+    from devops_blueprints.stacks.tenants.deployment_pipeline import add_deployment_pipeline
 
     try:
         if add_deployment_pipeline(app) is None:

@@ -1,18 +1,22 @@
-"""Reusable constructs (one module per concern)."""
+"""Reusable constructs, grouped by capability (one subpackage each, one module per concern).
+
+``observability/`` (DevOps Guru coverage, notifications, delegated admin; observed functions), ``tenants/``
+(deployment table, provisioner, release orchestrator), ``embeddings/`` (the image embedding pipeline),
+``guardrails/`` (SCPs and the OU tree). Modules directly in this package (``key_policies``,
+``app_boundary``) are shared by several capabilities and import none of them.
+"""
 
 from __future__ import annotations
 
-# One line per public construct (explicit re-exports: `import X as X`).
-from devops_blueprints.constructs.deployment_provisioner import DeploymentProvisioner as DeploymentProvisioner
-from devops_blueprints.constructs.deployment_table import DeploymentTable as DeploymentTable
-from devops_blueprints.constructs.devops_guru_admin import DevOpsGuruDelegatedAdmin as DevOpsGuruDelegatedAdmin
-from devops_blueprints.constructs.devops_guru_coverage import DevOpsGuruAppBoundary as DevOpsGuruAppBoundary
-from devops_blueprints.constructs.devops_guru_coverage import DevOpsGuruStackCoverage as DevOpsGuruStackCoverage
-from devops_blueprints.constructs.devops_guru_notifications import (
-    DevOpsGuruNotifications as DevOpsGuruNotifications,
-)
-from devops_blueprints.constructs.embedding import ImageEmbeddingPipeline as ImageEmbeddingPipeline
+# One line per public construct (explicit re-exports: `import X as X`), from the capability subpackages.
+from devops_blueprints.constructs.embeddings import ImageEmbeddingPipeline as ImageEmbeddingPipeline
 from devops_blueprints.constructs.guardrails import OrganizationGuardrails as OrganizationGuardrails
 from devops_blueprints.constructs.guardrails import ServiceControlPolicy as ServiceControlPolicy
-from devops_blueprints.constructs.observed_function import ObservedFunction as ObservedFunction
-from devops_blueprints.constructs.release_orchestrator import ReleaseOrchestrator as ReleaseOrchestrator
+from devops_blueprints.constructs.observability import DevOpsGuruAppBoundary as DevOpsGuruAppBoundary
+from devops_blueprints.constructs.observability import DevOpsGuruDelegatedAdmin as DevOpsGuruDelegatedAdmin
+from devops_blueprints.constructs.observability import DevOpsGuruNotifications as DevOpsGuruNotifications
+from devops_blueprints.constructs.observability import DevOpsGuruStackCoverage as DevOpsGuruStackCoverage
+from devops_blueprints.constructs.observability import ObservedFunction as ObservedFunction
+from devops_blueprints.constructs.tenants import DeploymentProvisioner as DeploymentProvisioner
+from devops_blueprints.constructs.tenants import DeploymentTable as DeploymentTable
+from devops_blueprints.constructs.tenants import ReleaseOrchestrator as ReleaseOrchestrator

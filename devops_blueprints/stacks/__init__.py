@@ -1,13 +1,13 @@
-"""Deployable stacks composed from the constructs."""
+"""Deployable stacks composed from the constructs, grouped by capability (one subpackage each)."""
 
 from __future__ import annotations
 
-# One line per public stack (explicit re-exports: `import X as X`).
-from devops_blueprints.stacks.anomalous_lambda import AnomalousLambdaStack as AnomalousLambdaStack
-from devops_blueprints.stacks.container_insights_ecs import ContainerInsightsEcsStack as ContainerInsightsEcsStack
-from devops_blueprints.stacks.deployment_pipeline import DeploymentPipelineStack as DeploymentPipelineStack
-from devops_blueprints.stacks.devops_guru import DevOpsGuruStack as DevOpsGuruStack
-from devops_blueprints.stacks.embedding import EmbeddingStack as EmbeddingStack
-from devops_blueprints.stacks.governance import GovernanceStack as GovernanceStack
-from devops_blueprints.stacks.serverless_sample import ServerlessSampleStack as ServerlessSampleStack
-from devops_blueprints.stacks.toolchain import ToolchainStack as ToolchainStack
+# One line per public stack (explicit re-exports: `import X as X`), from the capability subpackages.
+from devops_blueprints.stacks.embeddings import EmbeddingStack as EmbeddingStack
+from devops_blueprints.stacks.guardrails import GovernanceStack as GovernanceStack
+from devops_blueprints.stacks.observability import AnomalousLambdaStack as AnomalousLambdaStack
+from devops_blueprints.stacks.observability import ContainerInsightsEcsStack as ContainerInsightsEcsStack
+from devops_blueprints.stacks.observability import DevOpsGuruStack as DevOpsGuruStack
+from devops_blueprints.stacks.observability import ServerlessSampleStack as ServerlessSampleStack
+from devops_blueprints.stacks.tenants import DeploymentPipelineStack as DeploymentPipelineStack
+from devops_blueprints.stacks.tenants import ToolchainStack as ToolchainStack

@@ -7,7 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from devops_blueprints.stacks.embedding import EmbeddingStack
+from devops_blueprints.stacks.embeddings.embedding import EmbeddingStack
 
 
 class EmbeddingStage(cdk.Stage):

@@ -8,11 +8,11 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from devops_blueprints.constructs.guardrails import PLACEHOLDER_ROOT_ID, ROOT_ID_PATTERN
+from devops_blueprints.constructs.guardrails.guardrails import PLACEHOLDER_ROOT_ID, ROOT_ID_PATTERN
 from devops_blueprints.context import ContextError
 from devops_blueprints.guardrails import catalog
 from devops_blueprints.guardrails.linter import Limits
-from devops_blueprints.stacks.governance import GovernanceStack
+from devops_blueprints.stacks.guardrails.governance import GovernanceStack
 
 #: Context key read for the organization root id when ``root_id`` is not passed.
 CONTEXT_KEY = "organization_root_id"

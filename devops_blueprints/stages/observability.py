@@ -8,11 +8,11 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from devops_blueprints.constructs.devops_guru_coverage import DEFAULT_TAG_KEY
-from devops_blueprints.stacks.anomalous_lambda import AnomalousLambdaStack
-from devops_blueprints.stacks.container_insights_ecs import ContainerInsightsEcsStack
-from devops_blueprints.stacks.devops_guru import DevOpsGuruStack
-from devops_blueprints.stacks.serverless_sample import ServerlessSampleStack
+from devops_blueprints.constructs.observability.devops_guru_coverage import DEFAULT_TAG_KEY
+from devops_blueprints.stacks.observability.anomalous_lambda import AnomalousLambdaStack
+from devops_blueprints.stacks.observability.container_insights_ecs import ContainerInsightsEcsStack
+from devops_blueprints.stacks.observability.devops_guru import DevOpsGuruStack
+from devops_blueprints.stacks.observability.serverless_sample import ServerlessSampleStack
 
 #: Application names (values of the boundary key) of the sample stacks.
 SAMPLE_APPLICATIONS = {

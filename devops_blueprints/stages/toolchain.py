@@ -7,7 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from devops_blueprints.stacks.toolchain import ToolchainStack
+from devops_blueprints.stacks.tenants.toolchain import ToolchainStack
 
 __all__ = ["ToolchainStage"]
 

@@ -255,7 +255,7 @@ def test_cmd_runs_the_job_subcommand_with_a_python_on_path(variant: str) -> None
 
 def test_job_definition_runs_the_images_cmd() -> None:
     # The Batch job definition sets the container command (it overrides CMD): it must be the same command
-    from devops_blueprints.constructs.embedding_batch import DEFAULT_COMMAND
+    from devops_blueprints.constructs.embeddings.embedding_batch import DEFAULT_COMMAND
 
     for variant in VARIANTS:
         assert list(DEFAULT_COMMAND) == parsed(variant).stage("runtime").cmd(), variant

@@ -19,7 +19,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from devops_blueprints.constructs import ImageEmbeddingPipeline
-from devops_blueprints.constructs.embedding_validation import instance_architecture
+from devops_blueprints.constructs.embeddings.embedding_validation import instance_architecture
 from devops_blueprints.stacks import EmbeddingStack
 from devops_blueprints.stages import EmbeddingStage
 from tests.support.cdk import cfn_lint_errors, nag_findings, new_app, scrub

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from devops_blueprints.constructs import DevOpsGuruAppBoundary, DevOpsGuruStackCoverage
-from devops_blueprints.constructs.devops_guru_coverage import CoverageConflictError
+from devops_blueprints.constructs.observability.devops_guru_coverage import CoverageConflictError
 from tests.support.cdk import cfn_lint_errors, nag_findings, new_app
 
 EU = cdk.Environment(account="111111111111", region="eu-west-1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
-from devops_blueprints.stacks.deployment_pipeline import DeploymentContext
+from devops_blueprints.stacks.tenants.deployment_pipeline import DeploymentContext
 
 TOOLCHAIN_ENV = cdk.Environment(account="111111111111", region="us-east-1")
 POOL2 = DeploymentContext(

@@ -14,8 +14,8 @@ from constructs import Construct
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from devops_blueprints.stacks import deployment_pipeline
-from devops_blueprints.stacks.deployment_pipeline import (
+from devops_blueprints.stacks.tenants import deployment_pipeline
+from devops_blueprints.stacks.tenants.deployment_pipeline import (
     ComponentStage,
     DeploymentContext,
     DeploymentPipelineStack,

@@ -10,9 +10,9 @@ import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
 from devops_blueprints.assets import load_lambda_module
-from devops_blueprints.constructs.deployment_provisioner import DeploymentProvisioner
-from devops_blueprints.constructs.deployment_table import DeploymentTable
-from devops_blueprints.constructs.tenant_function import POWERTOOLS_LAYER_ARN
+from devops_blueprints.constructs.tenants.deployment_provisioner import DeploymentProvisioner
+from devops_blueprints.constructs.tenants.deployment_table import DeploymentTable
+from devops_blueprints.constructs.tenants.tenant_function import POWERTOOLS_LAYER_ARN
 from tests.support.cdk import cfn_lint_errors, nag_findings, new_app
 
 # The rule routes exactly the build ends the status function acts on.

@@ -8,7 +8,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
-from devops_blueprints.constructs.deployment_table import DeploymentTable
+from devops_blueprints.constructs.tenants.deployment_table import DeploymentTable
 from tests.support.cdk import new_app
 
 

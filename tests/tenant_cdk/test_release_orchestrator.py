@@ -9,8 +9,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from devops_blueprints.constructs.deployment_table import DeploymentTable
-from devops_blueprints.constructs.release_orchestrator import ReleaseOrchestrator
+from devops_blueprints.constructs.tenants.deployment_table import DeploymentTable
+from devops_blueprints.constructs.tenants.release_orchestrator import ReleaseOrchestrator
 from tests.support.cdk import cfn_lint_errors, nag_findings, new_app
 
 

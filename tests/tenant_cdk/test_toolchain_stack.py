@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match, Template
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from devops_blueprints.stacks.toolchain import ToolchainStack
+from devops_blueprints.stacks.tenants.toolchain import ToolchainStack
 from devops_blueprints.stages.toolchain import ToolchainStage
 from tests.support.cdk import cfn_lint_errors, nag_findings, new_app, scrub
 from tests.tenant_cdk.conftest import CONNECTION_ARN

@@ -9,7 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import pipelines
 
-from devops_blueprints.constructs.tenant_function import arn_prefix, rendered_account, stack_ref
+from devops_blueprints.constructs.tenants.tenant_function import arn_prefix, rendered_account, stack_ref
 
 __all__ = ["acknowledge_pipeline_findings", "prefer_sub_in_action_role_arns"]
 

@@ -12,7 +12,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from devops_blueprints.constructs.observed_function import ObservedFunction
+from devops_blueprints.constructs.observability.observed_function import ObservedFunction
 
 
 class ServerlessSampleStack(cdk.Stack):

@@ -27,23 +27,35 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from devops_blueprints.assets import lambda_handler_dir
-from devops_blueprints.constructs.embedding_batch import DEFAULT_COMMAND as DEFAULT_COMMAND
-from devops_blueprints.constructs.embedding_batch import GPU_INSTANCE_TYPES as GPU_INSTANCE_TYPES
-from devops_blueprints.constructs.embedding_batch import create_compute, create_job_definition, create_network
-from devops_blueprints.constructs.embedding_batch import retry_strategies as retry_strategies
-from devops_blueprints.constructs.embedding_observability import METRICS_NAMESPACE as METRICS_NAMESPACE
-from devops_blueprints.constructs.embedding_observability import build_dashboard, observe_job_events, queue_metric
-from devops_blueprints.constructs.embedding_permissions import acknowledge_findings, grant_job, grant_submitter
-from devops_blueprints.constructs.embedding_permissions import nag_text as nag_text
-from devops_blueprints.constructs.embedding_storage import FAILURES_PREFIX as FAILURES_PREFIX
-from devops_blueprints.constructs.embedding_storage import MANIFESTS_PREFIX as MANIFESTS_PREFIX
-from devops_blueprints.constructs.embedding_storage import create_storage
-from devops_blueprints.constructs.embedding_validation import COMPUTE_TYPES as COMPUTE_TYPES
-from devops_blueprints.constructs.embedding_validation import ENCRYPTIONS as ENCRYPTIONS
-from devops_blueprints.constructs.embedding_validation import FARGATE_VCPUS as FARGATE_VCPUS
-from devops_blueprints.constructs.embedding_validation import MAX_GPUS as MAX_GPUS
-from devops_blueprints.constructs.embedding_validation import MAX_VCPUS_LIMIT as MAX_VCPUS_LIMIT
-from devops_blueprints.constructs.embedding_validation import validate_props
+from devops_blueprints.constructs.embeddings.embedding_batch import DEFAULT_COMMAND as DEFAULT_COMMAND
+from devops_blueprints.constructs.embeddings.embedding_batch import GPU_INSTANCE_TYPES as GPU_INSTANCE_TYPES
+from devops_blueprints.constructs.embeddings.embedding_batch import (
+    create_compute,
+    create_job_definition,
+    create_network,
+)
+from devops_blueprints.constructs.embeddings.embedding_batch import retry_strategies as retry_strategies
+from devops_blueprints.constructs.embeddings.embedding_observability import METRICS_NAMESPACE as METRICS_NAMESPACE
+from devops_blueprints.constructs.embeddings.embedding_observability import (
+    build_dashboard,
+    observe_job_events,
+    queue_metric,
+)
+from devops_blueprints.constructs.embeddings.embedding_permissions import (
+    acknowledge_findings,
+    grant_job,
+    grant_submitter,
+)
+from devops_blueprints.constructs.embeddings.embedding_permissions import nag_text as nag_text
+from devops_blueprints.constructs.embeddings.embedding_storage import FAILURES_PREFIX as FAILURES_PREFIX
+from devops_blueprints.constructs.embeddings.embedding_storage import MANIFESTS_PREFIX as MANIFESTS_PREFIX
+from devops_blueprints.constructs.embeddings.embedding_storage import create_storage
+from devops_blueprints.constructs.embeddings.embedding_validation import COMPUTE_TYPES as COMPUTE_TYPES
+from devops_blueprints.constructs.embeddings.embedding_validation import ENCRYPTIONS as ENCRYPTIONS
+from devops_blueprints.constructs.embeddings.embedding_validation import FARGATE_VCPUS as FARGATE_VCPUS
+from devops_blueprints.constructs.embeddings.embedding_validation import MAX_GPUS as MAX_GPUS
+from devops_blueprints.constructs.embeddings.embedding_validation import MAX_VCPUS_LIMIT as MAX_VCPUS_LIMIT
+from devops_blueprints.constructs.embeddings.embedding_validation import validate_props
 
 
 class ImageEmbeddingPipeline(Construct):

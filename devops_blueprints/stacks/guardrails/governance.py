@@ -8,7 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from devops_blueprints.constructs.guardrails import PLACEHOLDER_ROOT_ID, OrganizationGuardrails
+from devops_blueprints.constructs.guardrails.guardrails import PLACEHOLDER_ROOT_ID, OrganizationGuardrails
 from devops_blueprints.guardrails import catalog
 from devops_blueprints.guardrails.linter import Limits
 

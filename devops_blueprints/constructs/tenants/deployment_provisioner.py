@@ -26,9 +26,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from devops_blueprints.constructs.deployment_table import DeploymentTable
 from devops_blueprints.constructs.key_policies import logs_key
-from devops_blueprints.constructs.tenant_function import (
+from devops_blueprints.constructs.tenants.deployment_table import DeploymentTable
+from devops_blueprints.constructs.tenants.tenant_function import (
     TenantFunction,
     arn_prefix,
     nag_part,

@@ -1,4 +1,4 @@
-"""Where and how the jobs of :class:`~devops_blueprints.constructs.embedding.ImageEmbeddingPipeline` run: the
+"""Where and how the jobs of :class:`~devops_blueprints.constructs.embeddings.embedding.ImageEmbeddingPipeline` run: the
 VPC (with its flow logs), the AWS Batch compute environment, the job queue, the job's container and its job
 definition (with the retry strategies).
 
@@ -23,7 +23,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from devops_blueprints.assets import batch_job_dir
-from devops_blueprints.constructs.embedding_validation import instance_architecture
+from devops_blueprints.constructs.embeddings.embedding_validation import instance_architecture
 
 DEFAULT_COMMAND = ("python", "-m", "batch_job", "run")
 #: GPU instance types by GPUs per job (NVIDIA T4 / A10G).

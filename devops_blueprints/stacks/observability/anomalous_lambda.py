@@ -10,7 +10,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from devops_blueprints.constructs.observed_function import ObservedFunction
+from devops_blueprints.constructs.observability.observed_function import ObservedFunction
 
 MAX_INJECTED_LATENCY_MS = 25_000
 MAX_PROVISIONED_CONCURRENCY = 100

@@ -1,4 +1,4 @@
-"""Storage of :class:`~devops_blueprints.constructs.embedding.ImageEmbeddingPipeline`: the KMS key, the images
+"""Storage of :class:`~devops_blueprints.constructs.embeddings.embedding.ImageEmbeddingPipeline`: the KMS key, the images
 bucket (and its access-logs bucket) and the results table, each existing or created.
 
 The functions create their resources as children of the pipeline (``scope``) with the pipeline's construct

@@ -1,4 +1,4 @@
-"""Least privilege for :class:`~devops_blueprints.constructs.embedding.ImageEmbeddingPipeline`: what the job
+"""Least privilege for :class:`~devops_blueprints.constructs.embeddings.embedding.ImageEmbeddingPipeline`: what the job
 role and the submitter role may do, and the narrow cdk-nag acknowledgements of what cannot be narrower.
 """
 
@@ -13,10 +13,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from devops_blueprints.constructs.embedding_storage import FAILURES_PREFIX, MANIFESTS_PREFIX
+from devops_blueprints.constructs.embeddings.embedding_storage import FAILURES_PREFIX, MANIFESTS_PREFIX
 
 if TYPE_CHECKING:
-    from devops_blueprints.constructs.embedding import ImageEmbeddingPipeline
+    from devops_blueprints.constructs.embeddings.embedding import ImageEmbeddingPipeline
 
 
 def object_arn(bucket: s3.IBucket, prefix: str) -> str:

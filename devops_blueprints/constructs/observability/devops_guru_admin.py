@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from devops_blueprints.constructs.devops_guru_coverage import acknowledge_custom_resource_provider
+from devops_blueprints.constructs.observability.devops_guru_coverage import acknowledge_custom_resource_provider
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 SERVICE_PRINCIPAL = "devops-guru.amazonaws.com"

@@ -8,8 +8,8 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from devops_blueprints.constructs.devops_guru_coverage import DEFAULT_TAG_KEY, DevOpsGuruAppBoundary
-from devops_blueprints.constructs.devops_guru_notifications import DevOpsGuruNotifications
+from devops_blueprints.constructs.observability.devops_guru_coverage import DEFAULT_TAG_KEY, DevOpsGuruAppBoundary
+from devops_blueprints.constructs.observability.devops_guru_notifications import DevOpsGuruNotifications
 
 
 class DevOpsGuruStack(cdk.Stack):

@@ -20,9 +20,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from devops_blueprints.constructs.deployment_table import DeploymentTable
 from devops_blueprints.constructs.key_policies import logs_key
-from devops_blueprints.constructs.tenant_function import TenantFunction, arn_prefix, stack_ref
+from devops_blueprints.constructs.tenants.deployment_table import DeploymentTable
+from devops_blueprints.constructs.tenants.tenant_function import TenantFunction, arn_prefix, stack_ref
 
 __all__ = ["MAX_CONCURRENCY", "ReleaseOrchestrator"]
 

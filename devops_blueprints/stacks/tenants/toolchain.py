@@ -17,12 +17,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import Construct
 
-from devops_blueprints.constructs.deployment_provisioner import DeploymentProvisioner
-from devops_blueprints.constructs.deployment_table import DeploymentTable
 from devops_blueprints.constructs.key_policies import logs_key
-from devops_blueprints.constructs.release_orchestrator import ReleaseOrchestrator
-from devops_blueprints.stacks._cdk_pipelines import acknowledge_pipeline_findings
-from devops_blueprints.stacks.deployment_pipeline import (
+from devops_blueprints.constructs.tenants.deployment_provisioner import DeploymentProvisioner
+from devops_blueprints.constructs.tenants.deployment_table import DeploymentTable
+from devops_blueprints.constructs.tenants.release_orchestrator import ReleaseOrchestrator
+from devops_blueprints.stacks.tenants._cdk_pipelines import acknowledge_pipeline_findings
+from devops_blueprints.stacks.tenants.deployment_pipeline import (
     CDK_CLI_VERSION,
     DEFAULT_BRANCH,
     source_from_context,

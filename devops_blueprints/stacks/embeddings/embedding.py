@@ -7,7 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from devops_blueprints.constructs.embedding import ImageEmbeddingPipeline
+from devops_blueprints.constructs.embeddings.embedding import ImageEmbeddingPipeline
 
 
 class EmbeddingStack(cdk.Stack):

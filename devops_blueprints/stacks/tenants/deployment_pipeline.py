@@ -30,7 +30,10 @@ from constructs import Construct
 
 from devops_blueprints.assets import load_lambda_module
 from devops_blueprints.context import ContextError
-from devops_blueprints.stacks._cdk_pipelines import acknowledge_pipeline_findings, prefer_sub_in_action_role_arns
+from devops_blueprints.stacks.tenants._cdk_pipelines import (
+    acknowledge_pipeline_findings,
+    prefer_sub_in_action_role_arns,
+)
 
 __all__ = [
     "CONTEXT_KEYS",
@@ -213,7 +216,7 @@ def source_from_context(scope: Construct, *, trigger: bool) -> pipelines.CodePip
 def tag_app_boundary(scope: Construct, app_name: str) -> None:
     """Put every taggable resource under ``scope`` inside the DevOps Guru application boundary
     (``devops-guru-applications=<app_name>``; the toolchain or workload account defines the collection)."""
-    from devops_blueprints.constructs.devops_guru_coverage import DevOpsGuruAppBoundary
+    from devops_blueprints.constructs.observability.devops_guru_coverage import DevOpsGuruAppBoundary
 
     DevOpsGuruAppBoundary.tag(scope, app_name, tag_key=BOUNDARY_TAG_KEY)
 
@@ -230,7 +233,7 @@ class ComponentStage(cdk.Stage):
         self, scope: Construct, construct_id: str, *, deployment: DeploymentContext, env: cdk.Environment
     ) -> None:
         super().__init__(scope, construct_id, env=env)
-        from devops_blueprints.stacks._tenant_component import TenantComponentStack
+        from devops_blueprints.stacks.tenants._tenant_component import TenantComponentStack
 
         prefix = f"{deployment.deployment_type}-{deployment.deployment_id}"
         self.component_stack = TenantComponentStack(

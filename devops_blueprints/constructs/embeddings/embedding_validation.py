@@ -1,4 +1,4 @@
-"""Prop validation of :class:`~devops_blueprints.constructs.embedding.ImageEmbeddingPipeline`.
+"""Prop validation of :class:`~devops_blueprints.constructs.embeddings.embedding.ImageEmbeddingPipeline`.
 
 Eager checks run before any resource is created: every problem is one ``ValueError`` naming the prop, the
 value and what is allowed. Unresolved tokens are not validated (their values are known at deploy time).
@@ -16,7 +16,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from devops_blueprints.constructs.embedding_storage import FAILURES_PREFIX, MANIFESTS_PREFIX
+from devops_blueprints.constructs.embeddings.embedding_storage import FAILURES_PREFIX, MANIFESTS_PREFIX
 
 COMPUTE_TYPES = ("fargate", "fargate-spot", "ec2", "spot")
 ENCRYPTIONS = ("kms", "s3-managed")

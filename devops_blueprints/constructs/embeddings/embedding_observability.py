@@ -1,4 +1,4 @@
-"""Observation of :class:`~devops_blueprints.constructs.embedding.ImageEmbeddingPipeline`: Batch job state
+"""Observation of :class:`~devops_blueprints.constructs.embeddings.embedding.ImageEmbeddingPipeline`: Batch job state
 change events to CloudWatch Logs (EventBridge rule, log group target and its resource policy), metric filters
 counting children by final status, the pipeline's metrics and its dashboard.
 
@@ -22,7 +22,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 if TYPE_CHECKING:
-    from devops_blueprints.constructs.embedding import ImageEmbeddingPipeline
+    from devops_blueprints.constructs.embeddings.embedding import ImageEmbeddingPipeline
 
 METRICS_NAMESPACE = "DevOpsBlueprints/Embedding"
 

@@ -1,0 +1,9 @@
+"""Tenant deployment constructs: the deployment table, its provisioner and the release orchestrator."""
+
+from __future__ import annotations
+
+from devops_blueprints.constructs.tenants.deployment_provisioner import (
+    DeploymentProvisioner as DeploymentProvisioner,
+)
+from devops_blueprints.constructs.tenants.deployment_table import DeploymentTable as DeploymentTable
+from devops_blueprints.constructs.tenants.release_orchestrator import ReleaseOrchestrator as ReleaseOrchestrator

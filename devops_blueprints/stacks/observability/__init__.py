@@ -1,0 +1,10 @@
+"""Observability stacks: the account-level DevOps Guru stack and the sample workloads inside its boundary."""
+
+from __future__ import annotations
+
+from devops_blueprints.stacks.observability.anomalous_lambda import AnomalousLambdaStack as AnomalousLambdaStack
+from devops_blueprints.stacks.observability.container_insights_ecs import (
+    ContainerInsightsEcsStack as ContainerInsightsEcsStack,
+)
+from devops_blueprints.stacks.observability.devops_guru import DevOpsGuruStack as DevOpsGuruStack
+from devops_blueprints.stacks.observability.serverless_sample import ServerlessSampleStack as ServerlessSampleStack
