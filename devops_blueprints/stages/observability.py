@@ -8,7 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from devops_blueprints.constructs.observability.devops_guru_coverage import DEFAULT_TAG_KEY
+from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY
 from devops_blueprints.stacks.observability.anomalous_lambda import AnomalousLambdaStack
 from devops_blueprints.stacks.observability.container_insights_ecs import ContainerInsightsEcsStack
 from devops_blueprints.stacks.observability.devops_guru import DevOpsGuruStack

@@ -35,12 +35,17 @@ from devops_blueprints.constructs.embeddings.embedding_batch import (
     create_network,
 )
 from devops_blueprints.constructs.embeddings.embedding_batch import retry_strategies as retry_strategies
-from devops_blueprints.constructs.embeddings.embedding_observability import METRICS_NAMESPACE as METRICS_NAMESPACE
 from devops_blueprints.constructs.embeddings.embedding_observability import (
+    CHILD_JOBS_FAILED,
+    CHILD_JOBS_SUBMITTED,
+    CHILD_JOBS_SUCCEEDED,
+    IMAGES_SUBMITTED,
+    JOBS_SUBMITTED,
     build_dashboard,
     observe_job_events,
     queue_metric,
 )
+from devops_blueprints.constructs.embeddings.embedding_observability import METRICS_NAMESPACE as METRICS_NAMESPACE
 from devops_blueprints.constructs.embeddings.embedding_permissions import (
     acknowledge_findings,
     grant_job,
@@ -299,8 +304,22 @@ class ImageEmbeddingPipeline(Construct):
         self._job_events_log_group = job_events.log_group
         self._job_events_rule = job_events.rule
         self._metric_filters = job_events.metric_filters
-        self._dashboard = build_dashboard(self, dashboard_name)
-        acknowledge_findings(self)
+        self._dashboard = build_dashboard(
+            self,
+            job_queue=self._job_queue,
+            job_log_group=self._job_log_group,
+            submitter=self._submitter,
+            dashboard_name=dashboard_name,
+        )
+        acknowledge_findings(
+            self,
+            bucket=self._bucket,
+            images_prefix=images_prefix,
+            job_role=self._job_role,
+            submitter_role=self._submitter_role,
+            container=self._container,
+            compute_environment=self._compute_environment,
+        )
 
     # ---------------------------------------------------------------------------------- attributes
 
@@ -440,20 +459,20 @@ class ImageEmbeddingPipeline(Construct):
 
     def metric_jobs_submitted(self, **props: Any) -> cloudwatch.Metric:
         """Array jobs submitted (one per manifest), from the submitter's embedded metric format records."""
-        return self._metric("JobsSubmitted", props)
+        return self._metric(JOBS_SUBMITTED, props)
 
     def metric_child_jobs_submitted(self, **props: Any) -> cloudwatch.Metric:
         """Units of work submitted: array children (and single-child jobs)."""
-        return self._metric("ChildJobsSubmitted", props)
+        return self._metric(CHILD_JOBS_SUBMITTED, props)
 
     def metric_images_submitted(self, **props: Any) -> cloudwatch.Metric:
         """Images listed and written to manifests."""
-        return self._metric("ImagesSubmitted", props)
+        return self._metric(IMAGES_SUBMITTED, props)
 
     def metric_child_jobs_succeeded(self, **props: Any) -> cloudwatch.Metric:
         """Array children (and single jobs) that ended SUCCEEDED, from Batch job state change events."""
-        return self._metric("ChildJobsSucceeded", props)
+        return self._metric(CHILD_JOBS_SUCCEEDED, props)
 
     def metric_child_jobs_failed(self, **props: Any) -> cloudwatch.Metric:
         """Array children (and single jobs) that ended FAILED after their retries."""
-        return self._metric("ChildJobsFailed", props)
+        return self._metric(CHILD_JOBS_FAILED, props)

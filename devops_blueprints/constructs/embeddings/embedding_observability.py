@@ -3,14 +3,15 @@ change events to CloudWatch Logs (EventBridge rule, log group target and its res
 counting children by final status, the pipeline's metrics and its dashboard.
 
 The functions create their resources as children of the pipeline (``scope``) with the pipeline's construct
-ids (``JobEventsLogGroup``, ``JobEventsRule``, ``JobEventsLogPolicy``, ``Jobs*Filter``, ``Dashboard``).
+ids (``JobEventsLogGroup``, ``JobEventsRule``, ``JobEventsLogPolicy``, ``Jobs*Filter``, ``Dashboard``). They
+take the resources they read as arguments, so this module sits below ``embedding`` and never imports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aws_cdk as cdk
 import jsii
@@ -18,13 +19,18 @@ from aws_cdk import aws_batch as batch
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-if TYPE_CHECKING:
-    from devops_blueprints.constructs.embeddings.embedding import ImageEmbeddingPipeline
-
 METRICS_NAMESPACE = "DevOpsBlueprints/Embedding"
+#: The pipeline's metrics (namespace :data:`METRICS_NAMESPACE`, dimension ``JobQueue``): the submitter's
+#: embedded metric format records write the first three, the job event metric filters the last two.
+JOBS_SUBMITTED = "JobsSubmitted"
+CHILD_JOBS_SUBMITTED = "ChildJobsSubmitted"
+IMAGES_SUBMITTED = "ImagesSubmitted"
+CHILD_JOBS_SUCCEEDED = "ChildJobsSucceeded"
+CHILD_JOBS_FAILED = "ChildJobsFailed"
 
 
 @jsii.implements(events.IRuleTarget)
@@ -128,25 +134,31 @@ def queue_metric(job_queue: batch.IJobQueue, name: str, props: Mapping[str, Any]
     )
 
 
-def build_dashboard(pipeline: ImageEmbeddingPipeline, dashboard_name: str | None) -> cloudwatch.Dashboard:
+def build_dashboard(
+    scope: Construct,
+    *,
+    job_queue: batch.IJobQueue,
+    job_log_group: logs.ILogGroup,
+    submitter: lambda_.IFunction,
+    dashboard_name: str | None,
+) -> cloudwatch.Dashboard:
     """The pipeline's dashboard: jobs, images, job summary lines and errors, the submitter."""
-    dashboard = cloudwatch.Dashboard(pipeline, "Dashboard", dashboard_name=dashboard_name)
-    job_logs = pipeline.job_log_group.log_group_name
-    submitter = pipeline.submitter
+    dashboard = cloudwatch.Dashboard(scope, "Dashboard", dashboard_name=dashboard_name)
+    job_logs = job_log_group.log_group_name
     dashboard.add_widgets(
         cloudwatch.GraphWidget(
             title="Jobs: submitted, succeeded, failed (array children)",
             left=[
-                pipeline.metric_child_jobs_submitted(label="Submitted"),
-                pipeline.metric_child_jobs_succeeded(label="Succeeded"),
-                pipeline.metric_child_jobs_failed(label="Failed"),
+                queue_metric(job_queue, CHILD_JOBS_SUBMITTED, {"label": "Submitted"}),
+                queue_metric(job_queue, CHILD_JOBS_SUCCEEDED, {"label": "Succeeded"}),
+                queue_metric(job_queue, CHILD_JOBS_FAILED, {"label": "Failed"}),
             ],
-            right=[pipeline.metric_jobs_submitted(label="Array jobs submitted")],
+            right=[queue_metric(job_queue, JOBS_SUBMITTED, {"label": "Array jobs submitted"})],
             width=12,
         ),
         cloudwatch.GraphWidget(
             title="Images submitted",
-            left=[pipeline.metric_images_submitted(label="Images")],
+            left=[queue_metric(job_queue, IMAGES_SUBMITTED, {"label": "Images"})],
             width=12,
         ),
     )

@@ -1,10 +1,13 @@
 """Least privilege for :class:`~devops_blueprints.constructs.embeddings.embedding.ImageEmbeddingPipeline`: what the job
 role and the submitter role may do, and the narrow cdk-nag acknowledgements of what cannot be narrower.
+
+The functions take the resources they read as arguments, so this module sits below ``embedding`` and never
+imports it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_batch as batch
@@ -12,11 +15,9 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from constructs import Construct
 
 from devops_blueprints.constructs.embeddings.embedding_storage import FAILURES_PREFIX, MANIFESTS_PREFIX
-
-if TYPE_CHECKING:
-    from devops_blueprints.constructs.embeddings.embedding import ImageEmbeddingPipeline
 
 
 def object_arn(bucket: s3.IBucket, prefix: str) -> str:
@@ -97,36 +98,45 @@ def _grant_key(role: iam.IRole, key: kms.IKey | None, *actions: str) -> None:
         key.grant(role, *actions)
 
 
-def acknowledge_findings(pipeline: ImageEmbeddingPipeline) -> None:
-    """Acknowledge, on the pipeline's own roles only, the cdk-nag findings that have no narrower fix."""
-    stack = cdk.Stack.of(pipeline)
-    bucket = pipeline.bucket
+def acknowledge_findings(
+    scope: Construct,
+    *,
+    bucket: s3.IBucket,
+    images_prefix: str,
+    job_role: iam.IRole,
+    submitter_role: iam.IRole,
+    container: batch.IEcsContainerDefinition,
+    compute_environment: batch.IComputeEnvironment,
+) -> None:
+    """Acknowledge, on the pipeline's own roles only, the cdk-nag findings that have no narrower fix
+    (``scope``: the pipeline, whose stack renders the finding ids)."""
+    stack = cdk.Stack.of(scope)
     objects = {
-        object_arn(bucket, pipeline.images_prefix): "the images prefix the job embeds",
+        object_arn(bucket, images_prefix): "the images prefix the job embeds",
         object_arn(bucket, MANIFESTS_PREFIX): "the run manifests",
         object_arn(bucket, FAILURES_PREFIX): "the per-child failure reports",
     }
     for arn, what in objects.items():
         finding = f"AwsSolutions-IAM5[Resource::{nag_text(stack, arn)}]"
-        for role in (pipeline.job_role, pipeline.submitter_role):
+        for role in (job_role, submitter_role):
             cdk.Validations.of(role).acknowledge(
                 cdk.Acknowledgment(
                     id=finding, reason=f"Object-level grant limited to {what}; keys are not known at deploy time"
                 )
             )
-    cdk.Validations.of(pipeline.submitter_role).acknowledge(
+    cdk.Validations.of(submitter_role).acknowledge(
         cdk.Acknowledgment(
             id="AwsSolutions-IAM5[Resource::*]",
             reason="X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions",
         )
     )
-    cdk.Validations.of(pipeline.container.execution_role).acknowledge(
+    cdk.Validations.of(container.execution_role).acknowledge(
         cdk.Acknowledgment(
             id="AwsSolutions-IAM5[Resource::*]",
             reason="ecr:GetAuthorizationToken (pulling the job image) supports no resource-level permissions",
         )
     )
-    instance_role = getattr(pipeline.compute_environment, "instance_role", None)
+    instance_role = getattr(compute_environment, "instance_role", None)
     if instance_role is not None:
         policy = "arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
         cdk.Validations.of(instance_role).acknowledge(

@@ -8,7 +8,8 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from devops_blueprints.constructs.observability.devops_guru_coverage import DEFAULT_TAG_KEY, DevOpsGuruAppBoundary
+from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY
+from devops_blueprints.constructs.observability.devops_guru_coverage import DevOpsGuruAppBoundary
 from devops_blueprints.constructs.observability.devops_guru_notifications import DevOpsGuruNotifications
 
 

@@ -29,6 +29,7 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from devops_blueprints.assets import load_lambda_module
+from devops_blueprints.constructs.app_boundary import tag_application
 from devops_blueprints.context import ContextError
 from devops_blueprints.stacks.tenants._cdk_pipelines import (
     acknowledge_pipeline_findings,
@@ -216,9 +217,7 @@ def source_from_context(scope: Construct, *, trigger: bool) -> pipelines.CodePip
 def tag_app_boundary(scope: Construct, app_name: str) -> None:
     """Put every taggable resource under ``scope`` inside the DevOps Guru application boundary
     (``devops-guru-applications=<app_name>``; the toolchain or workload account defines the collection)."""
-    from devops_blueprints.constructs.observability.devops_guru_coverage import DevOpsGuruAppBoundary
-
-    DevOpsGuruAppBoundary.tag(scope, app_name, tag_key=BOUNDARY_TAG_KEY)
+    tag_application(scope, app_name, tag_key=BOUNDARY_TAG_KEY)
 
 
 class ComponentStage(cdk.Stage):

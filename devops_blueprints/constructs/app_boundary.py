@@ -1,0 +1,88 @@
+"""The application boundary: the tag that puts resources of any capability inside a named application.
+
+Observability covers the applications of a boundary (DevOps Guru analyses the resources tagged with its key;
+``DevOpsGuruAppBoundary`` in ``constructs/observability`` creates that collection); other capabilities only
+tag their resources with :func:`tag_application` (tenant component stages, for one). This module is shared by
+the capabilities and sits below them: it imports none of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+import jsii
+from constructs import IConstruct
+
+TAG_KEY_PREFIX = "devops-guru-"
+DEFAULT_TAG_KEY = "devops-guru-applications"
+MAX_TAG_VALUES = 1000
+MAX_TAG_VALUE_LENGTH = 256
+MAX_TAG_KEY_LENGTH = 128
+_TAG_VALUE_PATTERN = re.compile(r"^[\w\s.:/=+\-@*]*$")
+
+
+def validate_tag_key(tag_key: str) -> None:
+    """``tag_key`` must start with ``devops-guru-`` (any case) and fit a tag key."""
+    if cdk.Token.is_unresolved(tag_key):
+        return
+    if not tag_key.lower().startswith(TAG_KEY_PREFIX):
+        raise ValueError(f'tag_key must start with "{TAG_KEY_PREFIX}", got "{tag_key}"')
+    if len(tag_key) > MAX_TAG_KEY_LENGTH:
+        raise ValueError(f"tag_key must be at most {MAX_TAG_KEY_LENGTH} characters, got {len(tag_key)}")
+
+
+def validate_tag_values(tag_values: Sequence[str]) -> list[str]:
+    """1..1000 values of at most 256 characters; ``*`` (every value) only on its own."""
+    if isinstance(tag_values, str):
+        raise ValueError(f"tag_values must be a list of strings, got the string {tag_values!r}")
+    values = list(tag_values)
+    if not values:
+        raise ValueError('tag_values must not be empty (use ["*"] to cover every value of the key)')
+    if len(values) > MAX_TAG_VALUES:
+        raise ValueError(f"tag_values allows at most {MAX_TAG_VALUES} values, got {len(values)}")
+    for value in values:
+        if cdk.Token.is_unresolved(value):
+            continue
+        if len(value) > MAX_TAG_VALUE_LENGTH:
+            raise ValueError(
+                f"tag_values entries must be at most {MAX_TAG_VALUE_LENGTH} characters, "
+                f"got {len(value)} for {value[:40]!r}..."
+            )
+        if not _TAG_VALUE_PATTERN.match(value):
+            raise ValueError(f"tag_values entry {value!r} has characters a tag value cannot hold")
+    if "*" in values and len(values) > 1:
+        raise ValueError(f'tag_values "*" covers every value and must be the only entry, got {values}')
+    if len(set(values)) != len(values):
+        raise ValueError(f"tag_values must not repeat a value, got {values}")
+    return values
+
+
+@jsii.implements(cdk.IAspect)
+class _RawResourceTagger:
+    """Tags the raw ``CfnResource`` roles and functions that aws-cdk-lib's custom resource providers
+    create (``Tags.of`` only reaches resources with a tag manager), so nothing in the boundary is missed."""
+
+    _TYPES = frozenset({"AWS::IAM::Role", "AWS::Lambda::Function"})
+
+    def __init__(self, tag_key: str, app_name: str) -> None:
+        self._tag = {"Key": tag_key, "Value": app_name}
+
+    def visit(self, node: IConstruct) -> None:
+        if (
+            isinstance(node, cdk.CfnResource)
+            and node.cfn_resource_type in self._TYPES
+            and not cdk.TagManager.is_taggable(node)
+        ):
+            node.add_property_override("Tags", [self._tag])
+
+
+def tag_application(scope: IConstruct, app_name: str, *, tag_key: str = DEFAULT_TAG_KEY) -> None:
+    """Tag every taggable resource under ``scope`` with ``tag_key=app_name`` (no collection created)."""
+    validate_tag_key(tag_key)
+    validate_tag_values([app_name])
+    if app_name == "*":
+        raise ValueError('app_name must name one application, got "*"')
+    cdk.Tags.of(scope).add(tag_key, app_name)
+    cdk.Aspects.of(scope).add(_RawResourceTagger(tag_key, app_name))
