@@ -44,6 +44,7 @@ from devops_blueprints.constructs.embedding_validation import FARGATE_VCPUS as F
 from devops_blueprints.constructs.embedding_validation import MAX_GPUS as MAX_GPUS
 from devops_blueprints.constructs.embedding_validation import MAX_VCPUS_LIMIT as MAX_VCPUS_LIMIT
 from devops_blueprints.constructs.embedding_validation import validate_props
+from devops_blueprints.constructs.powertools import add_powertools
 
 
 class ImageEmbeddingPipeline(Construct):
@@ -271,6 +272,7 @@ class ImageEmbeddingPipeline(Construct):
                 "METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
         )
+        add_powertools(self._submitter, service="embedding-submitter", metrics_namespace=METRICS_NAMESPACE)
         grant_submitter(
             self._submitter_role,
             bucket=self._bucket,
