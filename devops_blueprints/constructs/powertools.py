@@ -22,8 +22,9 @@ __all__ = [
 
 # The public layer (https://docs.aws.amazon.com/powertools/python/latest/getting-started/install/ ,
 # "Lambda Layer"): arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python_version}-{arch}:{n}
-# with {python_version} like python312 and {arch} x86_64 or arm64; the same version number n in every commercial
-# region and for every Python version and architecture.
+# with {python_version} like python312 and {arch} x86_64 or arm64; the page gives one version number n for every
+# commercial region, Python version and architecture. Which Powertools release a layer version holds is in the
+# layer's description (aws lambda get-layer-version-by-arn); the docs give no table.
 #: The account that publishes the layer in the commercial regions.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 #: The layer version every function of this library uses.
