@@ -16,11 +16,14 @@ event of an older (stale) build, or a repeated event, never overwrites a newer s
 * IN_PROGRESS -> nothing (the record already says PROVISIONING or DEPROVISIONING).
 
 Builds without a ``DEPLOYMENT_ID`` variable are not deployment builds and are ignored.
+
+Logs: one structured JSON line per event (Powertools ``Logger``, service ``deployment-status``, with the
+Lambda context keys): ``build state change applied`` with ``deployment_id``, ``build_id``, ``build_status``
+and ``outcome``, or ``build carries no DEPLOYMENT_ID; ignored`` with ``build_id``.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,12 +32,12 @@ from functools import cache
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 FAILED_BUILD_STATES = ("FAILED", "FAULT", "STOPPED", "TIMED_OUT")
-logger = logging.getLogger("deployment-status")
-logger.setLevel(logging.INFO)
+logger = Logger(service="deployment-status")
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 
 
@@ -178,11 +181,20 @@ def _updater() -> StatusUpdater:
     return StatusUpdater(table=os.environ["DEPLOYMENT_TABLE"], dynamodb=boto3.client("dynamodb", config=BOTO_CONFIG))
 
 
+@logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     change = BuildStateChange.from_event(event)
     if change is None:
-        logger.info("build %s carries no DEPLOYMENT_ID; ignored", event.get("detail", {}).get("build-id"))
+        logger.info("build carries no DEPLOYMENT_ID; ignored", extra={"build_id": event["detail"].get("build-id")})
         return {"outcome": "ignored"}
     outcome = _updater().apply(change)
-    logger.info("deployment %s: build %s %s -> %s", change.deployment_id, change.build_id, change.status, outcome)
+    logger.info(
+        "build state change applied",
+        extra={
+            "deployment_id": change.deployment_id,
+            "build_id": change.build_id,
+            "build_status": change.status,
+            "outcome": outcome,
+        },
+    )
     return {"deployment_id": change.deployment_id, "build_id": change.build_id, "outcome": outcome}

@@ -28,9 +28,13 @@ What a run does:
    Throttling (``TooManyRequestsException``, ``ThrottlingException``, HTTP 429, ...) is retried with
    exponential backoff and full jitter, on top of botocore's adaptive retry mode.
 
-4. prints one CloudWatch embedded-metric-format line (namespace ``METRICS_NAMESPACE``, default
-   ``DevOpsBlueprints/Embedding``; dimension ``JobQueue``): ``JobsSubmitted``, ``ChildJobsSubmitted``,
-   ``ImagesSubmitted``, ``SkippedKeys``.
+4. emits one CloudWatch embedded-metric-format record through Powertools ``Metrics`` (namespace
+   ``METRICS_NAMESPACE``, else ``POWERTOOLS_METRICS_NAMESPACE``, default ``DevOpsBlueprints/Embedding``;
+   dimension ``JobQueue`` only; property ``RunId``): ``JobsSubmitted``, ``ChildJobsSubmitted``,
+   ``ImagesSubmitted``, ``SkippedKeys``, all of unit ``Count``.
+
+Logs are structured JSON (Powertools ``Logger``, service ``embedding-submitter``, with the Lambda context
+keys): ``run submitted``, ``throttled; retrying`` and ``skipping keys with line breaks``.
 
 Environment: ``IMAGES_BUCKET``, ``JOB_QUEUE``, ``JOB_DEFINITION`` (interface); optional
 ``IMAGES_PREFIX`` (every path must start with it: the job may read only that prefix) and
@@ -43,8 +47,6 @@ returned in ``SkippedKeys`` and logged, never silently dropped.
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import os
 import random
@@ -56,11 +58,17 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-LOGGER = logging.getLogger(__name__)
-LOGGER.setLevel(logging.INFO)
+logger = Logger(service="embedding-submitter")
+# The metrics' only dimension is JobQueue (the construct's dashboard and metric_*() methods query exactly that):
+# an explicit empty service keeps Powertools from adding its default "service" dimension, which it takes from
+# POWERTOOLS_SERVICE_NAME otherwise (https://docs.aws.amazon.com/powertools/python/latest/core/metrics/ ,
+# "service: Optionally, sets service metric dimension across all metrics").
+metrics = Metrics(service="")
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 DEFAULT_BATCH_SIZE = 1000
@@ -201,7 +209,10 @@ def collect_keys(s3: Any, bucket: str, paths: Sequence[str]) -> tuple[list[str],
     ordered = sorted(found)
     skipped = [key for key in ordered if not is_manifest_safe(key)]
     if skipped:
-        LOGGER.warning("skipping %d key(s) with line breaks (cannot be manifest lines): %r", len(skipped), skipped)
+        logger.warning(
+            "skipping keys with line breaks (cannot be manifest lines)",
+            extra={"skipped_count": len(skipped), "skipped_keys": skipped},
+        )
         ordered = [key for key in ordered if is_manifest_safe(key)]
     return ordered, skipped
 
@@ -261,7 +272,15 @@ def call_with_backoff(
             if not is_throttling(error) or attempt == max_attempts:
                 raise
             delay = jitter.uniform(0, min(max_delay, base_delay * 2 ** (attempt - 1)))
-            LOGGER.info("%s throttled (attempt %d/%d); retrying in %.2fs", what, attempt, max_attempts, delay)
+            logger.info(
+                "throttled; retrying",
+                extra={
+                    "operation": what,
+                    "attempt": attempt,
+                    "max_attempts": max_attempts,
+                    "delay_seconds": round(delay, 2),
+                },
+            )
             sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -359,33 +378,25 @@ def submit_run(
         "SkippedKeys": skipped,
     }
     children = sum(part.array_size for part in parts)
-    LOGGER.info("run %s: %d images, %d job(s), %d children", run, len(keys), len(job_ids), children)
+    logger.info(
+        "run submitted",
+        extra={"run_id": run, "image_count": len(keys), "job_count": len(job_ids), "child_jobs": children},
+    )
     return result
 
 
-def metrics_record(result: dict[str, Any], *, namespace: str, job_queue: str, now_ms: int) -> dict[str, Any]:
-    """One CloudWatch embedded-metric-format record for a submitted run."""
-    values = {
-        "JobsSubmitted": result["JobCount"],
-        "ChildJobsSubmitted": sum(result["ArraySizes"]),
-        "ImagesSubmitted": result["ImageCount"],
-        "SkippedKeys": len(result["SkippedKeys"]),
-    }
-    return {
-        "_aws": {
-            "Timestamp": now_ms,
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": namespace,
-                    "Dimensions": [["JobQueue"]],
-                    "Metrics": [{"Name": name, "Unit": "Count"} for name in values],
-                }
-            ],
-        },
-        "JobQueue": job_queue,
-        "RunId": result["RunId"],
-        **values,
-    }
+def add_run_metrics(metrics: Metrics, result: dict[str, Any], *, namespace: str, job_queue: str) -> None:
+    """Add the metrics of a submitted run to ``metrics`` (published when the handler returns)."""
+    metrics.namespace = namespace
+    metrics.add_dimension(name="JobQueue", value=job_queue)
+    metrics.add_metadata(key="RunId", value=result["RunId"])
+    for name, value in (
+        ("JobsSubmitted", result["JobCount"]),
+        ("ChildJobsSubmitted", sum(result["ArraySizes"])),
+        ("ImagesSubmitted", result["ImageCount"]),
+        ("SkippedKeys", len(result["SkippedKeys"])),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 # ------------------------------------------------------------------------------------------- handler
@@ -407,6 +418,8 @@ def _required_env(name: str) -> str:
     return value
 
 
+@metrics.log_metrics
+@logger.inject_lambda_context
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point; ``IMAGES_BUCKET``, ``JOB_QUEUE``, ``JOB_DEFINITION`` come from the environment."""
     bucket = _required_env("IMAGES_BUCKET")
@@ -421,7 +434,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         job_definition=job_definition,
         images_prefix=os.environ.get("IMAGES_PREFIX", ""),
     )
-    namespace = os.environ.get("METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
-    record = metrics_record(result, namespace=namespace, job_queue=job_queue, now_ms=int(time.time() * 1000))
-    print(json.dumps(record), flush=True)
+    namespace = (
+        os.environ.get("METRICS_NAMESPACE")
+        or os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
+        or DEFAULT_METRICS_NAMESPACE
+    )
+    add_run_metrics(metrics, result, namespace=namespace, job_queue=job_queue)
     return result

@@ -2,6 +2,9 @@
 
 Environment: ``TABLE_NAME``, ``RESULTS_TOPIC_ARN``. Reports partial batch failures so one bad message
 is retried (and finally dead-lettered) without redelivering the others.
+
+Logs: structured JSON (Powertools ``Logger``, service ``serverless-sample``, with the Lambda context keys);
+each failed message is one ``message not processed`` line at ERROR with its ``messageId`` and ``error``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Logger
 
+logger = Logger(service="serverless-sample")
 _dynamodb = None
 _sns = None
 
@@ -66,12 +71,13 @@ def process_batch(
         try:
             process_record(record, dynamodb=dynamodb, sns=sns, table=table, topic_arn=topic_arn)
         except Exception as exc:
-            print(json.dumps({"messageId": record.get("messageId"), "error": str(exc)}))
+            logger.error("message not processed", extra={"messageId": record.get("messageId"), "error": str(exc)})
             failures.append({"itemIdentifier": str(record.get("messageId", ""))})
     return {"batchItemFailures": failures}
 
 
-def handler(event: dict[str, Any], context: object) -> dict[str, list[dict[str, str]]]:
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
     dynamodb, sns = _clients()
     return process_batch(
         event.get("Records", []),

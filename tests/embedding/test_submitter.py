@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
@@ -15,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.embedding.submitter_support import BatchEnv, create_batch_env, load_submitter
+from tests.support.powertools import LambdaContext, captured_logs, emf_records, emitted_metrics
 
 submitter = load_submitter()
 
@@ -395,23 +397,56 @@ def test_bad_events_raise_one_clear_error_and_write_or_submit_nothing(env: Batch
 
 # ------------------------------------------------------------------------------------------ handler
 
+CONTEXT = LambdaContext(function_name="embedding-submitter")
+# What the hand-built EMF line printed before Powertools (one run of 5 images with BatchSize 2: one array job of
+# 3 children), with the job queue and run id as placeholders. Powertools must emit every one of these metrics
+# with the same namespace, unit, dimensions and value.
+EMF_BEFORE_POWERTOOLS: dict[str, Any] = {
+    "_aws": {
+        "Timestamp": 0,
+        "CloudWatchMetrics": [
+            {
+                "Namespace": "DevOpsBlueprints/Embedding",
+                "Dimensions": [["JobQueue"]],
+                "Metrics": [
+                    {"Name": "JobsSubmitted", "Unit": "Count"},
+                    {"Name": "ChildJobsSubmitted", "Unit": "Count"},
+                    {"Name": "ImagesSubmitted", "Unit": "Count"},
+                    {"Name": "SkippedKeys", "Unit": "Count"},
+                ],
+            }
+        ],
+    },
+    "JobQueue": "<job-queue>",
+    "RunId": "<run-id>",
+    "JobsSubmitted": 1,
+    "ChildJobsSubmitted": 3,
+    "ImagesSubmitted": 5,
+    "SkippedKeys": 0,
+}
+
 
 @pytest.fixture
 def handler_env(env: BatchEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[BatchEnv]:
     monkeypatch.setenv("IMAGES_BUCKET", env.bucket)
     monkeypatch.setenv("JOB_QUEUE", env.job_queue)
     monkeypatch.setenv("JOB_DEFINITION", env.job_definition)
+    # As the construct sets them (Powertools must still add no "service" dimension).
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "embedding-submitter")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "DevOpsBlueprints/Embedding")
     submitter._CLIENTS.clear()
+    submitter.metrics.clear_metrics()
     yield env
     submitter._CLIENTS.clear()
+    submitter.metrics.clear_metrics()
 
 
 def test_handler_reads_its_environment_and_reuses_its_clients(handler_env: BatchEnv) -> None:
     put_keys(handler_env, ["images/a.jpg", "images/b.png"])
 
-    first = submitter.handler({"Paths": ["images"], "BatchSize": 1}, None)
+    first = submitter.handler({"Paths": ["images"], "BatchSize": 1}, CONTEXT)
     clients = dict(submitter._CLIENTS)
-    second = submitter.handler({"Paths": ["images"], "BatchSize": 1}, None)
+    second = submitter.handler({"Paths": ["images"], "BatchSize": 1}, CONTEXT)
 
     assert set(first) == {
         "RunId",
@@ -429,38 +464,100 @@ def test_handler_reads_its_environment_and_reuses_its_clients(handler_env: Batch
     assert {job["jobId"] for job in handler_env.top_level_jobs()} == {*first["JobIds"], *second["JobIds"]}
 
 
-def test_handler_prints_one_embedded_metric_format_record(
+def test_handler_emits_every_metric_it_emitted_before_powertools_unchanged(
     handler_env: BatchEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     put_keys(handler_env, [f"images/{n}.jpg" for n in range(5)])
 
-    result = submitter.handler({"Paths": ["images/"], "BatchSize": 2}, None)
+    result = submitter.handler({"Paths": ["images/"], "BatchSize": 2}, CONTEXT)
 
-    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    record = json.loads(line)
+    (record,) = emf_records(capsys.readouterr().out)
+    before = json.loads(
+        json.dumps(EMF_BEFORE_POWERTOOLS)
+        .replace("<job-queue>", handler_env.job_queue)
+        .replace("<run-id>", result["RunId"])
+    )
+    assert emitted_metrics(record) == emitted_metrics(before)
     (directive,) = record["_aws"]["CloudWatchMetrics"]
-    assert directive["Namespace"] == "DevOpsBlueprints/Embedding"
-    assert directive["Dimensions"] == [["JobQueue"]]
-    names = [metric["Name"] for metric in directive["Metrics"]]
-    assert names == ["JobsSubmitted", "ChildJobsSubmitted", "ImagesSubmitted", "SkippedKeys"]
-    assert [record[name] for name in names] == [1, 3, 5, 0]
+    assert directive["Dimensions"] == [["JobQueue"]]  # no "service" dimension beside it
     assert record["JobQueue"] == handler_env.job_queue
-    assert record["RunId"] == result["RunId"]
+    assert record["RunId"] == result["RunId"]  # a property of the record, not a dimension
+    assert abs(record["_aws"]["Timestamp"] / 1000 - time.time()) < 60
 
 
-def test_handler_refuses_paths_outside_images_prefix(handler_env: BatchEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_metrics_namespace_variable_still_sets_the_namespace(
+    handler_env: BatchEnv, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("METRICS_NAMESPACE", "Team/Embeddings")
+    put_keys(handler_env, ["images/a.jpg"])
+
+    submitter.handler({"Paths": ["images/"]}, CONTEXT)
+
+    (record,) = emf_records(capsys.readouterr().out)
+    assert {metric["namespace"] for metric in emitted_metrics(record).values()} == {"Team/Embeddings"}
+
+
+def test_handler_logs_the_run_as_structured_json(handler_env: BatchEnv) -> None:
+    put_keys(handler_env, ["images/a.jpg", "images/b.png", "images/c.gif"])
+
+    with captured_logs(submitter.logger) as logs:
+        result = submitter.handler({"Paths": ["images/"], "BatchSize": 2}, CONTEXT)
+
+    (line,) = [record for record in logs.records() if record["message"] == "run submitted"]
+    assert line["level"] == "INFO"
+    assert line["service"] == "embedding-submitter"
+    assert line["function_name"] == "embedding-submitter"
+    assert line["function_request_id"] == CONTEXT.aws_request_id
+    assert (line["run_id"], line["image_count"], line["job_count"], line["child_jobs"]) == (result["RunId"], 3, 1, 2)
+
+
+def test_skipped_keys_and_throttling_are_logged_with_their_details(env: BatchEnv) -> None:
+    put_keys(env, ["in/ok.jpg", "in/bad\u2028name.jpg"])
+    throttled = ThrottlingProxy(env.batch, "submit_job", failures=1, code="TooManyRequestsException", status=429)
+
+    with captured_logs(submitter.logger) as logs:
+        submitter.submit_run(
+            env.s3,
+            throttled,
+            {"Paths": ["in/"]},
+            bucket=env.bucket,
+            job_queue=env.job_queue,
+            job_definition=env.job_definition,
+            sleep=lambda _seconds: None,
+        )
+
+    records = {record["message"]: record for record in logs.records()}
+    skipped = records["skipping keys with line breaks (cannot be manifest lines)"]
+    assert (skipped["level"], skipped["skipped_count"], skipped["skipped_keys"]) == (
+        "WARNING",
+        1,
+        ["in/bad\u2028name.jpg"],
+    )
+    throttling = records["throttled; retrying"]
+    assert throttling["operation"].startswith("SubmitJob ")
+    assert (throttling["attempt"], throttling["max_attempts"]) == (1, 8)
+    assert 0 <= throttling["delay_seconds"] <= 0.2
+
+
+# A failed run emits no metric record; Powertools warns that it had none to publish.
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_handler_refuses_paths_outside_images_prefix(
+    handler_env: BatchEnv, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("IMAGES_PREFIX", "images/")
     put_keys(handler_env, ["images/a.jpg", "other/b.jpg"])
 
     with pytest.raises(submitter.InvalidEventError, match=r"^Paths\[1\] must start with 'images/' \(IMAGES_PREFIX"):
-        submitter.handler({"Paths": ["images/", "other/"]}, None)
+        submitter.handler({"Paths": ["images/", "other/"]}, CONTEXT)
 
+    assert emf_records(capsys.readouterr().out) == []
     assert handler_env.keys("manifests/") == []
     assert handler_env.top_level_jobs() == []
-    assert submitter.handler({"Paths": ["images/"]}, None)["ImageCount"] == 1
+    assert submitter.handler({"Paths": ["images/"]}, CONTEXT)["ImageCount"] == 1
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_handler_names_a_missing_environment_variable(handler_env: BatchEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JOB_QUEUE")
     with pytest.raises(RuntimeError, match=r"^environment variable JOB_QUEUE is not set$"):
-        submitter.handler({"Paths": ["images"]}, None)
+        submitter.handler({"Paths": ["images"]}, CONTEXT)

@@ -100,7 +100,8 @@ def test_sample_functions_are_traced_with_lambda_insights(templates: dict[str, d
     for function in functions.values():
         props = function["Properties"]
         assert props["TracingConfig"] == {"Mode": "Active"}
-        (layer,) = props["Layers"]
+        # The Lambda Insights extension (the serverless sample also has the Powertools layer: tests/test_powertools.py).
+        (layer,) = [layer for layer in props["Layers"] if "Fn::FindInMap" in layer]
         map_name, _region, version_key = layer["Fn::FindInMap"]
         arn = template["Mappings"][map_name]["us-east-1"][version_key]
         assert arn.startswith("arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:")

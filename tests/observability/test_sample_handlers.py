@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from devops_blueprints.assets import load_lambda_module
+from tests.support.powertools import LambdaContext, captured_logs
 
 serverless = load_lambda_module("serverless_sample")
 anomalous = load_lambda_module("anomalous_function")
@@ -50,8 +51,18 @@ def test_orders_are_stored_and_announced_and_bad_messages_reported(resources: di
             _record("m4", json.dumps({"orderId": "o-2"})),
         ]
     }
-    response = serverless.handler(event, None)
+    with captured_logs(serverless.logger) as logs:
+        response = serverless.handler(event, LambdaContext(function_name="serverless-sample"))
     assert response == {"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}]}
+    # One structured line per failed message, with the keys the hand-printed JSON line had.
+    failures = [record for record in logs.records() if record["message"] == "message not processed"]
+    assert [(record["messageId"], record["error"]) for record in failures] == [
+        ("m2", "message body is not JSON: Expecting value at column 1"),
+        ("m3", "message needs a non-empty string orderId, got ''"),
+    ]
+    assert {(record["level"], record["service"], record["function_name"]) for record in failures} == {
+        ("ERROR", "serverless-sample", "serverless-sample")
+    }
 
     items = resources["dynamodb"].scan(TableName="orders")["Items"]
     assert sorted(item["pk"]["S"] for item in items) == ["o-1", "o-2"]

@@ -8,6 +8,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support import powertools
 from tests.tenant.conftest import (
     DEPROVISIONING_PROJECT,
     IDEMPOTENCY_TABLE,
@@ -48,6 +49,9 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 60_000
+
+
+STATUS_CONTEXT = powertools.LambdaContext(function_name="deployment-status")
 
 
 def new_provisioner(tenant: Tenant) -> Any:
@@ -184,7 +188,7 @@ def test_status_events_of_other_builds_are_ignored_and_malformed_ones_rejected(t
     event = state_change("someone-elses-project", "p:1", "SUCCEEDED", "acme")
     event["detail"]["additional-information"]["environment"]["environment-variables"] = []
     assert status_index.BuildStateChange.from_event(event) is None
-    assert status_index.handler(event, None) == {"outcome": "ignored"}
+    assert status_index.handler(event, STATUS_CONTEXT) == {"outcome": "ignored"}
     with pytest.raises(status_index.InvalidEventError, match=r"detail.build-status must be"):
         status_index.BuildStateChange.from_event({"detail": {"project-name": "p", "build-id": "b"}})
 
@@ -504,12 +508,60 @@ def test_handler_wires_environment_and_reports_failures(tenant: Tenant, monkeypa
     event["Records"].append({"eventName": "INSERT", "eventID": "x", "dynamodb": {"SequenceNumber": "999"}})
 
     try:
-        response = provisioner_index.handler(event, LambdaContext())
+        with powertools.captured_logs(provisioner_index.logger) as logs:
+            response = provisioner_index.handler(event, LambdaContext())
     finally:
         provisioner_index._runtime.cache_clear()
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "999"}]}
     assert len(tenant.builds(PROVISIONING_PROJECT)) == 1
+    started = next(record for record in logs.records() if record["message"] == "provisioning build started")
+    assert (started["service"], started["function_name"], started["deployment_id"]) == (
+        "deployment-provisioner",
+        "provisioner",
+        "acme",
+    )
+
+
+def test_status_handler_applies_build_state_changes_and_logs_them_as_json(
+    tenant: Tenant, provisioner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEPLOYMENT_TABLE", TABLE)
+    status_index._updater.cache_clear()
+    build_id = provision(tenant, provisioner)
+    other_build = state_change("someone-elses-project", "p:1", "SUCCEEDED", "acme")
+    other_build["detail"]["additional-information"]["environment"]["environment-variables"] = []
+
+    try:
+        with powertools.captured_logs(status_index.logger) as logs:
+            applied = status_index.handler(
+                state_change(PROVISIONING_PROJECT, build_id, "SUCCEEDED", "acme"), STATUS_CONTEXT
+            )
+            ignored = status_index.handler(other_build, STATUS_CONTEXT)
+    finally:
+        status_index._updater.cache_clear()
+
+    assert applied == {"deployment_id": "acme", "build_id": build_id, "outcome": "ACTIVE"}
+    assert ignored == {"outcome": "ignored"}
+    item = tenant.get("acme")
+    assert item is not None and item["status"] == {"S": "ACTIVE"}
+    first, second = logs.records()
+    assert {key: first[key] for key in ("level", "message", "service", "function_name")} == {
+        "level": "INFO",
+        "message": "build state change applied",
+        "service": "deployment-status",
+        "function_name": "deployment-status",
+    }
+    assert (first["deployment_id"], first["build_id"], first["build_status"], first["outcome"]) == (
+        "acme",
+        build_id,
+        "SUCCEEDED",
+        "ACTIVE",
+    )
+    assert (second["message"], second["build_id"]) == (
+        "build carries no DEPLOYMENT_ID; ignored",
+        "arn:aws:codebuild:us-east-1:123456789012:build/p:1",
+    )
 
 
 class _ThrottledOnce:

@@ -7,12 +7,13 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Capture, Match, Template
 
 from devops_blueprints.assets import load_lambda_module
+from devops_blueprints.constructs.powertools import powertools_layer_arn
 from devops_blueprints.constructs.tenants.deployment_provisioner import DeploymentProvisioner
 from devops_blueprints.constructs.tenants.deployment_table import DeploymentTable
-from devops_blueprints.constructs.tenants.tenant_function import POWERTOOLS_LAYER_ARN
 from tests.support.cdk import cfn_lint_errors, nag_findings, new_app
 
 # The rule routes exactly the build ends the status function acts on.
@@ -56,7 +57,7 @@ def test_provisioner_function_has_the_interface_environment_powertools_and_traci
         {
             "Runtime": "python3.12",
             "TracingConfig": {"Mode": "Active"},
-            "Layers": [{"Fn::Sub": POWERTOOLS_LAYER_ARN}],
+            "Layers": [{"Fn::Sub": powertools_layer_arn(lambda_.Runtime.PYTHON_3_12, lambda_.Architecture.X86_64)}],
             "Environment": {
                 "Variables": Match.object_like(
                     {

@@ -61,6 +61,7 @@ from devops_blueprints.constructs.embeddings.embedding_validation import FARGATE
 from devops_blueprints.constructs.embeddings.embedding_validation import MAX_GPUS as MAX_GPUS
 from devops_blueprints.constructs.embeddings.embedding_validation import MAX_VCPUS_LIMIT as MAX_VCPUS_LIMIT
 from devops_blueprints.constructs.embeddings.embedding_validation import validate_props
+from devops_blueprints.constructs.powertools import add_powertools
 
 
 class ImageEmbeddingPipeline(Construct):
@@ -288,6 +289,7 @@ class ImageEmbeddingPipeline(Construct):
                 "METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
         )
+        add_powertools(self._submitter, service="embedding-submitter", metrics_namespace=METRICS_NAMESPACE)
         grant_submitter(
             self._submitter_role,
             bucket=self._bucket,

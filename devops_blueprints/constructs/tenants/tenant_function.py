@@ -15,14 +15,9 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
 from devops_blueprints.assets import lambda_handler_dir
+from devops_blueprints.constructs.powertools import POWERTOOLS_LAYER_VERSION, add_powertools
 
-#: The public AWS Lambda Powertools for Python v3 layer (python3.12, x86_64) these functions use.
-POWERTOOLS_LAYER_VERSION = 27
-POWERTOOLS_LAYER_ARN = (
-    "arn:${AWS::Partition}:lambda:${AWS::Region}:017000801446:layer:"
-    f"AWSLambdaPowertoolsPythonV3-python312-x86_64:{POWERTOOLS_LAYER_VERSION}"
-)
-#: The layer above is built for Python 3.12, so these functions run on it.
+#: The runtime of these functions (pinned: see the AwsSolutions-L1 acknowledgment below).
 TENANT_RUNTIME = lambda_.Runtime.PYTHON_3_12
 
 
@@ -67,12 +62,7 @@ class TenantFunction(Construct):
             architecture=lambda_.Architecture.X86_64,
             handler="index.handler",
             code=lambda_.Code.from_asset(str(lambda_handler_dir(handler))),
-            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", cdk.Fn.sub(POWERTOOLS_LAYER_ARN))],
-            environment={
-                **environment,
-                "POWERTOOLS_SERVICE_NAME": service,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
+            environment=dict(environment),
             timeout=timeout,
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
@@ -80,6 +70,7 @@ class TenantFunction(Construct):
             log_group=self.log_group,
             description=description,
         )
+        add_powertools(self.function, service=service)
         for finding, reason in (
             ("AwsSolutions-IAM5[Resource::*]", "X-Ray PutTraceSegments/PutTelemetryRecords have no resource ARNs"),
             ("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", "CDK table/queue grant on the one given key"),

@@ -13,6 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from devops_blueprints.constructs.observability.observed_function import ObservedFunction
+from devops_blueprints.constructs.powertools import add_powertools
 
 
 class ServerlessSampleStack(cdk.Stack):
@@ -73,6 +74,7 @@ class ServerlessSampleStack(cdk.Stack):
             environment={"TABLE_NAME": self.table.table_name, "RESULTS_TOPIC_ARN": self.results_topic.topic_arn},
             description="Stores orders from SQS in DynamoDB and announces them on SNS",
         )
+        add_powertools(self.processor.function, service="serverless-sample")
         self.processor.function.add_event_source(
             sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True)
         )
