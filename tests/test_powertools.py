@@ -10,14 +10,14 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
-from devops_blueprints.constructs.tenants.release_orchestrator import ReleaseOrchestrator
-from devops_blueprints.stacks.embeddings import EmbeddingStack
-from devops_blueprints.stacks.observability import ServerlessSampleStack
 
 from devops_blueprints.assets import lambda_src_dir, load_lambda_module
 from devops_blueprints.constructs.powertools import add_powertools, powertools_layer_arn
 from devops_blueprints.constructs.tenants.deployment_provisioner import DeploymentProvisioner
 from devops_blueprints.constructs.tenants.deployment_table import DeploymentTable
+from devops_blueprints.constructs.tenants.release_orchestrator import ReleaseOrchestrator
+from devops_blueprints.stacks.embeddings import EmbeddingStack
+from devops_blueprints.stacks.observability import ServerlessSampleStack
 from tests.support.cdk import new_app
 
 _LAYER = re.compile(
