@@ -18,8 +18,11 @@ An HTML comment right before a block adjusts this; each part is printed by the t
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import importlib.metadata
+import io
 import json
 import os
 import re
@@ -27,6 +30,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -266,6 +270,13 @@ def run(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: int = TIMEO
     )
 
 
+def _temporary_directory(prefix: str) -> Path:
+    """A directory for what one session shares (a model, cloud assemblies), removed when the session ends."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 @functools.cache
 def cdk_options(subcommand: str) -> frozenset[str]:
     result = run([str(CDK_CLI), subcommand, "--help"], cwd=REPO_ROOT, env=base_env())
@@ -326,9 +337,7 @@ def is_cdk_block(block: Block) -> bool:
 def cdk_batch() -> dict[str, dict[str, Any]]:
     """Every CDK python block and the sample app (default synth mode, as `cdk synth` composes it),
     synthesized once: name -> {ok, output, cwd, outdir}."""
-    import tempfile
-
-    root = Path(tempfile.mkdtemp(prefix="docs-cdk-"))
+    root = _temporary_directory("docs-cdk-")
     jobs: list[dict[str, Any]] = [
         {
             "name": "sample-app",
@@ -343,8 +352,9 @@ def cdk_batch() -> dict[str, dict[str, Any]]:
         cwd.mkdir()
         assert not set(block.fixtures) & MOTO_FIXTURES, f"{block.name}: CDK blocks take file fixtures only"
         world = World(cwd, "", base_env())
-        for name in block.fixtures:
-            FIXTURES[name](world)
+        with contextlib.redirect_stdout(io.StringIO()):
+            for name in block.fixtures:
+                FIXTURES[name](world)
         jobs.append({"name": block.name, "code": block.text, "cwd": str(cwd), "outdir": str(cwd / "cdk.out")})
     (root / "jobs.json").write_text(json.dumps(jobs))
     result = run(
@@ -400,9 +410,7 @@ def buildspec_commands(name: str) -> tuple[str, ...]:
 
 @functools.cache
 def random_model() -> Path:
-    import tempfile
-
-    path = Path(tempfile.mkdtemp(prefix="docs-model-")) / "resnet18-random.onnx"
+    path = _temporary_directory("docs-model-") / "resnet18-random.onnx"
     result = run(
         [sys.executable, "-m", "batch_job", "export-model", "--out", str(path), "--random"],
         cwd=path.parent,
@@ -741,6 +749,14 @@ def rule_aws_cli(block: Block, command: Command, world: World, env: dict[str, st
             positionals += 1
         index += 1
     assert positionals <= _AWS_POSITIONAL.get((service, operation), 0), f"line {command.line}: stray arguments"
+    if service == "cloudformation" and "--stack-name" in arguments:
+        stack_name = arguments[arguments.index("--stack-name") + 1]
+        template = sample_stacks().get(stack_name)
+        assert template, f"line {command.line}: the sample app has no stack named {stack_name!r}"
+        outputs = json.loads(template.read_text()).get("Outputs", {})
+        for key in re.findall(r"OutputKey=='(\w+)'", " ".join(arguments)):
+            assert key in outputs, f"line {command.line}: stack {stack_name} has no output {key} ({sorted(outputs)})"
+        return "needs an AWS account: operation and parameters exist in botocore's model, the stack and its outputs in the sample app"
     return "needs an AWS account: the operation and its parameters exist in botocore's model"
 
 
