@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from devops_blueprints.guardrails.model import Condition
-from devops_blueprints.guardrails.wildcards import compile_any, compile_glob
+from devops_blueprints.guardrails.wildcards import compile_any, compile_glob, has_wildcard
 
 Context = Mapping[str, tuple[str, ...]]
 Predicate = Callable[[Context], bool]
@@ -106,13 +106,28 @@ def _compile_arn(patterns: Sequence[str]) -> ValueTest:
         return lambda _v: True
     if not usable:
         return lambda _v: False
-    compiled = [tuple(compile_glob(part) for part in p.split(":", 5)) for p in usable]
+    # per pattern, the checks of its parts that are not "*": (index, literal or None, matcher)
+    compiled = [
+        tuple(
+            (index, None if has_wildcard(part) else part, compile_glob(part).match)
+            for index, part in enumerate(p.split(":", 5))
+            if part != "*"
+        )
+        for p in usable
+    ]
 
     def test(value: str) -> bool:
         parts = value.split(":", 5)
         if len(parts) != 6:
             return False
-        return any(all(glob(part) for glob, part in zip(globs, parts, strict=True)) for globs in compiled)
+        for checks in compiled:
+            for index, literal, match in checks:
+                part = parts[index]
+                if not (part == literal if literal is not None else match(part)):
+                    break
+            else:
+                return True
+        return False
 
     return test
 

@@ -86,9 +86,14 @@ class _Segment:
 
 
 class Glob:
-    """One compiled IAM wildcard pattern (see the module docstring for the algorithm)."""
+    """One compiled IAM wildcard pattern (see the module docstring for the algorithm).
 
-    __slots__ = ("first", "last", "middle", "min_length", "pattern", "starred")
+    Calling it answers the match; the common shapes (a literal, ``prefix*``, ``*suffix``,
+    ``prefix*suffix`` without ``?``) are answered by one or two ``str`` methods, everything else by
+    :meth:`match_steps`. The property tests check that both give the same answers.
+    """
+
+    __slots__ = ("first", "last", "match", "middle", "min_length", "pattern", "starred")
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
@@ -98,6 +103,20 @@ class Glob:
         self.last = _Segment(parts[-1]) if self.starred else self.first
         self.middle = tuple(_Segment(part) for part in parts[1:-1] if part)
         self.min_length = len(parts[0]) + (len(parts[-1]) if self.starred else 0) + sum(s.length for s in self.middle)
+        self.match: Matcher = self._fast_path() or (lambda value: self.match_steps(value)[0])
+
+    def _fast_path(self) -> Matcher | None:
+        if "?" in self.pattern or self.middle:
+            return None
+        if not self.starred:
+            return self.pattern.__eq__
+        head, tail = self.first.literal or "", self.last.literal or ""
+        if not tail:
+            return (lambda value: value.startswith(head)) if head else (lambda _value: True)
+        if not head:
+            return lambda value: value.endswith(tail)
+        size = len(head) + len(tail)
+        return lambda value: len(value) >= size and value.startswith(head) and value.endswith(tail)
 
     def match_steps(self, value: str) -> tuple[bool, int]:
         """Whether ``value`` matches as a whole, and the steps it took (see the module docstring)."""
@@ -126,7 +145,7 @@ class Glob:
         return True, steps
 
     def __call__(self, value: str) -> bool:
-        return self.match_steps(value)[0]
+        return self.match(value)
 
 
 @lru_cache(maxsize=65536)
@@ -159,16 +178,21 @@ def compile_any(patterns: Iterable[str], *, ignore_case: bool = False) -> Matche
         return lambda _value: True
     exact = frozenset(p for p in unique if not has_wildcard(p))
     prefixes = tuple(p[:-1] for p in unique if p.endswith("*") and not has_wildcard(p[:-1]))
-    globs = tuple(compile_glob(p) for p in unique if has_wildcard(p) and p[:-1] not in prefixes)
-    fold = str.lower if ignore_case else None
+    globs = tuple(compile_glob(p).match for p in unique if has_wildcard(p) and p[:-1] not in prefixes)
 
     if not globs and not prefixes:
-        if fold is None:
+        if not ignore_case:
             return exact.__contains__
         return lambda value: value.lower() in exact
+    if not globs and not exact:
+        if not ignore_case:
+            return lambda value: value.startswith(prefixes)
+        return lambda value: value.lower().startswith(prefixes)
+    if len(globs) == 1 and not exact and not prefixes and not ignore_case:
+        return globs[0]
 
     def match(value: str) -> bool:
-        if fold is not None:
+        if ignore_case:
             value = value.lower()
         if value in exact or (prefixes and value.startswith(prefixes)):
             return True

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devops_blueprints.guardrails import Request, Simulator, catalog, full_aws_access, parse_policy, reference_evaluate
-from devops_blueprints.guardrails.wildcards import compile_any, glob_match, glob_match_slow, match_steps
+from devops_blueprints.guardrails.wildcards import compile_any, compile_glob, glob_match, glob_match_slow, match_steps
 
 ACTIONS = [
     "s3:GetObject",
@@ -110,6 +110,8 @@ def test_wildcard_matching_agrees_with_fnmatchcase(pattern: str, value: str) -> 
     expected = fnmatchcase(value, escaped(pattern))
     assert glob_match(pattern, value) == expected
     assert glob_match_slow(pattern, value) == expected
+    assert compile_glob(pattern)(value) == expected
+    assert compile_any([pattern, "zz"])(value) == (expected or value == "zz")
 
 
 @settings(max_examples=200, deadline=None)
@@ -142,6 +144,7 @@ def test_matching_work_is_linear_in_pattern_and_value(pattern: str, value: str) 
     matched, steps = match_steps(pattern, value)
     assert steps <= len(pattern) + len(value) + 1
     assert matched == fnmatchcase(value, escaped(pattern)) == glob_match_slow(pattern, value)
+    assert compile_glob(pattern)(value) == matched  # the fast paths answer as the counted algorithm
     prefixed = "arn:aws:s3:::" + pattern
     assert compile_any([prefixed, "arn:aws:s3:::x*"])("arn:aws:s3:::" + value) == (matched or value.startswith("x"))
 
