@@ -177,8 +177,9 @@ def compile_any(patterns: Iterable[str], *, ignore_case: bool = False) -> Matche
     if "*" in unique:
         return lambda _value: True
     exact = frozenset(p for p in unique if not has_wildcard(p))
-    prefixes = tuple(p[:-1] for p in unique if p.endswith("*") and not has_wildcard(p[:-1]))
-    globs = tuple(compile_glob(p).match for p in unique if has_wildcard(p) and p[:-1] not in prefixes)
+    prefix_form = [p for p in unique if p.endswith("*") and not has_wildcard(p[:-1])]
+    prefixes = tuple(p[:-1] for p in prefix_form)
+    globs = tuple(compile_glob(p).match for p in unique if has_wildcard(p) and p not in prefix_form)
 
     if not globs and not prefixes:
         if not ignore_case:
