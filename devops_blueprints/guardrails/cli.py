@@ -17,9 +17,15 @@ from devops_blueprints.guardrails.simulator import ALLOWED, Level, Request, Simu
 
 EXIT_LINT_ERRORS = 1
 EXIT_DENIED = 3
-_ACTION = re.compile(r"^[a-zA-Z0-9-]+:[a-zA-Z0-9*?]+$")
+_ACTION = re.compile(r"^[a-zA-Z0-9-]+:[a-zA-Z0-9]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[^\s]+$")
+# The principals a request can come from (the IAM identifiers page): the account root, an IAM user or
+# role (with an optional path), a role session or a federated user session; never a wildcard.
+_NAME = r"[\w+=,.@-]+"
+_PRINCIPAL = re.compile(
+    rf"^arn:aws[a-z-]*:(iam::\d{{12}}:(root|user/({_NAME}/)*{_NAME}|role/({_NAME}/)*{_NAME})"
+    rf"|sts::\d{{12}}:(assumed-role/{_NAME}/{_NAME}|federated-user/{_NAME}))$"
+)
 
 
 def register(subparsers: Any) -> None:
@@ -112,14 +118,20 @@ def _context(pairs: list[str]) -> dict[str, list[str]]:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    if "*" in args.action or "?" in args.action:
+        raise CliError(
+            f"--action is one request's action, so it takes no wildcards (a request calls one action, "
+            f"for example s3:GetObject), got {args.action!r}"
+        )
     if not _ACTION.match(args.action):
         raise CliError(f"--action expects service:Action (for example ec2:RunInstances), got {args.action!r}")
     if args.region is not None and not _REGION.match(args.region):
         raise CliError(f"--region expects a region name such as eu-west-1, got {args.region!r}")
     if args.principal_arn is not None and not _PRINCIPAL.match(args.principal_arn):
         raise CliError(
-            f"--principal-arn expects an IAM or STS ARN with a 12-digit account "
-            f"(arn:aws:iam::123456789012:role/Name), got {args.principal_arn!r}"
+            f"--principal-arn expects an IAM or STS ARN of a principal with a 12-digit account "
+            f"(arn:aws:iam::123456789012:role/Name, ...:user/Name, ...:root, "
+            f"arn:aws:sts::123456789012:assumed-role/Name/session), got {args.principal_arn!r}"
         )
     if args.resource != "*" and not args.resource.startswith("arn:"):
         raise CliError(f"--resource expects an ARN or *, got {args.resource!r}")

@@ -1,14 +1,34 @@
 """Condition operators, compiled once per condition into a predicate over the request context.
 
 The context maps lower-case condition keys (keys are case-insensitive) to a tuple of values.
-Semantics follow the IAM policy evaluation rules:
+Semantics follow the IAM documentation; each rule names the page that states it:
 
 * a key missing from the request makes a condition false, except for negated operators
-  (``StringNotEquals``, ``ArnNotLike`` ...) and ``...IfExists`` operators, where it is true;
-* ``ForAllValues``: true when every request value satisfies the operator (and when the key is
-  missing or empty); ``ForAnyValue``: true when at least one does (false when missing);
+  (``StringNotEquals``, ``ArnNotLike`` ...) and ``...IfExists`` operators, where it is true
+  ([operators] "If the key that you specify in a policy condition is not present in the request
+  context, the values do not match and the condition is false. If the policy condition requires
+  that the key is not matched, such as StringNotLike or ArnNotLike, and the right key is not
+  present, the condition is true"; "...IfExists ... If the key is not present, evaluate the
+  condition element as true");
+* ``ForAllValues``: true when every request value satisfies the operator, and when the key is
+  missing or empty; ``ForAnyValue``: true when at least one does, and *false* when the key is
+  missing — with or without ``IfExists`` ([multivalued] ForAnyValue: "For no matching context key
+  or if the key does not exist, the condition returns false"; ForAllValues: "It also returns true
+  if there are no context keys in the request"). The set operator decides the missing-key case;
+  the re:Post thread "ForAnyValue:StringEqualsIfExists behaving unexpectedly" shows AWS doing so;
 * ``Null``: ``true`` means the key must be absent, ``false`` that it must be present;
 * policy variables (``${aws:PrincipalAccount}``) in values are replaced from the request context.
+  A variable with no value makes that policy value "effectively null" ([variables], "Policy
+  variables with no value"): it equals and is like nothing, so ``StringEquals``/``StringLike``
+  do not match it, and "Inverted condition operators like StringNotEquals or StringNotLike do
+  match against a null value" — the Deny in that page's example applies when the principal tag
+  is not set. :func:`substitute` returns None for such a value and the caller drops it from the
+  values compared, which gives exactly that: a dropped value is never equal, so a positive
+  operator cannot match through it and a negated one is never prevented by it.
+
+[operators]: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+[multivalued]: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+[variables]: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-no-value
 """
 
 from __future__ import annotations
@@ -19,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from devops_blueprints.guardrails.model import Condition
-from devops_blueprints.guardrails.wildcards import compile_any, glob_to_regex
+from devops_blueprints.guardrails.wildcards import compile_any, compile_glob, has_wildcard
 
 Context = Mapping[str, tuple[str, ...]]
 Predicate = Callable[[Context], bool]
@@ -78,23 +98,38 @@ def parse_date(text: str) -> float | None:
     return moment.timestamp()
 
 
-def _arn_segment_regex(pattern: str) -> str:
-    """ARN patterns match segment by segment: a wildcard never crosses one of the first five colons."""
-    segments = pattern.split(":", 5)
-    parts = [glob_to_regex(s, any_char="[^:]", anchor=False) for s in segments[:5]]
-    if len(segments) == 6:
-        parts.append(glob_to_regex(segments[5], anchor=False))
-    return ":".join(parts) + r"\Z"
-
-
 def _compile_arn(patterns: Sequence[str]) -> ValueTest:
+    """ARN patterns match segment by segment: a wildcard never crosses one of the first five colons
+    (the six parts of pattern and value are matched pairwise, each in linear time)."""
     usable = [p for p in patterns if p.count(":") >= 5 or p == "*"]
     if "*" in usable:
         return lambda _v: True
     if not usable:
         return lambda _v: False
-    regex = re.compile("|".join(f"(?:{_arn_segment_regex(p)})" for p in usable))
-    return lambda value: regex.match(value) is not None
+    # per pattern, the checks of its parts that are not "*": (index, literal or None, matcher)
+    compiled = [
+        tuple(
+            (index, None if has_wildcard(part) else part, compile_glob(part).match)
+            for index, part in enumerate(p.split(":", 5))
+            if part != "*"
+        )
+        for p in usable
+    ]
+
+    def test(value: str) -> bool:
+        parts = value.split(":", 5)
+        if len(parts) != 6:
+            return False
+        for checks in compiled:
+            for index, literal, match in checks:
+                part = parts[index]
+                if not (part == literal if literal is not None else match(part)):
+                    break
+            else:
+                return True
+        return False
+
+    return test
 
 
 def _compare(values: Sequence[str], parse: Callable[[str], float | None], op: str) -> ValueTest:
@@ -172,11 +207,12 @@ def compile_condition(condition: Condition) -> Predicate:
         return null_test
 
     negated = base in NEGATED
+    # the key is missing (or has no values): see the module docstring for the documented rules
     missing_result = operator.if_exists or (negated and operator.qualifier is None)
     if operator.qualifier == "ForAllValues":
         missing_result = True
     elif operator.qualifier == "ForAnyValue":
-        missing_result = operator.if_exists
+        missing_result = False  # IfExists does not change it ([multivalued])
     dynamic = any("${" in v for v in condition.values)
     static_test = None if dynamic else value_test(base, condition.values)
     qualifier = operator.qualifier

@@ -2,13 +2,17 @@
 
 Codes: ``invalid-json`` (with line and column), ``invalid-structure``, ``principal-not-supported``,
 ``size-limit`` (size and limit reported), ``unknown-action``, ``arn-format``,
-``condition-value-type``. Action names and ARN formats come from the bundled IAM definitions
+``condition-value-type`` (how a condition's operator, key and values fit together: a value that can
+never parse for its operator is an error, because the simulator and AWS never match it, so the
+statement quietly never applies; a single-valued operator on a multivalued key and ``IfExists`` on a
+set operator are warnings). Action names and ARN formats come from the bundled IAM definitions
 (:mod:`devops_blueprints.guardrails.iamdb`); the global ``aws:`` condition keys and their types come
 from :mod:`devops_blueprints.guardrails.keys`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -154,8 +158,8 @@ def lint_document(document: Any, file: str = "<policy>", limits: Limits | None =
                 if parsed is None or not isinstance(block, Mapping):
                     continue
                 for key, values in block.items():
-                    for problem in _condition_problems(parsed, str(key), _strings(values, keep_all=True)):
-                        findings.append(Finding(file, "condition-value-type", ERROR, problem, label))
+                    for severity, problem in _condition_problems(parsed, str(key), _strings(values, keep_all=True)):
+                        findings.append(Finding(file, "condition-value-type", severity, problem, label))
     return findings
 
 
@@ -264,27 +268,66 @@ def _value_problem(family: str, kind: str | None, key: str, value: str, like: bo
         return f"{key} is compared as a number, {value!r} is not a number"
     if family == "Date" and parse_date(value) is None:
         return f"{key} is compared as a date, {value!r} is not an ISO 8601 date or epoch time"
+    if family in ("IpAddress", "NotIpAddress") and not _is_network(value):
+        return f"{key} is compared as an IP address, {value!r} is not an IPv4 or IPv6 address or CIDR block"
     if key.lower() == "aws:requestedregion" and not has_wildcard(value) and not _REGION.match(value):
         return f"aws:RequestedRegion values are region names, {value!r} is not one"
     return None
 
 
-def _condition_problems(operator: ConditionOperator, key: str, values: list[str]) -> list[str]:
+def _is_network(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+# Multivalued keys and set operators, from the IAM user guide's "Single-valued vs. multivalued context
+# keys" page (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html):
+# "Multivalued context keys require a condition set operator"; their type carries the ArrayOf prefix.
+# ForAllValues "also returns true if there are no context keys in the request"; ForAnyValue: "if the key
+# does not exist, the condition returns false" -- neither result depends on an IfExists suffix.
+def _set_operator_problems(operator: ConditionOperator, key: str, kind: str | None) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if operator.qualifier is None and kind is not None and kind.startswith("ArrayOf"):
+        problems.append(
+            (
+                WARNING,
+                f"{operator.text} on {key}, a multivalued key ({kind}), needs a set operator: "
+                f"ForAnyValue:{operator.text} (true when any request value matches) or "
+                f"ForAllValues:{operator.text} (true when every request value matches)",
+            )
+        )
+    if operator.qualifier is not None and operator.if_exists:
+        outcome = "true" if operator.qualifier == "ForAllValues" else "false"
+        problems.append(
+            (
+                WARNING,
+                f"{operator.text}: IfExists changes nothing with {operator.qualifier}; when {key} is missing "
+                f"the condition is {outcome} (as {operator.qualifier}:{operator.base} is); drop IfExists, "
+                f"or add a Null condition to decide the missing-key case explicitly",
+            )
+        )
+    return problems
+
+
+def _condition_problems(operator: ConditionOperator, key: str, values: list[str]) -> list[tuple[str, str]]:
     base = operator.base
     if base == "Null":
         bad = [v for v in values if v.lower() not in ("true", "false")]
-        return [f"Null takes true or false, got {v!r}" for v in bad]
+        return [(ERROR, f"Null takes true or false, got {v!r}") for v in bad]
     kind = key_type(key) or database().condition_type(key)
     family = _family(base)
-    problems = []
+    problems = _set_operator_problems(operator, key, kind)
     allowed_types = _FAMILY_TYPES.get(family) or _FAMILY_TYPES.get(base)
     if kind is not None and allowed_types is not None and kind not in allowed_types:
-        problems.append(f"{operator.text} cannot compare {key}, whose values are of type {kind}")
+        problems.append((ERROR, f"{operator.text} cannot compare {key}, whose values are of type {kind}"))
     like = base.endswith("Like")
     for value in values:
         problem = _value_problem(family, kind, key, value, like)
         if problem:
-            problems.append(f"{operator.text}: {problem}")
+            problems.append((ERROR, f"{operator.text}: {problem}"))
     return problems
 
 

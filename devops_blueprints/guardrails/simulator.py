@@ -9,9 +9,10 @@ Rules (AWS Organizations SCP evaluation):
   condition match. Actions are case-insensitive, resources case-sensitive, condition keys
   case-insensitive.
 
-:class:`Simulator` precompiles every statement (one regex per Action list, per Resource list and
-per condition) and indexes statements by action, so the per-request work is a dictionary lookup
-plus the resource and condition checks. :func:`reference_evaluate` is the direct, uncompiled
+:class:`Simulator` precompiles every statement (one matcher per Action list, per Resource list and
+per condition; linear-time wildcard matching, :mod:`~devops_blueprints.guardrails.wildcards`) and
+indexes statements by action, so the per-request work is a dictionary lookup plus the resource and
+condition checks. :func:`reference_evaluate` is the direct, uncompiled
 interpretation used as the benchmark baseline and as a cross-check in tests.
 """
 

@@ -1,13 +1,27 @@
 """IAM wildcard matching: ``*`` matches any run of characters (also none), ``?`` exactly one.
 
-Every other character is literal. Patterns are translated once into compiled regular expressions
-(cached), which is what makes the simulator fast; :func:`glob_match_slow` is the direct
-character-by-character algorithm kept as the un-compiled baseline for the benchmark.
+Every other character is literal. A policy is untrusted input (to the linter, the simulator and the
+synth of ``ServiceControlPolicy``), so matching must not be exploitable: no regular expressions (a
+backtracking regex engine takes exponential time on ``*a*a*a*a*b``), and the work is bounded by the
+lengths of the pattern and the value.
+
+The algorithm (:class:`Glob`) is greedy segment matching. The pattern splits at its ``*`` runs into
+segments of literals and ``?``: the first segment must match at the start of the value, the last at
+its end, and every segment in between is placed at its leftmost occurrence after the previous one.
+Leftmost placement is optimal (any later placement leaves less room for the segments after it), so
+nothing is ever undone: every character of the value is scanned by at most one segment search.
+A literal segment is found with ``str.find`` (CPython's fastsearch, linear time); a segment with
+``?`` is found by a bit-parallel shift-and scan, one loop iteration per value character. Every match
+reports its *steps* — value characters scanned plus segment pieces compared — and
+:func:`match_steps` exposes them, so tests can assert the bound
+``steps <= len(pattern) + len(value) + 1`` without timing anything.
+
+:func:`glob_match_slow` is the classic two-pointer algorithm with backtracking to the last ``*``
+(quadratic in the worst case), kept as an independent reference and as the benchmark baseline.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
@@ -18,51 +32,174 @@ def has_wildcard(pattern: str) -> bool:
     return "*" in pattern or "?" in pattern
 
 
-def glob_to_regex(pattern: str, *, any_char: str = ".", anchor: bool = True) -> str:
-    """The regular-expression source (DOTALL, anchored at the end unless ``anchor`` is false)
-    for one IAM wildcard pattern; ``any_char`` is what one wildcard character may match."""
-    parts: list[str] = []
-    star = any_char + "*"
-    for char in pattern:
-        if char == "*":
-            if not parts or parts[-1] != star:
-                parts.append(star)
-        elif char == "?":
-            parts.append(any_char)
-        else:
-            parts.append(re.escape(char))
-    return "(?s:" + "".join(parts) + (r")\Z" if anchor else ")")
+class _Segment:
+    """A run of literals and ``?`` (no ``*``): compares at a position or finds its leftmost occurrence."""
+
+    __slots__ = ("any_mask", "chunks", "found_bit", "length", "literal", "masks")
+
+    def __init__(self, text: str) -> None:
+        self.length = len(text)
+        self.literal = text if "?" not in text else None
+        # (offset, literal chunk) pairs between the '?'s, for comparing at a fixed position
+        self.chunks: tuple[tuple[int, str], ...] = ()
+        offset = 0
+        chunks = []
+        for chunk in text.split("?"):
+            if chunk:
+                chunks.append((offset, chunk))
+            offset += len(chunk) + 1
+        self.chunks = tuple(chunks)
+        # shift-and masks: bit i is set for the characters that may stand at position i
+        self.any_mask = sum(1 << i for i, char in enumerate(text) if char == "?")
+        masks: dict[str, int] = {}
+        for i, char in enumerate(text):
+            if char != "?":
+                masks[char] = masks.get(char, self.any_mask) | (1 << i)
+        self.masks = masks
+        self.found_bit = 1 << (self.length - 1) if self.length else 0
+
+    def matches_at(self, value: str, start: int) -> tuple[bool, int]:
+        """Does the segment match ``value[start:start + length]``? (and the pieces compared)"""
+        if self.literal is not None:
+            return value.startswith(self.literal, start), 1
+        steps = 0
+        for offset, chunk in self.chunks:
+            steps += 1
+            if not value.startswith(chunk, start + offset):
+                return False, steps
+        return True, max(steps, 1)
+
+    def find(self, value: str, start: int, end: int) -> tuple[int, int]:
+        """Leftmost index ``i >= start`` with the segment matching ``value[i:i + length]`` inside
+        ``[start, end)``, or -1; and the number of value characters scanned."""
+        if self.literal is not None:
+            index = value.find(self.literal, start, end)
+            scanned = (index + self.length - start) if index >= 0 else max(end - start, 0)
+            return index, scanned
+        state = 0
+        masks, any_mask, found = self.masks, self.any_mask, self.found_bit
+        for index in range(start, end):
+            state = ((state << 1) | 1) & masks.get(value[index], any_mask)
+            if state & found:
+                return index - self.length + 1, index - start + 1
+        return -1, max(end - start, 0)
+
+
+class Glob:
+    """One compiled IAM wildcard pattern (see the module docstring for the algorithm).
+
+    Calling it answers the match; the common shapes (a literal, ``prefix*``, ``*suffix``,
+    ``prefix*suffix`` without ``?``) are answered by one or two ``str`` methods, everything else by
+    :meth:`match_steps`. The property tests check that both give the same answers.
+    """
+
+    __slots__ = ("first", "last", "match", "middle", "min_length", "pattern", "starred")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        parts = pattern.split("*")
+        self.starred = len(parts) > 1
+        self.first = _Segment(parts[0])
+        self.last = _Segment(parts[-1]) if self.starred else self.first
+        self.middle = tuple(_Segment(part) for part in parts[1:-1] if part)
+        self.min_length = len(parts[0]) + (len(parts[-1]) if self.starred else 0) + sum(s.length for s in self.middle)
+        self.match: Matcher = self._fast_path() or (lambda value: self.match_steps(value)[0])
+
+    def _fast_path(self) -> Matcher | None:
+        if "?" in self.pattern or self.middle:
+            return None
+        if not self.starred:
+            return self.pattern.__eq__
+        head, tail = self.first.literal or "", self.last.literal or ""
+        if not tail:
+            return (lambda value: value.startswith(head)) if head else (lambda _value: True)
+        if not head:
+            return lambda value: value.endswith(tail)
+        size = len(head) + len(tail)
+        return lambda value: len(value) >= size and value.startswith(head) and value.endswith(tail)
+
+    def match_steps(self, value: str) -> tuple[bool, int]:
+        """Whether ``value`` matches as a whole, and the steps it took (see the module docstring)."""
+        size = len(value)
+        if not self.starred:
+            if size != self.first.length:
+                return False, 1
+            return self.first.matches_at(value, 0)
+        if size < self.min_length:
+            return False, 1
+        ok, steps = self.first.matches_at(value, 0)
+        if not ok:
+            return False, steps
+        end = size - self.last.length
+        ok, more = self.last.matches_at(value, end)
+        steps += more
+        if not ok:
+            return False, steps
+        position = self.first.length
+        for segment in self.middle:
+            index, scanned = segment.find(value, position, end)
+            steps += scanned + 1
+            if index < 0:
+                return False, steps
+            position = index + segment.length
+        return True, steps
+
+    def __call__(self, value: str) -> bool:
+        return self.match(value)
 
 
 @lru_cache(maxsize=65536)
-def _compiled(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    return re.compile(glob_to_regex(pattern), re.IGNORECASE if ignore_case else 0)
+def compile_glob(pattern: str) -> Glob:
+    return Glob(pattern)
+
+
+def match_steps(pattern: str, value: str, *, ignore_case: bool = False) -> tuple[bool, int]:
+    """:func:`glob_match` with the number of steps it took (the instrumentation hook for tests)."""
+    if ignore_case:
+        pattern, value = pattern.lower(), value.lower()
+    return compile_glob(pattern).match_steps(value)
 
 
 def glob_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
     """True when ``value`` matches the IAM wildcard ``pattern`` as a whole."""
-    return _compiled(pattern, ignore_case).match(value) is not None
+    return match_steps(pattern, value, ignore_case=ignore_case)[0]
 
 
 def compile_any(patterns: Iterable[str], *, ignore_case: bool = False) -> Matcher:
-    """One matcher that is true when the value matches any of ``patterns`` (a single regex)."""
-    unique = sorted(set(patterns))
+    """One matcher that is true when the value matches any of ``patterns``.
+
+    Literal patterns become one set lookup, ``prefix*`` patterns one ``str.startswith`` over a tuple,
+    and the rest are :class:`Glob` objects tried in turn; all of it is linear in the value's length.
+    """
+    unique = sorted({p.lower() for p in patterns} if ignore_case else set(patterns))
     if not unique:
         return lambda _value: False
     if "*" in unique:
         return lambda _value: True
-    literals = [p for p in unique if not has_wildcard(p)]
-    wild = [p for p in unique if has_wildcard(p)]
-    if not wild:
+    exact = frozenset(p for p in unique if not has_wildcard(p))
+    prefix_form = [p for p in unique if p.endswith("*") and not has_wildcard(p[:-1])]
+    prefixes = tuple(p[:-1] for p in prefix_form)
+    globs = tuple(compile_glob(p).match for p in unique if has_wildcard(p) and p not in prefix_form)
+
+    if not globs and not prefixes:
+        if not ignore_case:
+            return exact.__contains__
+        return lambda value: value.lower() in exact
+    if not globs and not exact:
+        if not ignore_case:
+            return lambda value: value.startswith(prefixes)
+        return lambda value: value.lower().startswith(prefixes)
+    if len(globs) == 1 and not exact and not prefixes and not ignore_case:
+        return globs[0]
+
+    def match(value: str) -> bool:
         if ignore_case:
-            folded = frozenset(p.lower() for p in literals)
-            return lambda value: value.lower() in folded
-        exact = frozenset(literals)
-        return exact.__contains__
-    source = "|".join(glob_to_regex(p) for p in unique)
-    regex = re.compile(source, re.IGNORECASE if ignore_case else 0)
-    match = regex.match
-    return lambda value: match(value) is not None
+            value = value.lower()
+        if value in exact or (prefixes and value.startswith(prefixes)):
+            return True
+        return any(glob(value) for glob in globs)
+
+    return match
 
 
 def glob_match_slow(pattern: str, value: str, *, ignore_case: bool = False) -> bool:

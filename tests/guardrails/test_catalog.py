@@ -49,11 +49,14 @@ CASES: list[tuple[str, Request, str]] = [
     # CloudWatch Logs retention.
     ("protect-log-retention", Request("logs:PutRetentionPolicy", principal_arn=DEV), "DENIED"),
     ("protect-log-retention", Request("logs:DeleteRetentionPolicy", principal_arn=DEV), "DENIED"),
+    ("protect-log-retention", Request("logs:DeleteLogGroup", principal_arn=DEV), "DENIED"),
     ("protect-log-retention", Request("logs:PutRetentionPolicy", principal_arn=ADMIN), "ALLOWED"),
     ("protect-log-retention", Request("logs:CreateLogGroup", principal_arn=DEV), "ALLOWED"),
     # AWS Config.
     ("protect-aws-config", Request("config:StopConfigurationRecorder", principal_arn=DEV), "DENIED"),
     ("protect-aws-config", Request("config:DeleteConfigRule", principal_arn=DEV), "DENIED"),
+    ("protect-aws-config", Request("config:DeleteConformancePack", principal_arn=DEV), "DENIED"),
+    ("protect-aws-config", Request("config:PutConfigurationAggregator", principal_arn=DEV), "DENIED"),
     ("protect-aws-config", Request("config:StopConfigurationRecorder", principal_arn=ADMIN), "ALLOWED"),
     ("protect-aws-config", Request("config:DescribeConfigRules", principal_arn=DEV), "ALLOWED"),
     # Leaving the organization.
@@ -101,7 +104,18 @@ CASES: list[tuple[str, Request, str]] = [
         ),
         "ALLOWED",
     ),
-    ("deny-passrole-untagged", Request("iam:GetRole", f"arn:aws:iam::{ACCOUNT}:role/app", DEV), "ALLOWED"),
+    ("deny-passrole-untagged", Request("iam:GetRole", f"arn:aws:iam::{ACCOUNT}:role/app", DEV), "DENIED"),
+    (
+        "deny-passrole-untagged",
+        Request(
+            "iam:GetRole",
+            f"arn:aws:iam::{ACCOUNT}:role/app",
+            DEV,
+            context={"iam:ResourceTag/PassRoleApproved": "true"},
+        ),
+        "ALLOWED",
+    ),
+    ("deny-passrole-untagged", Request("iam:ListRoles", principal_arn=DEV), "ALLOWED"),
     # Administrator secrets.
     (
         "protect-admin-secrets",
@@ -130,9 +144,12 @@ CASES: list[tuple[str, Request, str]] = [
         ),
         "ALLOWED",
     ),
+    ("protect-admin-secrets", Request("secretsmanager:ListSecrets", principal_arn=DEV), "DENIED"),
+    ("protect-admin-secrets", Request("secretsmanager:ListSecrets", principal_arn=ADMIN), "ALLOWED"),
     # GuardDuty.
     ("protect-guardduty", Request("guardduty:DeleteDetector", principal_arn=DEV), "DENIED"),
     ("protect-guardduty", Request("guardduty:UpdateDetector", principal_arn=DEV), "DENIED"),
+    ("protect-guardduty", Request("guardduty:DisassociateFromMasterAccount", principal_arn=DEV), "DENIED"),
     ("protect-guardduty", Request("guardduty:DeleteDetector", principal_arn=ADMIN), "ALLOWED"),
     ("protect-guardduty", Request("guardduty:GetFindings", principal_arn=DEV), "ALLOWED"),
     # Budgets and budget actions: only the FinOps role.

@@ -135,6 +135,33 @@ def test_lint_published_catalog_forms_fail(capsys: pytest.CaptureFixture[str], t
             "--principal-arn expects an IAM or STS ARN",
         ),
         (
+            ["simulate", "--policy", "{policy}", "--action", "s3:Get*"],
+            "--action is one request's action, so it takes no wildcards",
+        ),
+        (
+            ["simulate", "--policy", "{policy}", "--action", "s3:Get?bject"],
+            "--action is one request's action, so it takes no wildcards",
+        ),
+        (
+            ["simulate", "--policy", "{policy}", "--action", "*"],
+            "--action is one request's action, so it takes no wildcards",
+        ),
+        *(
+            (
+                ["simulate", "--policy", "{policy}", "--action", "s3:GetObject", "--principal-arn", arn],
+                "--principal-arn expects an IAM or STS ARN of a principal",
+            )
+            for arn in (
+                "arn:aws:iam::111122223333:policy/Admin",
+                "arn:aws:iam::111122223333:group/Admins",
+                "arn:aws:iam::111122223333:role/*",
+                "arn:aws:iam::*:role/Dev",
+                "arn:aws:s3:::bucket",
+                "arn:aws:sts::111122223333:assumed-role/Dev",
+                "arn:aws:iam::111122223333:role/",
+            )
+        ),
+        (
             ["simulate", "--policy", "{policy}", "--action", "s3:GetObject", "--context", "novalue"],
             "--context expects KEY=VALUE, got 'novalue'",
         ),
@@ -199,6 +226,26 @@ def test_simulate_allowed(capsys: pytest.CaptureFixture[str], region_policy: Pat
         "eu-west-1",
     )
     assert (code, out) == (0, "ALLOWED\n")
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::111122223333:root",
+        "arn:aws:iam::111122223333:user/alice",
+        "arn:aws:iam::111122223333:user/division/alice",
+        "arn:aws:iam::111122223333:role/service-role/Dev",
+        "arn:aws:sts::111122223333:assumed-role/Dev/alice@example.com",
+        "arn:aws:sts::111122223333:federated-user/bob",
+        "arn:aws-us-gov:iam::111122223333:role/Dev",
+    ],
+)
+def test_simulate_accepts_every_kind_of_principal(
+    capsys: pytest.CaptureFixture[str], region_policy: Path, arn: str
+) -> None:
+    args = ["simulate", "--policy", str(region_policy), "--action", "s3:GetObject", "--principal-arn", arn]
+    assert run(capsys, *args, "--region", "eu-west-1")[:2] == (0, "ALLOWED\n")
+    assert run(capsys, *args, "--region", "ap-south-1")[:2] == (3, f"DENIED by {region_policy}#DenyOutsideEu\n")
 
 
 def test_simulate_principal_arn_and_json(capsys: pytest.CaptureFixture[str], region_policy: Path) -> None:

@@ -175,7 +175,14 @@ def test_catalog_policies_attached_where_recommended(
         },
     )
     assert guardrails.attachments["Root"][0] == "FullAWSAccess"
-    assert len(guardrails.attachments["Root"]) == 8
+    assert len(guardrails.attachments["Root"]) == 9
+    template.has_resource_properties(
+        "AWS::Organizations::Policy",
+        {
+            "Name": "guardrails-protect-admin-secrets",
+            "TargetIds": [{"Fn::GetAtt": [Match.string_like_regexp("GuardrailsWorkloads"), "Id"]}],
+        },
+    )
 
 
 def test_parameters_and_attachment_overrides() -> None:
@@ -217,7 +224,7 @@ def test_attachment_limit_fails_synth() -> None:
     OrganizationGuardrails(scope, "G", root_id="r-ab12", limits=Limits.legacy())
     with pytest.raises(
         Exception,
-        match=r"Root has 8 SCPs attached \(FullAWSAccess, protect-admin-cloudwatch.*the limit is 5 per target",
+        match=r"Root has 9 SCPs attached \(FullAWSAccess, protect-admin-cloudwatch.*the limit is 5 per target",
     ):
         app.synth()
 
@@ -226,7 +233,7 @@ def test_add_policy_counts_towards_the_limit() -> None:
     app = new_app()
     scope = cdk.Stack(app, "Custom")
     guardrails = OrganizationGuardrails(scope, "G", root_id="r-ab12")
-    for i in range(3):
+    for i in range(2):
         guardrails.add_policy(f"Extra{i}", document=GOOD, targets=["Root"])
     assert len(guardrails.attachments["Root"]) == 11
     with pytest.raises(Exception, match=r"Root has 11 SCPs attached .* the limit is 10 per target"):
@@ -253,7 +260,7 @@ def test_placeholder_root_id_warns() -> None:
             r"which policies does not include",
         ),
         ({"organizational_units": ["Security", "Security"]}, r"organizational_units has duplicates"),
-        ({"organizational_units": ["Security"]}, r"attachment target 'Workloads' is not Root, one of this tree's OUs"),
+        ({"organizational_units": ["Security"]}, r"attachment target 'Suspended' is not Root, one of this tree's OUs"),
     ],
 )
 def test_bad_props_fail_with_a_clear_error(props: dict[str, Any], message: str) -> None:

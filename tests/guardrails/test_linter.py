@@ -226,3 +226,48 @@ def test_attachment_limit_default_and_legacy() -> None:
 def test_limits_are_validated() -> None:
     with pytest.raises(ValueError, match="max_size must be a positive number of characters, got 0"):
         Limits(max_size=0)
+
+
+# -- issue 12: condition findings ----------------------------------------------------------------
+
+
+def _condition_findings(condition: dict[str, Any]) -> list[tuple[str, str, str]]:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "C", "Effect": "Deny", "Action": "ec2:CreateTags", "Resource": "*", "Condition": condition}
+        ],
+    }
+    return [(f.code, f.severity, f.message) for f in lint_document(document, "c.json")]
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ({"IpAddress": {"aws:SourceIp": "not-an-ip"}}, "'not-an-ip' is not an IPv4 or IPv6 address or CIDR block"),
+        ({"NotIpAddress": {"aws:SourceIp": ["10.0.0.0/8", "10.0.0.300"]}}, "'10.0.0.300' is not an IPv4"),
+        ({"DateLessThan": {"aws:CurrentTime": "tomorrow"}}, "'tomorrow' is not an ISO 8601 date or epoch time"),
+        ({"NumericLessThan": {"aws:MultiFactorAuthAge": "abc"}}, "'abc' is not a number"),
+    ],
+)
+def test_a_value_that_never_parses_for_its_operator_is_an_error(condition: dict[str, Any], message: str) -> None:
+    findings = _condition_findings(condition)
+    assert [(code, severity) for code, severity, _ in findings] == [("condition-value-type", "error")]
+    assert message in findings[0][2]
+
+
+@pytest.mark.parametrize("operator", ["StringEquals", "StringNotLike", "StringEqualsIfExists"])
+def test_single_valued_operator_on_a_multivalued_key_is_a_warning(operator: str) -> None:
+    findings = _condition_findings({operator: {"aws:TagKeys": ["owner"]}})
+    relevant = [f for f in findings if "multivalued" in f[2]]
+    assert [(code, severity) for code, severity, _ in relevant] == [("condition-value-type", "warning")]
+    assert f"ForAnyValue:{operator}" in relevant[0][2] and "ArrayOfString" in relevant[0][2]
+    assert _condition_findings({f"ForAnyValue:{operator.removesuffix('IfExists')}": {"aws:TagKeys": ["owner"]}}) == []
+    assert _condition_findings({"StringEquals": {"aws:ResourceTag/owner": "me"}}) == []  # single-valued
+
+
+@pytest.mark.parametrize(("qualifier", "outcome"), [("ForAnyValue", "false"), ("ForAllValues", "true")])
+def test_set_operator_with_if_exists_says_what_it_evaluates_to(qualifier: str, outcome: str) -> None:
+    findings = _condition_findings({f"{qualifier}:StringNotEqualsIfExists": {"aws:TagKeys": ["owner"]}})
+    assert [(code, severity) for code, severity, _ in findings] == [("condition-value-type", "warning")]
+    assert f"when aws:TagKeys is missing the condition is {outcome}" in findings[0][2]

@@ -1,5 +1,6 @@
 """Property tests (hypothesis): minification never changes a decision; the compiled evaluation agrees
-with the reference one; IAM wildcard matching agrees with a reference glob (fnmatchcase)."""
+with the reference one; IAM wildcard matching agrees with a reference glob (fnmatchcase) and its work
+is bounded by the lengths of pattern and value (counted steps, no clocks)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devops_blueprints.guardrails import Request, Simulator, catalog, full_aws_access, parse_policy, reference_evaluate
-from devops_blueprints.guardrails.wildcards import glob_match, glob_match_slow
+from devops_blueprints.guardrails.wildcards import compile_any, compile_glob, glob_match, glob_match_slow, match_steps
 
 ACTIONS = [
     "s3:GetObject",
@@ -109,6 +110,8 @@ def test_wildcard_matching_agrees_with_fnmatchcase(pattern: str, value: str) -> 
     expected = fnmatchcase(value, escaped(pattern))
     assert glob_match(pattern, value) == expected
     assert glob_match_slow(pattern, value) == expected
+    assert compile_glob(pattern)(value) == expected
+    assert compile_any([pattern, "zz"])(value) == (expected or value == "zz")
 
 
 @settings(max_examples=200, deadline=None)
@@ -116,6 +119,34 @@ def test_wildcard_matching_agrees_with_fnmatchcase(pattern: str, value: str) -> 
 def test_ignore_case_matching_agrees_with_lowered_fnmatchcase(pattern: str, value: str) -> None:
     expected = fnmatchcase(value.lower(), escaped(pattern.lower()))
     assert glob_match(pattern.upper(), value, ignore_case=True) == expected
+
+
+# Adversarial patterns: many stars between repeated characters, '?' runs, and values that almost match
+# (the shapes that make a backtracking matcher exponential or quadratic).
+adversarial_patterns = st.one_of(
+    st.text(alphabet=st.sampled_from(list("a*?b")), max_size=60),
+    st.builds(
+        lambda unit, count, tail: unit * count + tail,
+        st.sampled_from(["*a", "a*", "*a?", "*?a", "*aa*", "**a", "*ab"]),
+        st.integers(min_value=1, max_value=40),
+        st.sampled_from(["", "b", "*b", "?b", "a*b", "*"]),
+    ),
+)
+adversarial_values = st.one_of(
+    st.text(alphabet=st.sampled_from(list("ab")), max_size=120),
+    st.builds(lambda n, tail: "a" * n + tail, st.integers(min_value=0, max_value=120), st.sampled_from(["", "b", "c"])),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pattern=adversarial_patterns, value=adversarial_values)
+def test_matching_work_is_linear_in_pattern_and_value(pattern: str, value: str) -> None:
+    matched, steps = match_steps(pattern, value)
+    assert steps <= len(pattern) + len(value) + 1
+    assert matched == fnmatchcase(value, escaped(pattern)) == glob_match_slow(pattern, value)
+    assert compile_glob(pattern)(value) == matched  # the fast paths answer as the counted algorithm
+    prefixed = "arn:aws:s3:::" + pattern
+    assert compile_any([prefixed, "arn:aws:s3:::x*"])("arn:aws:s3:::" + value) == (matched or value.startswith("x"))
 
 
 CATALOG_PATHS = {ou: catalog.path(ou) for ou in ("Workloads", "Sandbox", "Security")}

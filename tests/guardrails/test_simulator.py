@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from devops_blueprints.guardrails import (
 )
 
 ROLE = "arn:aws:iam::111122223333:role/Dev"
+ARTICLE = Path(__file__).parent / "data" / "article"
 
 
 def pol(name: str, *statements: dict[str, Any]) -> Any:
@@ -192,7 +195,8 @@ def test_policy_variables_in_resources() -> None:
             {"aws:TagKeys": ["team-x", "cost"]},
             "ALLOWED",
         ),
-        ({"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": ["x"]}}, {}, "DENIED"),
+        # ForAnyValue is false for a missing key, IfExists or not (issue 12, defect 1)
+        ({"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": ["x"]}}, {}, "ALLOWED"),
         # policy variable in a condition value
         (
             {"StringNotEquals": {"s3:prefix": "home/${aws:username}/"}},
@@ -247,3 +251,109 @@ def test_role_session_principal_is_matched_as_its_role() -> None:
     assert decision(policy, Request("s3:GetObject", principal_arn=session)) == "ALLOWED"
     other = "arn:aws:sts::111122223333:assumed-role/Dev/alice"
     assert decision(policy, Request("s3:GetObject", principal_arn=other)) == "DENIED"
+
+
+# -- issue 12 -------------------------------------------------------------------------------------
+# Defect 1: ForAnyValue:...IfExists with the key absent. The multivalued context keys page:
+# ForAnyValue "For no matching context key or if the key does not exist, the condition returns false"
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [((), "ALLOWED"), (("owner",), "ALLOWED"), (("team",), "DENIED"), (("owner", "team"), "DENIED")],
+)
+def test_for_any_value_if_exists_is_false_when_the_key_is_missing(tags: tuple[str, ...], expected: str) -> None:
+    policy = deny_when({"ForAnyValue:StringNotEqualsIfExists": {"aws:TagKeys": ["owner"]}}, "ec2:CreateTags")
+    context = {"aws:TagKeys": list(tags)} if tags else {}
+    assert decision(policy, Request("ec2:CreateTags", context=context)) == expected
+
+
+def test_for_all_values_if_exists_is_true_when_the_key_is_missing() -> None:
+    policy = deny_when({"ForAllValues:StringNotEqualsIfExists": {"aws:TagKeys": ["owner"]}}, "ec2:CreateTags")
+    assert decision(policy, Request("ec2:CreateTags")) == "DENIED"
+    assert decision(policy, Request("ec2:CreateTags", context={"aws:TagKeys": ["owner"]})) == "ALLOWED"
+
+
+def test_articles_cost_anomaly_policy_without_the_key_does_not_deny() -> None:
+    document = json.loads((ARTICLE / "cost-anomaly.json").read_text(encoding="utf-8"))
+    policy = policy_from_document(document, "cost-anomaly.json")
+    # no principal: aws:PrincipalAccount is absent, and ForAnyValue:StringNotLikeIfExists is false
+    assert decision(policy, Request("ce:UpdateAnomalyMonitor")) == "ALLOWED"
+    # with a principal the published defect shows: an account ID is never like an ARN
+    assert decision(policy, Request("ce:UpdateAnomalyMonitor", principal_arn=ROLE)) == "DENIED"
+
+
+# Defect 2 (as reported) vs the documentation. "Policy variables with no value":
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-no-value
+# "When you use a variable with no value in the condition element of an IAM policy, condition operators
+# like StringEquals or StringLike do not match ... Inverted condition operators like StringNotEquals or
+# StringNotLike do match against a null value" and, in the page's example (a Deny with StringNotEquals
+# s3:ExistingObjectTag/Team vs ${aws:PrincipalTag/Team}), "Access is explicitly denied when
+# aws:principaltag/Team is not set". And: "If a variable that has no value in the authorization context
+# is used as part of the Resource or NotResource element of a policy, the resource that includes a policy
+# variable with no value will not match any resource."
+OBJECT = "arn:aws:s3:::amzn-s3-demo-bucket/report.csv"
+
+
+def test_documented_example_negated_operator_matches_a_variable_with_no_value() -> None:
+    policy = pol(
+        "team.json",
+        {
+            "Sid": "Team",
+            "Effect": "Deny",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::amzn-s3-demo-bucket/*",
+            "Condition": {"StringNotEquals": {"s3:ExistingObjectTag/Team": "${aws:PrincipalTag/Team}"}},
+        },
+    )
+    tagged = {"s3:ExistingObjectTag/Team": "red"}
+    assert decision(policy, Request("s3:GetObject", OBJECT, context=tagged)) == "DENIED"  # tag not set
+    same = {**tagged, "aws:PrincipalTag/Team": "red"}
+    assert decision(policy, Request("s3:GetObject", OBJECT, context=same)) == "ALLOWED"
+    other = {**tagged, "aws:PrincipalTag/Team": "blue"}
+    assert decision(policy, Request("s3:GetObject", OBJECT, context=other)) == "DENIED"
+
+
+@pytest.mark.parametrize(
+    ("operator", "expected"),
+    [
+        ("StringEquals", "ALLOWED"),
+        ("StringLike", "ALLOWED"),
+        ("StringNotEquals", "DENIED"),
+        ("StringNotLike", "DENIED"),
+    ],
+)
+def test_variable_with_no_value_in_a_condition(operator: str, expected: str) -> None:
+    policy = deny_when({operator: {"aws:ResourceTag/owner": "${aws:PrincipalTag/owner}"}})
+    assert decision(policy, Request("s3:GetObject", context={"aws:ResourceTag/owner": "bob"})) == expected
+
+
+def test_variable_with_no_value_in_resource_and_not_resource_matches_no_resource() -> None:
+    resource = pol(
+        "r.json", {"Sid": "R", "Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::${aws:username}/*"}
+    )
+    not_resource = pol(
+        "n.json", {"Sid": "N", "Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::${aws:username}/*"}
+    )
+    own = "arn:aws:s3:::bob/key"
+    # the entry matches no resource: Resource applies to nothing, NotResource excludes nothing
+    assert decision(resource, Request("s3:GetObject", own)) == "ALLOWED"
+    assert decision(not_resource, Request("s3:GetObject", own)) == "DENIED"
+    bob = {"aws:username": "bob"}
+    assert decision(resource, Request("s3:GetObject", own, context=bob)) == "DENIED"
+    assert decision(not_resource, Request("s3:GetObject", own, context=bob)) == "ALLOWED"
+
+
+# Defect 3: matching is linear: the patterns that hung the regex translation answer at once.
+def test_adversarial_wildcards_in_resource_and_string_like_answer() -> None:
+    pattern = "arn:aws:s3:::" + "*a" * 30 + "*b"
+    key = "arn:aws:s3:::" + "a" * 40
+    policy = pol("slow.json", {"Sid": "S", "Effect": "Deny", "Action": "s3:*", "Resource": pattern})
+    assert decision(policy, Request("s3:GetObject", key)) == "ALLOWED"
+    assert decision(policy, Request("s3:GetObject", key + "b")) == "DENIED"
+    like = deny_when({"StringLike": {"s3:prefix": "*a" * 30 + "*b"}})
+    assert decision(like, Request("s3:GetObject", context={"s3:prefix": "a" * 40})) == "ALLOWED"
+    arn_like = deny_when({"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:*:" + "*a" * 30 + "*b"}})
+    source = {"aws:SourceArn": "arn:aws:sns:eu-west-1:111122223333:" + "a" * 40}
+    assert decision(arn_like, Request("s3:GetObject", context=source)) == "ALLOWED"
