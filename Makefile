@@ -17,6 +17,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 VENV_STAMP := $(VENV)/.installed
 TOOLS_STAMP := $(TOOLS)/node_modules/.installed
+# The guardrails oracle test's independent IAM evaluator (@cloud-copilot/iam-simulate), from its own npm lock.
+ORACLE := tests/guardrails/oracle
+ORACLE_STAMP := $(ORACLE)/node_modules/.installed
 CDK := $(CURDIR)/$(TOOLS)/node_modules/.bin/cdk --no-notices
 
 # `make lock`: uv compiles the declared requirements (*.in, pyproject.toml) into hashed locks. torch's CPU
@@ -36,7 +39,7 @@ help:
 	@echo "make lint    ruff and mypy only"
 	@echo "make lock    recompile the lock files from requirements*.in (UPGRADE=1: newest allowed releases)"
 
-setup: $(VENV_STAMP) $(TOOLS_STAMP)
+setup: $(VENV_STAMP) $(TOOLS_STAMP) $(ORACLE_STAMP)
 
 # The venv holds exactly the dev lock: it is built anew whenever the lock changes (pip adds, it never
 # removes), from hashes only, with the two editable packages built by the locked setuptools.
@@ -52,6 +55,10 @@ $(VENV_STAMP): requirements-dev.txt pyproject.toml setup.py batch_job/pyproject.
 $(TOOLS_STAMP): $(TOOLS)/package.json $(TOOLS)/package-lock.json
 	npm ci --prefix $(TOOLS) --no-audit --no-fund --loglevel=error
 	node --version | grep -q '^v22\.' || { echo "Node 22 from $(TOOLS) is not first on PATH" >&2; exit 1; }
+	touch $@
+
+$(ORACLE_STAMP): $(ORACLE)/package.json $(ORACLE)/package-lock.json $(TOOLS_STAMP)
+	npm ci --prefix $(ORACLE) --no-audit --no-fund --loglevel=error
 	touch $@
 
 # The dev lock first (it holds everything); every other lock is compiled against it, so the synth install,
