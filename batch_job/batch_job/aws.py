@@ -167,8 +167,9 @@ def fetch_model(s3: Any, uri: str, folder: Path, *, max_bytes: int = MAX_MODEL_B
 
     bucket, key = parse_s3_uri(uri)
     where = f"EMBEDDING_MODEL {uri}"
-    # A fixed local name: the key's last segment may be "..", "." or empty of any safe meaning.
-    target = folder / "model.onnx"
+    # The key's last segment names the file, unless it is "." or ".." (which would leave the folder).
+    name = PurePosixPath(key).name
+    target = folder / (name if name not in ("", ".", "..") else "model.onnx")
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
         size = int(response.get("ContentLength", 0))
