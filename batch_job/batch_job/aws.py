@@ -167,7 +167,9 @@ def fetch_model(s3: Any, uri: str, folder: Path, *, max_bytes: int = MAX_MODEL_B
 
     bucket, key = parse_s3_uri(uri)
     where = f"EMBEDDING_MODEL {uri}"
-    target = folder / PurePosixPath(key).name
+    # The key's last segment names the file, unless it is "." or ".." (which would leave the folder).
+    name = PurePosixPath(key).name
+    target = folder / (name if name not in ("", ".", "..") else "model.onnx")
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
         size = int(response.get("ContentLength", 0))
@@ -258,6 +260,12 @@ def _run(
     dynamodb = dynamodb or boto3.client("dynamodb", config=client_config(1))
     check_table(dynamodb, config.table)
     keys = read_manifest_slice(s3, config)
+    if config.failures_key in keys or config.failures_key == config.manifest_key:
+        raise JobError(
+            f"s3://{config.bucket}/{config.failures_key}: this child's failures object is also an input "
+            "(manifest or listed image); it would be overwritten",
+            EXIT_USAGE,
+        )
     print(
         f"run {config.run_id} child {config.index}: {len(keys)} images from s3://{config.bucket}/, "
         f"model {embedder.name} on {'/'.join(embedder.providers)} ({embedder.threads} threads)",

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from batch_job.errors import EXIT_OK, EXIT_USAGE, JobError
+from batch_job.outputs import check_outputs
 
 # The reduced-precision model must stay this close to the fp32 vectors.
 MIN_COSINE = 0.99
@@ -79,17 +80,18 @@ def _local(args: argparse.Namespace) -> int:
     from batch_job.local import check_out, failures_path, list_images, run_local
 
     # Cheap checks first: a typo in a path should not wait for the model to load.
-    check_out(args.out)
-    image_ids = list_images(args.images)
-    embedder = Embedder(args.model or default_model_path())
+    model = args.model or default_model_path()
+    check_out(args.out, args.images, model)
+    listing = list_images(args.images)
+    embedder = Embedder(model)
     print(
-        f"local: {len(image_ids)} images under {args.images}, model {embedder.name} on "
+        f"local: {len(listing)} images under {args.images}, model {embedder.name} on "
         f"{'/'.join(embedder.providers)} ({embedder.threads} threads)",
         file=sys.stderr,
         flush=True,
     )
     summary, failures = run_local(
-        args.images, args.out, embedder, image_ids=image_ids, batch_size=args.batch_size, workers=args.workers
+        args.images, args.out, embedder, listing=listing, batch_size=args.batch_size, workers=args.workers
     )
     print(summary.line(), flush=True)
     print(f"wrote {args.out} and {failures_path(args.out)} ({len(failures)} failures)", flush=True)
@@ -101,6 +103,7 @@ def _export(args: argparse.Namespace) -> int:
         from batch_job.resnet import export_model
     except ImportError as exc:  # pragma: no cover - the runtime image has no torch
         raise JobError(f"export-model needs PyTorch and onnx ({exc}); install batch_job[export]", EXIT_USAGE) from exc
+    check_outputs([("--out", args.out)], inputs=[("--weights", args.weights)] if args.weights else [])
     name = export_model(args.out, random=args.random, weights=args.weights)
     print(f"wrote {args.out} ({name}, 512-d float32 embeddings, dynamic batch)", flush=True)
     return EXIT_OK
@@ -111,6 +114,7 @@ def _quantize(args: argparse.Namespace) -> int:
         from batch_job.quantize import quantize_model
     except ImportError as exc:  # pragma: no cover - the runtime image has no onnx
         raise JobError(f"quantize needs the onnx package ({exc}); install batch_job[export]", EXIT_USAGE) from exc
+    check_outputs([("--out", args.out)], inputs=[("--model", args.model)], input_dirs=[("--images", args.images)])
     name, low, mean = quantize_model(args.model, args.images, args.out, calibration=args.calibration)
     print(f"wrote {args.out} ({name}); cosine to fp32 on held-out images: min {low:.4f}, mean {mean:.4f}")
     if low < MIN_COSINE:

@@ -13,9 +13,10 @@ import io
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from batch_job.errors import ImageError
+from batch_job.formats import ALLOWED_FORMATS, MAX_FRAMES, foreign_format, tiff_limits
 
 RESIZE = 256
 CROP = 224
@@ -30,6 +31,11 @@ MAX_PIXELS = 64 * 1024 * 1024
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # Truncated files are failures, never silently padded with grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# PNG text (tEXt/zTXt/iTXt) and ICC chunks: at most 1 MiB decompressed each (Pillow's default) and 4 MiB in
+# all (Pillow allows 64 MiB), so a small file cannot make the decoder inflate and hold much text.
+PngImagePlugin.MAX_TEXT_CHUNK = 1024 * 1024
+PngImagePlugin.MAX_TEXT_MEMORY = 4 * 1024 * 1024
+_ALLOWED_NAMES = "JPEG, PNG, WebP, GIF, BMP, TIFF"
 
 _SCALE = (1.0 / (255.0 * STD)).astype(np.float32)
 _OFFSET = (MEAN / STD).astype(np.float32)
@@ -39,15 +45,29 @@ def decode(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode ``data`` into an upright RGB image; raises :class:`ImageError` with the reason."""
     if not data:
         raise ImageError("empty file (0 bytes)")
+    refused = tiff_limits(data)
+    if refused:
+        raise ImageError(refused)
     image: Image.Image
     try:
-        image = Image.open(io.BytesIO(data))
+        # Only the allow-listed decoders: whatever the file's name, nothing else parses it.
+        image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except UnidentifiedImageError:
-        raise ImageError(f"not an image Pillow can read ({len(data)} bytes, starts with {data[:8]!r})") from None
+        # The reason never quotes the file's bytes (it may be anything, e.g. a secret named like an image).
+        name = foreign_format(data)
+        if name:
+            raise ImageError(f"{name} is not a format the job decodes (allowed: {_ALLOWED_NAMES})") from None
+        raise ImageError(f"not an image in a format the job decodes ({_ALLOWED_NAMES}; {len(data)} bytes)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"decompression bomb refused: {exc}") from None
     except Exception as exc:  # a broken header can raise anything from deep inside a plugin
-        raise ImageError(f"unreadable image header: {_reason(exc)}") from None
+        raise ImageError(f"unreadable image header: {_limit_reason(exc)}") from None
+    # Only the first frame is decoded; a file declaring absurdly many is refused. (Read only where the
+    # header states the count: GIF and TIFF would have to be walked; tiff_limits walked the TIFF.)
+    if image.format in ("PNG", "WEBP", "MPO"):
+        frames = int(getattr(image, "n_frames", 1) or 1)
+        if frames > MAX_FRAMES:
+            raise ImageError(f"{image.format} declares {frames} frames, over the limit of {MAX_FRAMES} (MAX_FRAMES)")
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(f"decompression bomb refused: {width}x{height} pixels exceeds the limit of {max_pixels}")
@@ -58,7 +78,7 @@ def decode(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"decompression bomb refused: {exc}") from None
     except Exception as exc:  # truncated data, corrupt entropy-coded segment, bad palette...
-        raise ImageError(f"corrupt {image.format or 'image'} data: {_reason(exc)}") from None
+        raise ImageError(f"corrupt {image.format or 'image'} data: {_limit_reason(exc)}") from None
     # A damaged EXIF block does not make the pixels unusable: keep them as stored.
     with contextlib.suppress(Exception):
         ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
@@ -136,3 +156,12 @@ def preprocess(data: bytes) -> NDArray[np.float32]:
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def _limit_reason(exc: BaseException) -> str:
+    text = _reason(exc)
+    if "MAX_TEXT_CHUNK" in text:
+        return f"a PNG text or ICC chunk inflates to more than {PngImagePlugin.MAX_TEXT_CHUNK} bytes (MAX_TEXT_CHUNK)"
+    if "MAX_TEXT_MEMORY" in text:
+        return f"PNG text chunks hold more than {PngImagePlugin.MAX_TEXT_MEMORY} bytes (MAX_TEXT_MEMORY)"
+    return text

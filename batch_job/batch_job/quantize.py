@@ -16,17 +16,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from batch_job.engine import Embedder
-from batch_job.errors import EXIT_USAGE, ImageError, JobError
-from batch_job.local import list_images
+from batch_job.errors import EXIT_USAGE, ImageError, JobError, SourceError
+from batch_job.local import Listing, file_reader, list_images
+from batch_job.outputs import check_outputs, staged
 from batch_job.preprocess import preprocess
 
 
-def _tensors(images: Path, ids: list[str]) -> NDArray[np.float32]:
+def _tensors(listing: Listing, ids: list[str]) -> NDArray[np.float32]:
+    read = file_reader(listing)  # the same rules as `local`: regular files inside --images only
     tensors = []
     for image_id in ids:
         try:
-            tensors.append(preprocess((images / image_id).read_bytes()))
-        except (ImageError, OSError):
+            tensors.append(preprocess(read(image_id)))
+        except (ImageError, SourceError):
             continue  # a bad sample is simply not used
     return np.stack(tensors) if tensors else np.empty((0, 3, 224, 224), np.float32)
 
@@ -44,9 +46,10 @@ def quantize_model(
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    check_outputs([("--out", out)], inputs=[("--model", model)], input_dirs=[("--images", images)])
     fp32 = Embedder(model)
-    ids = list_images(images)
-    samples = _tensors(images, ids[: calibration + check])
+    listing = list_images(images)
+    samples = _tensors(listing, listing.image_ids[: calibration + check])
     if len(samples) < 2:
         raise JobError(
             f"--images {images}: need at least 2 decodable images to calibrate, found {len(samples)}", EXIT_USAGE
@@ -64,24 +67,24 @@ def quantize_model(
 
     import onnx
 
-    with tempfile.TemporaryDirectory(prefix="quantize-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="quantize-") as tmp, staged([out]) as (staged_out,):
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(model), str(prepared), skip_symbolic_shape=True)
         quantize_static(
             str(prepared),
-            str(out),
+            str(staged_out),
             Reader(),
             quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
         )
-    proto = onnx.load(str(out))
-    name = f"{fp32.name}-int8"
-    del proto.metadata_props[:]
-    for key, value in {"model": name, "dimension": str(fp32.dimension), "preprocessing": "imagenet-224"}.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(proto, str(out))
-    cos = cosine_rows(fp32.embed(verify), Embedder(out).embed(verify))
+        proto = onnx.load(str(staged_out))
+        name = f"{fp32.name}-int8"
+        del proto.metadata_props[:]
+        for key, value in {"model": name, "dimension": str(fp32.dimension), "preprocessing": "imagenet-224"}.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(proto, str(staged_out))
+        cos = cosine_rows(fp32.embed(verify), Embedder(staged_out).embed(verify))
     return name, float(cos.min()), float(cos.mean())

@@ -151,16 +151,19 @@ def export_model(out: Path, *, random: bool = False, weights: Path | None = None
     }.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, str(out))
-
-    # The exported graph must compute what PyTorch computes (catches exporter regressions at build time).
+    # The exported graph must compute what PyTorch computes (catches exporter regressions at build time);
+    # the file replaces ``out`` only once it has passed.
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    with torch.no_grad():
-        expected = model(example).numpy()
-    got = session.run([OUTPUT_NAME], {INPUT_NAME: example.numpy()})[0]
-    if got.shape != (2, EMBEDDING_DIM) or not np.allclose(got, expected, rtol=1e-3, atol=1e-4):
-        raise JobError(f"exported model {out} disagrees with PyTorch (max abs diff {np.abs(got - expected).max()})")
+    from batch_job.outputs import staged
+
+    with staged([out]) as (staged_out,):
+        onnx.save(proto, str(staged_out))
+        session = ort.InferenceSession(str(staged_out), providers=["CPUExecutionProvider"])
+        with torch.no_grad():
+            expected = model(example).numpy()
+        got = session.run([OUTPUT_NAME], {INPUT_NAME: example.numpy()})[0]
+        if got.shape != (2, EMBEDDING_DIM) or not np.allclose(got, expected, rtol=1e-3, atol=1e-4):
+            diff = np.abs(got - expected).max()
+            raise JobError(f"exported model {out} disagrees with PyTorch (max abs diff {diff})")
     return name

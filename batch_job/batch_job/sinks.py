@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -41,21 +40,20 @@ def results_item(image_id: str, vector: NDArray[np.float32], model: str, created
 
 
 class ParquetSink:
-    """Streams vectors into ``out`` (columns ``image_id`` string, ``vector`` list<float32>).
+    """Streams vectors into ``path`` (columns ``image_id`` string, ``vector`` list<float32>).
 
-    Rows go to ``<out>.partial`` first, which replaces ``out`` only when the job completes, so a crashed
-    run never leaves a plausible-looking truncated file.
+    ``path`` is a temporary file (see :func:`batch_job.outputs.staged`): it replaces the real output only
+    when the job completes, so a crashed run never leaves a plausible-looking truncated file.
     """
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, path: Path) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self._pa = pa
-        self.out = out
-        self._partial = out.with_name(out.name + ".partial")
+        self.path = path
         self.schema = pa.schema([("image_id", pa.string()), ("vector", pa.list_(pa.float32()))])
-        self._writer = pq.ParquetWriter(str(self._partial), self.schema, compression="zstd")
+        self._writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
 
     def write(self, image_ids: list[str], vectors: NDArray[np.float32]) -> list[Failure]:
         pa = self._pa
@@ -69,12 +67,10 @@ class ParquetSink:
 
     def close(self) -> list[Failure]:
         self._writer.close()
-        os.replace(self._partial, self.out)
         return []
 
     def abort(self) -> None:
         self._writer.close()
-        self._partial.unlink(missing_ok=True)
 
 
 def write_failures_file(path: Path, failures: Iterable[Failure]) -> None:

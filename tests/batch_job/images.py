@@ -91,3 +91,79 @@ def invalid_images() -> dict[str, bytes]:
         "bad/notes.jpg": b"this is a text file, not a JPEG\n",
         "bad/bomb.png": decompression_bomb(),
     }
+
+
+def striped_tiff(rows: int, *, width: int = 1, rows_per_strip: int = 1, pages: int = 1) -> bytes:
+    """An uncompressed 8-bit gray TIFF, ``width`` x ``rows``, in ``rows / rows_per_strip`` strips.
+
+    ``striped_tiff(4_000_000)`` is the hostile file of the issue: 36 MB, 4 Mpx (under both the size and the
+    pixel limits), 4 million one-row strips. ``pages`` > 1 chains that many IFDs (all pointing at the same
+    pixels), as a multi-page TIFF does.
+    """
+    strips = -(-rows // rows_per_strip)
+    pixel_bytes = width * rows
+    header = 8
+    pixels_at = header
+    offsets_at = pixels_at + pixel_bytes + (pixel_bytes & 1)
+    counts_at = offsets_at + 4 * strips
+    ifd_at = counts_at + 4 * strips
+    strip_bytes = width * rows_per_strip
+    offsets = np.arange(strips, dtype="<u4") * strip_bytes + pixels_at
+    counts = np.full(strips, strip_bytes, dtype="<u4")
+    counts[-1] = pixel_bytes - strip_bytes * (strips - 1)
+
+    def entry(tag: int, kind: int, count: int, value: int) -> bytes:
+        return struct.pack("<HHII", tag, kind, count, value)
+
+    short, long_ = 3, 4
+    entries = [
+        entry(256, long_, 1, width),
+        entry(257, long_, 1, rows),
+        entry(258, short, 1, 8),
+        entry(259, short, 1, 1),  # no compression
+        entry(262, short, 1, 1),  # black is zero
+        entry(273, long_, strips, offsets_at if strips > 1 else int(offsets[0])),
+        entry(277, short, 1, 1),
+        entry(278, long_, 1, rows_per_strip),
+        entry(279, long_, strips, counts_at if strips > 1 else int(counts[0])),
+    ]
+    ifd_size = 2 + 12 * len(entries) + 4
+    ifds = b""
+    for page in range(pages):
+        next_at = ifd_at + (page + 1) * ifd_size if page + 1 < pages else 0
+        ifds += struct.pack("<H", len(entries)) + b"".join(entries) + struct.pack("<I", next_at)
+    pixels = bytes(np.arange(pixel_bytes, dtype=np.uint8)) + b"\x00" * (pixel_bytes & 1)
+    return b"II*\x00" + struct.pack("<I", ifd_at) + pixels + offsets.tobytes() + counts.tobytes() + ifds
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def png_with_chunks(extra: list[bytes]) -> bytes:
+    """A valid 8x8 gray PNG with ``extra`` chunks (built with :func:`png_chunk`) before its pixels."""
+    data = png(Image.new("L", (8, 8), 128))
+    ihdr_end = 8 + 25
+    return data[:ihdr_end] + b"".join(extra) + data[ihdr_end:]
+
+
+def apng_header_claiming(frames: int) -> bytes:
+    """A PNG whose acTL chunk claims ``frames`` animation frames (only the default image is present)."""
+    return png_with_chunks([png_chunk(b"acTL", struct.pack(">II", frames, 0))])
+
+
+# Formats Pillow can open but the job must refuse, as the first bytes of a file named like a JPEG. Each is a
+# header Pillow identifies (checked in test_preprocess), built here; none needs its external tool to be refused.
+def foreign_formats() -> dict[str, bytes]:
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n%%EndComments\nshowpage\n%%EOF\n"
+    ico = encode(photo(16, 16), "ICO")
+    pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    return {
+        "eps.jpg": eps,
+        "ico.jpg": ico,
+        "pcx.jpg": encode(photo(8, 8), "PCX"),
+        "ppm.jpg": encode(photo(8, 8), "PPM"),
+        "tga.png": encode(photo(8, 8), "TGA"),
+        "pdf.jpg": pdf,
+        "psd.jpg": b"8BPS\x00\x01" + b"\x00" * 6 + struct.pack(">HIIHH", 3, 8, 8, 8, 3) + b"\x00" * 64,
+    }

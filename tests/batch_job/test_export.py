@@ -106,3 +106,28 @@ def test_gpu_provider_is_preferred_and_cpu_is_the_fallback(model_path: Path, mon
     assert requested == [["CUDAExecutionProvider", "CPUExecutionProvider"]]
     assert model.providers == ["CPUExecutionProvider"]
     assert model.embed(np.zeros((1, 3, 224, 224), np.float32)).shape == (1, 512)
+
+
+def test_out_that_is_the_weights_file_or_a_device_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights = tmp_path / "w.pt"
+    torch.save(build_resnet18().state_dict(), weights)
+    before = weights.read_bytes()
+    for out in (weights, Path("/dev/null"), tmp_path):
+        assert main(["export-model", "--out", str(out), "--weights", str(weights)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: --out {out}: "), err
+    assert weights.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["w.pt"]
+
+
+def test_a_failed_export_leaves_no_partial_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy
+
+    out = tmp_path / "new" / "m.onnx"
+    monkeypatch.setattr(numpy, "allclose", lambda *a, **k: False)  # the check against PyTorch fails
+    assert main(["export-model", "--out", str(out), "--random"]) == 1
+    assert "disagrees with PyTorch" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()

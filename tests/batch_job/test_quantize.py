@@ -54,9 +54,46 @@ def test_int8_model_is_close_to_fp32_on_unseen_images(
 def test_too_few_images_to_calibrate_is_one_clear_line(
     model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "only.jpg").write_bytes(images.jpeg(images.photo()))
-    (tmp_path / "broken.jpg").write_bytes(b"")
-    code = main(["quantize", "--model", str(model_path), "--images", str(tmp_path), "--out", str(tmp_path / "q.onnx")])
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "only.jpg").write_bytes(images.jpeg(images.photo()))
+    (folder / "broken.jpg").write_bytes(b"")
+    code = main(["quantize", "--model", str(model_path), "--images", str(folder), "--out", str(tmp_path / "q.onnx")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert err[0].endswith("need at least 2 decodable images to calibrate, found 1")
+
+
+@pytest.mark.parametrize("target", ["model", "image", "under-images", "device"])
+def test_out_that_would_destroy_an_input_is_refused_before_any_work(
+    target: str, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    for n in range(3):
+        (samples / f"s{n}.jpg").write_bytes(images.jpeg(images.photo(seed=n)))
+    model = tmp_path / "m.onnx"
+    shutil.copy(model_path, model)
+    out = {"model": model, "image": samples / "s0.jpg", "under-images": samples / "q.onnx", "device": Path("/dev/null")}
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    code = main(["quantize", "--model", str(model), "--images", str(samples), "--out", str(out[target])])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: --out "), err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_calibration_images_follow_the_local_reading_rules(model_path: Path, tmp_path: Path) -> None:
+    from batch_job.local import file_reader, list_images
+    from batch_job.quantize import _tensors
+
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "good.jpg").write_bytes(images.jpeg(images.photo()))
+    (samples / "passwd.jpg").symlink_to("/etc/passwd")
+    (samples / "eps.jpg").write_bytes(images.foreign_formats()["eps.jpg"])
+    listing = list_images(samples)
+    assert listing.image_ids == ["eps.jpg", "good.jpg"] and [f.image_id for f in listing.refused] == ["passwd.jpg"]
+    assert len(_tensors(listing, listing.image_ids)) == 1
+    assert file_reader(listing)("good.jpg")[:2] == b"\xff\xd8"

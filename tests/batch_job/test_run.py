@@ -363,3 +363,30 @@ def test_manifest_that_is_not_text_is_one_clear_line(
     boto3.client("s3").put_object(Bucket=BUCKET, Key=MANIFEST, Body=b"\xff\xd8\xff\xe0 a JPEG, not a manifest")
     with pytest.raises(JobError, match=r"MANIFEST_KEY s3://.*: not UTF-8 text \(expected one image key per line\)"):
         run(env, model=embedder)
+
+
+def test_foreign_formats_named_like_images_are_failures_in_run(aws: str, embedder: Embedder) -> None:
+    objects = {**good_images(1), **{f"images/{k}": v for k, v in images.foreign_formats().items()}}
+    objects["images/strips.tif"] = images.striped_tiff(70_000)
+    env = create_resources(objects, sorted(objects))
+    summary, failures = run(env, model=embedder)
+    reasons = {f.image_id: f.error for f in failures}
+    assert summary.embedded == 1 and len(reasons) == len(objects) - 1
+    assert reasons["images/eps.jpg"].startswith("PostScript/EPS is not a format the job decodes")
+    assert reasons["images/strips.tif"] == "TIFF declares 70000 strips, over the limit of 65536 (MAX_TIFF_BLOCKS)"
+
+
+def test_failures_object_that_is_listed_as_an_input_is_refused(aws: str, embedder: Embedder) -> None:
+    key = f"failures/{RUN_ID}/0.jsonl"
+    env = create_resources({key: b"precious"}, [key])
+    with pytest.raises(JobError, match=r"failures object is also an input") as info:
+        run(env, model=embedder)
+    assert info.value.exit_code == 2
+    assert boto3.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"precious"
+
+
+def test_a_model_key_ending_in_dot_dot_is_downloaded_to_a_fixed_name(aws: str, tmp_path: Path) -> None:
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="models/..", Body=b"x")
+    path = fetch_model(boto3.client("s3"), f"s3://{BUCKET}/models/..", tmp_path)
+    assert path == tmp_path / "model.onnx" and path.read_bytes() == b"x"
