@@ -17,6 +17,7 @@ Limits that file size and pixel count do not cover (each refusal names its limit
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 # Pillow's format ids, passed as Image.open(formats=...). JPEG includes MPO (JPEG frames), PNG includes APNG.
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
@@ -82,56 +83,54 @@ def tiff_limits(data: bytes, *, max_blocks: int = MAX_TIFF_BLOCKS, max_frames: i
     Reads the strip/tile tag counts of the first IFD and walks the IFD chain: a few bytes per IFD, whatever
     the file declares. A malformed structure is left for Pillow to report.
     """
-    if data[:4] == b"II*\x00":
-        order = "<"
-    elif data[:4] == b"MM\x00*":
-        order = ">"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        layout = _CLASSIC_TIFF
     elif data[:4] in (b"II+\x00", b"MM\x00+"):
-        return _bigtiff_limits(data, "<" if data[:1] == b"I" else ">", max_blocks, max_frames)
+        layout = _BIG_TIFF
     else:
         return None
-    (offset,) = struct.unpack_from(order + "I", data, 4)
-    seen: set[int] = set()
-    first = True
-    while offset and offset not in seen and offset + 2 <= len(data):
-        seen.add(offset)
-        if len(seen) > max_frames:
-            return f"TIFF has more than {max_frames} pages (limit MAX_FRAMES={max_frames})"
-        (entries,) = struct.unpack_from(order + "H", data, offset)
-        end = offset + 2 + 12 * entries
-        if first:
-            for n in range(min(entries, (len(data) - offset - 2) // 12)):
-                tag, _kind, count = struct.unpack_from(order + "HHI", data, offset + 2 + 12 * n)
-                if tag in _BLOCK_TAGS and count > max_blocks:
-                    return _blocks_reason(tag, count, max_blocks)
-            first = False
-        if end + 4 > len(data):
-            break
-        (offset,) = struct.unpack_from(order + "I", data, end)
-    return None
+    return _walk_ifds(data, "<" if data[:1] == b"I" else ">", layout, max_blocks, max_frames)
 
 
-def _bigtiff_limits(data: bytes, order: str, max_blocks: int, max_frames: int) -> str | None:
-    if len(data) < 16:
+@dataclass(frozen=True)
+class _IfdLayout:
+    """Where a TIFF flavour keeps its IFD chain: classic TIFF uses 32-bit offsets, BigTIFF 64-bit ones."""
+
+    first_offset_at: int  # the header's offset of the first IFD
+    offset: str  # struct format of an IFD offset
+    entry_count: str  # struct format of an IFD's number of entries
+    entry: str  # struct format of an entry's tag, type and count
+    entry_size: int
+
+
+_CLASSIC_TIFF = _IfdLayout(first_offset_at=4, offset="I", entry_count="H", entry="HHI", entry_size=12)
+_BIG_TIFF = _IfdLayout(first_offset_at=8, offset="Q", entry_count="Q", entry="HHQ", entry_size=20)
+
+
+def _walk_ifds(data: bytes, order: str, layout: _IfdLayout, max_blocks: int, max_frames: int) -> str | None:
+    offset_size = struct.calcsize(layout.offset)
+    count_size = struct.calcsize(layout.entry_count)
+    if len(data) < layout.first_offset_at + offset_size:
         return None
-    (offset,) = struct.unpack_from(order + "Q", data, 8)
+    (offset,) = struct.unpack_from(order + layout.offset, data, layout.first_offset_at)
     seen: set[int] = set()
     first = True
-    while offset and offset not in seen and offset + 8 <= len(data):
+    while offset and offset not in seen and offset + count_size <= len(data):
         seen.add(offset)
         if len(seen) > max_frames:
             return f"TIFF has more than {max_frames} pages (limit MAX_FRAMES={max_frames})"
-        (entries,) = struct.unpack_from(order + "Q", data, offset)
-        end = offset + 8 + 20 * entries
+        (entries,) = struct.unpack_from(order + layout.entry_count, data, offset)
+        end = offset + count_size + layout.entry_size * entries
         if first:
-            for n in range(min(entries, (len(data) - offset - 8) // 20)):
-                tag, _kind, count = struct.unpack_from(order + "HHQ", data, offset + 8 + 20 * n)
+            for n in range(min(entries, (len(data) - offset - count_size) // layout.entry_size)):
+                position = offset + count_size + layout.entry_size * n
+                tag, _kind, count = struct.unpack_from(order + layout.entry, data, position)
                 if tag in _BLOCK_TAGS and count > max_blocks:
                     return _blocks_reason(tag, count, max_blocks)
             first = False
-        if end + 8 > len(data):
+        if end + offset_size > len(data):
             break
-        (offset,) = struct.unpack_from(order + "Q", data, end)
+        (offset,) = struct.unpack_from(order + layout.offset, data, end)
     return None
 
 

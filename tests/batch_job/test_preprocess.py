@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from batch_job.errors import ImageError
 from batch_job.preprocess import MEAN, STD, decode, preprocess, resize_crop, to_rgb
 from PIL import Image
 
+from batch_job import formats
 from tests.batch_job import images
 
 
@@ -151,6 +153,26 @@ def test_tiff_with_too_many_strips_is_refused_by_its_header() -> None:
     # 70,000 one-row strips: 0.6 MB and 70 kpx, under the size and pixel limits (the file has 4 million)
     with pytest.raises(ImageError, match=r"^TIFF declares 70000 strips, over the limit of 65536 \(MAX_TIFF_BLOCKS\)$"):
         preprocess(images.striped_tiff(70_000))
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("big", [False, True])
+def test_tiff_headers_of_both_flavours_and_byte_orders_are_read_for_the_strip_limit(order: str, big: bool) -> None:
+    # GIVEN a header-only TIFF or BigTIFF whose one IFD declares 70,000 StripOffsets (tag 273)
+    mark = (b"II" if order == "<" else b"MM") + struct.pack(order + "H", 43 if big else 42)
+    if big:  # offset size 8, reserved 0, first IFD at 16; entries: count (Q), tag/type/count (HHQ), value (Q)
+        header = mark + struct.pack(order + "HHQ", 8, 0, 16)
+        ifd = (
+            struct.pack(order + "Q", 1) + struct.pack(order + "HHQQ", 273, 16, 70_000, 0) + struct.pack(order + "Q", 0)
+        )
+    else:  # first IFD at 8; entries: count (H), tag/type/count (HHI), value (I)
+        header = mark + struct.pack(order + "I", 8)
+        ifd = struct.pack(order + "H", 1) + struct.pack(order + "HHII", 273, 4, 70_000, 0) + struct.pack(order + "I", 0)
+    # THEN the limit names the declared count, before Pillow reads anything
+    assert formats.tiff_limits(header + ifd) == "TIFF declares 70000 strips, over the limit of 65536 (MAX_TIFF_BLOCKS)"
+    assert formats.tiff_limits(header + ifd, max_blocks=70_000) is None
+    # AND a header cut short is left for Pillow to report
+    assert formats.tiff_limits(header[:6]) is None
 
 
 def test_ordinary_striped_and_multipage_tiffs_are_still_embedded() -> None:
