@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from batch_job.errors import EXIT_USAGE, JobError
+from batch_job.errors import EXIT_USAGE, JobError, printable
 
 DEFAULT_MODEL = Path("/opt/model/resnet18.onnx")
 # In order of preference; only those this onnxruntime build offers are used (CPU is always last).
@@ -58,9 +58,10 @@ class Embedder:
     def __init__(self, model_path: Path, *, threads: int | None = None) -> None:
         import onnxruntime as ort
 
+        where = f"model {printable(str(model_path))}"
         if not model_path.is_file():
             raise JobError(
-                f"model {model_path}: no such file (expected an ONNX model; create one with "
+                f"{where}: no such file (expected an ONNX model; create one with "
                 "`python -m batch_job export-model --out PATH` or set EMBEDDING_MODEL)",
                 EXIT_USAGE,
             )
@@ -78,13 +79,13 @@ class Embedder:
             self._session = ort.InferenceSession(str(model_path), options, providers=self.providers)
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise JobError(f"model {model_path}: not a loadable ONNX model ({first[:300]})", EXIT_USAGE) from exc
+            raise JobError(f"{where}: not a loadable ONNX model ({printable(first)})", EXIT_USAGE) from exc
         self.threads = options.intra_op_num_threads
         self.providers = list(self._session.get_providers())
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, 224, 224]:
             shapes = [i.shape for i in inputs]
-            raise JobError(f"model {model_path}: expected one input (N, 3, 224, 224), got {shapes}", EXIT_USAGE)
+            raise JobError(f"{where}: expected one input (N, 3, 224, 224), got {printable(str(shapes))}", EXIT_USAGE)
         self.input_name = inputs[0].name
         self._output = outputs[0].name
         dim = outputs[0].shape[-1]

@@ -27,7 +27,7 @@ def _tensors(listing: Listing, ids: list[str]) -> NDArray[np.float32]:
     tensors = []
     for image_id in ids:
         try:
-            tensors.append(preprocess(read(image_id)))
+            tensors.append(preprocess(read(image_id, lambda _size: None)))
         except (ImageError, SourceError):
             continue  # a bad sample is simply not used
     return np.stack(tensors) if tensors else np.empty((0, 3, 224, 224), np.float32)

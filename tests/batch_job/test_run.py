@@ -55,6 +55,13 @@ def failures_object(index: int = 0) -> list[dict[str, str]]:
     return [json.loads(line) for line in body.decode().splitlines()]
 
 
+def object_keys() -> list[str]:
+    s3 = boto3.client("s3")
+    if BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        return []
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
 def good_images(count: int, prefix: str = "images") -> dict[str, bytes]:
     return {f"{prefix}/img-{n:03d}.jpg": images.jpeg(images.photo(seed=100 + n)) for n in range(count)}
 
@@ -218,9 +225,27 @@ def test_every_image_failing_on_infrastructure_is_a_systemic_failure(
     ("change", "code", "message"),
     [
         ({"IMAGES_BUCKET": ""}, 2, r"environment variable IMAGES_BUCKET is required"),
-        ({"CHUNK_SIZE": "0"}, 2, r"CHUNK_SIZE must be an integer >= 1, got '0'"),
-        ({"AWS_BATCH_JOB_ARRAY_INDEX": "x"}, 2, r"AWS_BATCH_JOB_ARRAY_INDEX must be an integer >= 0, got 'x'"),
+        ({"CHUNK_SIZE": "0"}, 2, r"CHUNK_SIZE must be an integer from 1 to 1000000000, got '0'$"),
+        ({"CHUNK_SIZE": "9" * 5000}, 2, r"CHUNK_SIZE must be an integer from 1 to 1000000000, got '9{40}\.\.\.'$"),
+        ({"CHUNK_SIZE": "1e3"}, 2, r"CHUNK_SIZE must be an integer from 1 to 1000000000, got '1e3'$"),
+        ({"AWS_BATCH_JOB_ARRAY_INDEX": "x"}, 2, r"AWS_BATCH_JOB_ARRAY_INDEX must be an integer from 0 to .*, got 'x'"),
+        ({"AWS_BATCH_JOB_ARRAY_INDEX": "-1"}, 2, r"AWS_BATCH_JOB_ARRAY_INDEX must be an integer from 0 to .*'-1'$"),
         ({"MANIFEST_KEY": "manifest.txt"}, 2, r"MANIFEST_KEY must be manifests/<run-id>/<file>"),
+        (
+            {"MANIFEST_KEY": "manifests/r1/\x1b[2Jm.txt\nsummary: images=0"},
+            2,
+            r"MANIFEST_KEY must be .*, got 'manifests/r1/\\x1b\[2Jm.txt\\nsummary: images=0'$",
+        ),
+        ({"MANIFEST_KEY": "manifests/r1/" + "k" * 1100}, 2, r"MANIFEST_KEY must be .*at most 1024 bytes"),
+        ({"IMAGES_BUCKET": "Bad_Bucket"}, 2, r"IMAGES_BUCKET must be an S3 bucket name .*, got 'Bad_Bucket'$"),
+        ({"IMAGES_BUCKET": "a..b"}, 2, r"IMAGES_BUCKET must be an S3 bucket name"),
+        ({"IMAGES_BUCKET": "my/bucket"}, 2, r"IMAGES_BUCKET must be an S3 bucket name"),
+        ({"RESULTS_TABLE": "t"}, 2, r"RESULTS_TABLE must be a DynamoDB table name .* or ARN, got 't'$"),
+        ({"RESULTS_TABLE": "tab le\n"}, 2, r"RESULTS_TABLE must be a DynamoDB table name .*, got 'tab le'$"),
+        ({"AWS_ENDPOINT_URL": "not a url"}, 2, r"AWS_ENDPOINT_URL must be an http:// or https:// URL .*'not a url'$"),
+        ({"AWS_ENDPOINT_URL": "http://[::1"}, 2, r"AWS_ENDPOINT_URL must be an http:// or https:// URL"),
+        ({"AWS_ENDPOINT_URL": "ftp://example.com"}, 2, r"AWS_ENDPOINT_URL must be an http:// or https:// URL"),
+        ({"AWS_ENDPOINT_URL_S3": "http://"}, 2, r"AWS_ENDPOINT_URL_S3 must be an http:// or https:// URL"),
         (
             {"MANIFEST_KEY": "manifests/other/manifest.txt"},
             1,
@@ -246,7 +271,22 @@ def test_every_image_failing_on_infrastructure_is_a_systemic_failure(
                 2,
                 rf"EMBEDDING_MODEL must be a file path or s3://<bucket>/<key of an .onnx file>, got '{uri}'$",
             )
-            for uri in ("s3://", "s3://bucket-only", f"s3://{BUCKET}/models/", "s3:/single-slash/m.onnx")
+            for uri in ("s3://", "s3://bucket-only", f"s3://{BUCKET}/models/", "s3:/single-slash/m.onnx", "s3://B_/m")
+        ),
+        (
+            {"EMBEDDING_MODEL": f"s3://{BUCKET}/m\n.onnx"},
+            2,
+            rf"EMBEDDING_MODEL must be a file path or s3://.*, got 's3://{BUCKET}/m\\n.onnx'$",
+        ),
+        (
+            {"EMBEDDING_MODEL": "/nonexistent/\x1b[31mred.onnx"},
+            2,
+            r"model /nonexistent/\\x1b\[31mred.onnx: no such file",
+        ),
+        (
+            {"EMBEDDING_MODEL": f"s3://{BUCKET}/failures/{RUN_ID}/0.jsonl"},
+            2,
+            r"failures object is also EMBEDDING_MODEL; it would be overwritten$",
         ),
     ],
 )
@@ -266,7 +306,9 @@ def test_bad_environment_is_one_clear_line(
     assert main(["run"]) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and re.search(message, err[0]), err
+    monkeypatch.undo()  # back to the test session's endpoint, to look
     assert scan_items() == {}
+    assert not any(k.startswith("failures/") for k in object_keys())
 
 
 def relabelled_model(model_path: Path, name: str) -> bytes:
