@@ -360,6 +360,7 @@ def run(
     batch_size: int = 32,
     workers: int | None = None,
     dynamodb: Any = None,
+    s3: Any = None,
     progress_every: int = 200,
     max_image_bytes: int = MAX_OBJECT_BYTES,
     max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT,
@@ -368,8 +369,8 @@ def run(
     """Embed this array child's slice of the manifest into the results table.
 
     ``model`` is an :class:`~batch_job.engine.Embedder` (default: load ``EMBEDDING_MODEL``, downloading it
-    first when it is an ``s3://`` URI); ``dynamodb`` replaces the DynamoDB client (tests wrap it to simulate
-    throttling). Objects over ``max_image_bytes`` are failures, never downloaded; at most
+    first when it is an ``s3://`` URI); ``dynamodb`` and ``s3`` replace the clients (tests wrap them to
+    simulate throttling or to see which requests were made). Objects over ``max_image_bytes`` are failures, never downloaded; at most
     ``max_bytes_in_flight`` image bytes are downloaded and not yet decoded at once (``budget`` replaces
     that budget; tests read its ``peak``).
     """
@@ -389,6 +390,7 @@ def run(
             batch_size,
             workers,
             dynamodb,
+            s3,
             progress_every,
             max_image_bytes,
             budget,
@@ -402,6 +404,7 @@ def _run(
     batch_size: int,
     workers: int | None,
     dynamodb: Any,
+    s3: Any,
     progress_every: int,
     max_image_bytes: int,
     budget: ByteBudget,
@@ -413,7 +416,8 @@ def _run(
     # S3 reads mostly wait on the network: keep enough in flight to feed inference (decoding is capped
     # separately at one thread per CPU, and the bytes held by the budget).
     workers = workers or max(8, 4 * usable_cpus())
-    s3, default_dynamodb = make_clients(workers)
+    default_s3, default_dynamodb = make_clients(workers)
+    s3 = s3 or default_s3
     setting = env.get("EMBEDDING_MODEL", "").strip()
     model_object = parse_s3_uri(setting) if setting.startswith("s3:") else None
     if model_object == (config.bucket, config.failures_key):

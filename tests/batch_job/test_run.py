@@ -16,6 +16,7 @@ from batch_job.aws import fetch_model, run
 from batch_job.cli import main
 from batch_job.engine import Embedder
 from batch_job.errors import JobError
+from batch_job.pipeline import ByteBudget
 from batch_job.preprocess import preprocess
 from batch_job.sinks import DynamoDBSink, batch_write
 from botocore.exceptions import ClientError
@@ -432,3 +433,257 @@ def test_a_model_key_ending_in_dot_dot_is_downloaded_to_a_fixed_name(aws: str, t
     boto3.client("s3").put_object(Bucket=BUCKET, Key="models/..", Body=b"x")
     path = fetch_model(boto3.client("s3"), f"s3://{BUCKET}/models/..", tmp_path)
     assert path == tmp_path / "model.onnx" and path.read_bytes() == b"x"
+
+
+# --- bytes in flight ------------------------------------------------------------------------------------------
+
+
+class RecordingS3:
+    """The real S3 client, recording which keys were sized (HeadObject) and downloaded (GetObject)."""
+
+    def __init__(self, real: Any, after_head: Any = None) -> None:
+        self.real, self.after_head = real, after_head
+        self.heads: list[str] = []
+        self.gets: list[str] = []
+
+    def head_object(self, **kwargs: Any) -> Any:
+        self.heads.append(kwargs["Key"])
+        response = self.real.head_object(**kwargs)
+        if self.after_head is not None:
+            self.after_head(kwargs["Key"])
+        return response
+
+    def get_object(self, **kwargs: Any) -> Any:
+        self.gets.append(kwargs["Key"])
+        return self.real.get_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def bmp(side: int, seed: int) -> bytes:
+    """An uncompressed BMP: its size is known from its side (3 bytes a pixel), whatever the content."""
+    return images.encode(images.photo(side, side, seed=seed), "BMP")
+
+
+def test_bytes_in_flight_never_exceed_the_cap_and_every_image_is_accounted_for(aws: str, embedder: Embedder) -> None:
+    # GIVEN 12 BMPs of 70-270 KB (any two of the largest exceed the 300,000-byte cap), one object over the
+    # 280,000-byte per-image limit, and eight concurrent readers
+    objects = {f"images/b{n:02d}.bmp": bmp(150 + 12 * n, seed=n) for n in range(12)}
+    objects["images/huge.bmp"] = bmp(400, seed=99)
+    sizes = {key: len(data) for key, data in objects.items()}
+    assert max(v for k, v in sizes.items() if k != "images/huge.bmp") < 280_000 < sizes["images/huge.bmp"]
+    assert sum(sorted(sizes.values())[-3:-1]) > 300_000
+    env = create_resources(objects, sorted(objects))
+    s3 = RecordingS3(boto3.client("s3"))
+    budget = ByteBudget(300_000)
+    # WHEN the job runs with that budget
+    summary, failures = run(
+        env, model=embedder, s3=s3, workers=8, max_image_bytes=280_000, max_bytes_in_flight=300_000, budget=budget
+    )
+    # THEN the bytes held at once never passed the cap, readers did wait for room, and all of it was released
+    assert 0 < budget.peak <= 300_000
+    assert budget.waited > 0 and budget.in_flight == 0
+    # AND every listed object is embedded or failed; the huge one was sized but never downloaded
+    items = scan_items()
+    assert summary.embedded + summary.failed == summary.listed == len(objects)
+    assert set(items) == set(objects) - {"images/huge.bmp"}
+    assert [(f.image_id, f.error) for f in failures] == [
+        (
+            "images/huge.bmp",
+            f"object is {sizes['images/huge.bmp']} bytes, over the 280000-byte limit "
+            "(--max-image-bytes); not downloaded",
+        )
+    ]
+    assert "images/huge.bmp" in s3.heads and "images/huge.bmp" not in s3.gets
+    assert failures_object(0) == [f.record() for f in failures]
+
+
+def test_byte_budget_waits_for_room_first_come_first_served() -> None:
+    import threading
+    import time
+
+    budget = ByteBudget(300)
+    budget.acquire(250)
+    order: list[str] = []
+
+    def take(name: str, size: int) -> threading.Thread:
+        def body() -> None:
+            budget.acquire(size)
+            order.append(name)
+
+        thread = threading.Thread(target=body)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while budget.waited < {"big": 1, "small": 2}[name] and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return thread
+
+    # GIVEN 250 of 300 bytes held, a waiter for 100 bytes, then one for 10 (which alone would fit)
+    big = take("big", 100)
+    small = take("small", 10)
+    # THEN neither got in: the small one queues behind the big one
+    assert (budget.waited, budget.in_flight, order) == (2, 250, [])
+    # WHEN the 250 bytes are released, both get in, in arrival order
+    budget.release(250)
+    big.join(10)
+    small.join(10)
+    assert order == ["big", "small"] and budget.in_flight == 110 and budget.peak == 250
+    with pytest.raises(ValueError, match="cannot reserve 301 bytes of a 300-byte budget"):
+        budget.acquire(301)
+
+
+def test_an_object_replaced_between_head_and_get_is_a_failure(aws: str, embedder: Embedder) -> None:
+    objects = good_images(2)
+    env = create_resources(objects, sorted(objects))
+    target = sorted(objects)[0]
+    real = boto3.client("s3")
+
+    def replace(key: str) -> None:
+        if key == target:
+            real.put_object(Bucket=BUCKET, Key=key, Body=images.jpeg(images.photo(640, 480, seed=5)))
+
+    summary, failures = run(env, model=embedder, s3=RecordingS3(real, after_head=replace))
+    assert (summary.embedded, [f.image_id for f in failures]) == (1, [target])
+    assert (
+        failures[0].error == f"s3://{BUCKET}/{target}: object was replaced between HeadObject and GetObject; not read"
+    )
+    assert set(scan_items()) == set(objects) - {target}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-bytes-in-flight", "1MiB", "--max-image-bytes", "2MiB"], r"--max-bytes-in-flight \(1048576\) must be"),
+        (["--max-bytes-in-flight", "lots"], r"argument --max-bytes-in-flight: expected a size .* got 'lots'"),
+        (["--max-bytes-in-flight", "0"], r"argument --max-bytes-in-flight: expected a size"),
+        (["--max-image-bytes", "65GiB"], r"argument --max-image-bytes: expected a size from 1 byte to 64GiB"),
+        (["--max-image-bytes", "1.5MB"], r"argument --max-image-bytes: expected a size"),
+        (["--workers", "100000"], r"argument --workers: expected an integer from 1 to 256, got '100000'"),
+        (["--batch-size", "99999999999"], r"argument --batch-size: expected an integer from 1 to 1024"),
+        (["--batch-size", "3\n\x1b[2J"], r"got '3\\n\\x1b\[2J' \(see python -m batch_job run --help\)$"),
+        (["--unknown"], r"unrecognized arguments: --unknown"),
+    ],
+)
+def test_bad_run_arguments_are_one_clear_line(
+    aws: str,
+    model_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    objects = good_images(1)
+    for name, value in {**create_resources(objects, sorted(objects)), "EMBEDDING_MODEL": str(model_path)}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["run", *args]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and re.search(message, lines[0]), lines
+    assert out == "" and scan_items() == {}
+
+
+def test_size_options_take_units() -> None:
+    from batch_job.cli import build_parser
+
+    args = build_parser().parse_args(["run", "--max-bytes-in-flight", "300MB", "--max-image-bytes", "16MiB"])
+    assert (args.max_bytes_in_flight, args.max_image_bytes) == (300_000_000, 16 * 1024 * 1024)
+    defaults = build_parser().parse_args(["run"])
+    assert (defaults.max_bytes_in_flight, defaults.max_image_bytes) == (256 * 1024 * 1024, 64 * 1024 * 1024)
+
+
+# --- hostile objects and keys ---------------------------------------------------------------------------------
+
+
+def test_hostile_object_bytes_are_failures_with_reasons_and_the_run_goes_on(aws: str, embedder: Embedder) -> None:
+    good = images.jpeg(images.photo(seed=1))
+    hostile = {
+        "h/eps.jpg": images.foreign_formats()["eps.jpg"],
+        "h/pages.tif": images.striped_tiff(4, pages=10_001),
+        "h/strips.tif": images.striped_tiff(70_000),
+        "h/frames.png": images.apng_header_claiming(20_000),
+        "h/ztxt.png": images.png_with_chunks(
+            [images.png_chunk(b"zTXt", b"k\x00\x00" + __import__("zlib").compress(b"a" * (2 * 1024 * 1024)))]
+        ),
+        "h/truncated.png": images.png(images.photo(seed=2))[:-30],
+        "h/random.webp": bytes(np.random.default_rng(3).integers(0, 256, 500, dtype=np.uint8)),
+        "h/bomb.png": images.decompression_bomb(),
+    }
+    objects = {"ok/1.jpg": good, **hostile, "ok/2.jpg": images.jpeg(images.photo(seed=4))}
+    env = create_resources(objects, sorted(objects))
+    summary, failures = run(env, model=embedder)
+    reasons = {f.image_id: f.error for f in failures}
+    assert set(scan_items()) == {"ok/1.jpg", "ok/2.jpg"} and set(reasons) == set(hostile)
+    assert summary.embedded + summary.failed == summary.listed == len(objects)
+    assert reasons["h/eps.jpg"].startswith("PostScript/EPS is not a format the job decodes")
+    assert reasons["h/pages.tif"] == "TIFF has more than 10000 pages (limit MAX_FRAMES=10000)"
+    assert reasons["h/strips.tif"].endswith("over the limit of 65536 (MAX_TIFF_BLOCKS)")
+    assert re.fullmatch(r"PNG declares 2000\d frames, over the limit of 10000 \(MAX_FRAMES\)", reasons["h/frames.png"])
+    assert "MAX_TEXT_CHUNK" in reasons["h/ztxt.png"]
+    assert reasons["h/truncated.png"].startswith("corrupt PNG data")
+    assert reasons["h/random.webp"].startswith("not an image in a format the job decodes")
+    assert reasons["h/bomb.png"].startswith("decompression bomb refused")
+    assert {f["image_id"]: f["error"] for f in failures_object(0)} == reasons
+
+
+def test_keys_with_control_characters_and_lines_that_are_not_utf8(
+    aws: str, embedder: Embedder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a key holding an ANSI escape, a tab and a newline-free fake summary, and manifest lines that are
+    # not UTF-8 or longer than any S3 key
+    odd = "images/\x1b[2J\tsummary: images=0.jpg"
+    objects = {odd: images.jpeg(images.photo(seed=6)), **good_images(1)}
+    env = create_resources(objects, [])
+    lines = [odd.encode(), b"images/\xff\xfe\\.jpg", ("images/" + "x" * 1100 + ".jpg").encode(), b"images/img-000.jpg"]
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=MANIFEST, Body=b"\n".join(lines) + b"\n")
+    # WHEN the job runs
+    summary, failures = run(env, model=embedder)
+    # THEN the odd key is embedded under its exact name; the other lines are failures with escaped ids
+    assert set(scan_items()) == {odd, "images/img-000.jpg"}
+    reasons = {f.image_id: f.error for f in failures}
+    assert reasons["images/\\xff\\xfe\\\\.jpg"].startswith("manifest line is not valid UTF-8")
+    assert len(reasons) == 2 and any(e.startswith("manifest line is longer than 1024 bytes") for e in reasons.values())
+    assert (summary.listed, summary.embedded, summary.failed) == (4, 2, 2)
+    # AND the failures object is valid JSON lines with those ids; nothing printed holds a raw control character
+    assert {f["image_id"] for f in failures_object(0)} == set(reasons)
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err
+
+
+def test_a_systemic_error_quoting_a_key_stays_one_line(
+    aws: str, model_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = "images/a\x1b[2Jb\x85\u2028.jpg"  # no \r or \n: those end a manifest line
+    objects = {odd: images.jpeg(images.photo(seed=6))}
+    env = create_resources(objects, [])
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=MANIFEST, Body=odd.encode() + b"\n")
+    for name, value in {**env, "EMBEDDING_MODEL": str(model_path)}.items():
+        monkeypatch.setenv(name, value)
+
+    class Broken:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def describe_table(self, **kwargs: Any) -> Any:
+            return self.real.describe_table(**kwargs)
+
+        def batch_write_item(self, **kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x\n\x1b[2J"}}, "BatchWriteItem")
+
+    with pytest.raises(JobError) as info:
+        run(env, model=Embedder(model_path), dynamodb=Broken(boto3.client("dynamodb")))
+    message = str(info.value)
+    assert info.value.exit_code == 1 and message.isprintable(), message
+
+
+def test_a_retried_child_replaces_its_earlier_failures_record(aws: str, embedder: Embedder) -> None:
+    # GIVEN the failures object an earlier attempt of this child wrote (its images failed on DynamoDB)
+    objects = good_images(2)
+    env = create_resources(objects, sorted(objects))
+    stale = "".join(json.dumps({"image_id": k, "error": "throttled"}) + "\n" for k in objects).encode()
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=f"failures/{RUN_ID}/0.jsonl", Body=stale)
+    # WHEN the retry embeds everything
+    summary, failures = run(env, model=embedder)
+    # THEN the failures object says nothing failed, as the results table does
+    assert (summary.embedded, failures) == (2, []) and failures_object(0) == []
+    assert set(scan_items()) == set(objects)
