@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from batch_job.engine import MAX_MODEL_BYTES
 from batch_job.errors import EXIT_SYSTEMIC, EXIT_USAGE, JobError, SourceError, printable
 from batch_job.local import image_id_of
 from batch_job.pipeline import ByteBudget, Failure, Progress, Reserve, Summary, embed_stream
@@ -40,8 +41,6 @@ MAX_OBJECT_BYTES = 64 * 1024 * 1024
 # Default of --max-bytes-in-flight: image bytes downloaded (or being downloaded) and not yet decoded, at once.
 # Four of the largest allowed objects; about fifty 12-MP JPEGs. The job definition's default memory is 8 GiB.
 MAX_BYTES_IN_FLIGHT = 256 * 1024 * 1024
-# A model object bigger than this is refused without being downloaded (ResNet-18 is 45 MB in fp32).
-MAX_MODEL_BYTES = 1024 * 1024 * 1024
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 _CHANGED_CODES = {"PreconditionFailed", "412"}
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html: 3-63 characters, lowercase

@@ -20,7 +20,7 @@ MIN_COSINE = 0.99
 # N x 602 KB before inference; calibration holds every sample) or start thousands of threads.
 MAX_BATCH_SIZE = 1024
 MAX_WORKERS = 256
-MAX_CALIBRATION = 1024
+MAX_CALIBRATION = 512
 _UNITS = {"": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2}
 _UNITS |= {"g": 1000**3, "gb": 1000**3, "gib": 1024**3}
 MAX_SIZE_OPTION = 64 * 1024**3
@@ -164,8 +164,12 @@ def _quantize(args: argparse.Namespace) -> int:
     except ImportError as exc:  # pragma: no cover - the runtime image has no onnx
         raise JobError(f"quantize needs the onnx package ({exc}); install batch_job[export]", EXIT_USAGE) from exc
     check_outputs([("--out", args.out)], inputs=[("--model", args.model)], input_dirs=[("--images", args.images)])
-    name, low, mean = quantize_model(args.model, args.images, args.out, calibration=args.calibration)
-    print(f"wrote {args.out} ({name}); cosine to fp32 on held-out images: min {low:.4f}, mean {mean:.4f}")
+    made = quantize_model(args.model, args.images, args.out, calibration=args.calibration)
+    low = made.min_cosine
+    print(
+        f"wrote {args.out} ({made.name}); calibrated on {made.calibrated} images ({made.unusable} unusable, "
+        f"skipped); cosine to fp32 on {made.held_out} held-out images: min {low:.4f}, mean {made.mean_cosine:.4f}"
+    )
     if low < MIN_COSINE:
         print(f"warning: min cosine {low:.4f} < {MIN_COSINE}: calibrate on images closer to yours", file=sys.stderr)
     return EXIT_OK

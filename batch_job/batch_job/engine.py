@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from numpy.typing import NDArray
 from batch_job.errors import EXIT_USAGE, JobError, printable
 
 DEFAULT_MODEL = Path("/opt/model/resnet18.onnx")
+# A model file bigger than this is refused before it is loaded (ResNet-18 is 45 MB in fp32).
+MAX_MODEL_BYTES = 1024 * 1024 * 1024
 # In order of preference; only those this onnxruntime build offers are used (CPU is always last).
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 
@@ -59,11 +62,21 @@ class Embedder:
         import onnxruntime as ort
 
         where = f"model {printable(str(model_path))}"
-        if not model_path.is_file():
+        try:
+            info = model_path.stat()
+        except FileNotFoundError:
             raise JobError(
                 f"{where}: no such file (expected an ONNX model; create one with "
                 "`python -m batch_job export-model --out PATH` or set EMBEDDING_MODEL)",
                 EXIT_USAGE,
+            ) from None
+        except OSError as exc:
+            raise JobError(f"{where}: cannot be read ({exc.strerror or exc})", EXIT_USAGE) from None
+        if not stat.S_ISREG(info.st_mode):
+            raise JobError(f"{where}: not a regular file (expected an ONNX model file)", EXIT_USAGE)
+        if info.st_size > MAX_MODEL_BYTES:
+            raise JobError(
+                f"{where}: file is {info.st_size} bytes, over the {MAX_MODEL_BYTES}-byte limit for a model", EXIT_USAGE
             )
         available = set(ort.get_available_providers())
         self.providers = [p for p in PREFERRED_PROVIDERS if p in available] or ["CPUExecutionProvider"]
