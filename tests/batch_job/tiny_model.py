@@ -17,6 +17,7 @@ def tiny_model(
     input_shape: tuple[int | str, ...] = ("N", 3, 224, 224),
     external: str | None = None,
     scale: float = 0.05,
+    bias: float = 0.1,
     name: str = "tiny",
 ) -> Path:
     """Write the model to ``path``; ``external`` stores the conv weights "outside" it, at that location."""
@@ -31,7 +32,7 @@ def tiny_model(
         weights.data_location = TensorProto.EXTERNAL
         entry = weights.external_data.add()
         entry.key, entry.value = "location", external
-    bias = numpy_helper.from_array(np.full(8, 0.1, np.float32), "b")
+    bias = numpy_helper.from_array(np.full(8, bias, np.float32), "b")
     nodes = [
         helper.make_node("Conv", ["x", "w", "b"], ["c"], strides=[32, 32]),
         helper.make_node("Relu", ["c"], ["r"]),
