@@ -164,8 +164,8 @@ def read_manifest_slice(s3: Any, config: RunConfig) -> ManifestSlice:
         body = s3.get_object(Bucket=config.bucket, Key=config.manifest_key)["Body"]
         for raw in body.iter_lines():
             key = raw.decode("utf-8", "surrogateescape").strip("\r\n")
-            if not key.strip():
-                continue
+            if not key:
+                continue  # only empty lines are skipped: " " and "\x1f" are S3 keys like any other
             if start <= line_number < stop:
                 problem = _line_problem(key)
                 if problem is None:

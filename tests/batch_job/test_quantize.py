@@ -20,6 +20,7 @@ from batch_job.preprocess import preprocess
 from batch_job.quantize import cosine_rows
 
 from tests.batch_job import images
+from tests.batch_job.hostile import snapshot
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -114,18 +115,6 @@ def calibration_folder(root: Path, count: int = 6) -> Path:
     for n in range(count):
         (folder / f"s{n}.jpg").write_bytes(images.jpeg(images.photo(80, 60, seed=40 + n)))
     return folder
-
-
-def snapshot(root: Path) -> dict[str, bytes | str]:
-    """Every entry under ``root``: file bytes, or what a link points at (``local`` tests' shape)."""
-    result: dict[str, bytes | str] = {}
-    for path in sorted(root.rglob("*")):
-        key = str(path.relative_to(root))
-        if path.is_symlink():
-            result[key] = f"-> {path.readlink()}"
-        elif path.is_file():
-            result[key] = path.read_bytes()
-    return result
 
 
 def make_model(kind: str, folder: Path, model_path: Path) -> Path:
@@ -240,3 +229,86 @@ def test_a_model_with_zero_vectors_reports_cosine_zero_and_warns(
     zero, one = np.zeros((1, 4), np.float32), np.ones((1, 4), np.float32)
     assert cosine_rows(zero, one).tolist() == [0.0] and cosine_rows(zero, zero).tolist() == [0.0]
     assert cosine_rows(one, one).tolist() == [1.0]
+
+
+# --- fuzz: hostile models and calibration folders -------------------------------------------------------------
+
+from hypothesis import HealthCheck, event, given, seed, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.batch_job.hostile import EXTENSIONS, NAMES, hostile_bytes  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fuzz_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Model files by kind: a good tiny fp32 model and bad ones (bytes, so each example copies its own)."""
+    from batch_job.quantize import quantize_model
+
+    folder = tmp_path_factory.mktemp("fuzz-models")
+    good = tiny_model(folder / "tiny.onnx").read_bytes()
+    samples = calibration_folder(folder, count=4)
+    quantize_model(folder / "tiny.onnx", samples, folder / "int8.onnx")
+    return {
+        "tiny": good,
+        "truncated": good[: len(good) // 3],
+        "random": bytes(np.random.default_rng(2).integers(0, 256, 2048, dtype=np.uint8)),
+        "wrong-input": tiny_model(folder / "wrong.onnx", input_shape=("N", 3, 64, 64)).read_bytes(),
+        "already-int8": (folder / "int8.onnx").read_bytes(),
+    }
+
+
+@seed(31)
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    model_kind=st.sampled_from(["tiny", "tiny", "tiny", "truncated", "random", "wrong-input", "already-int8"]),
+    files=st.lists(st.tuples(NAMES, EXTENSIONS, hostile_bytes()), min_size=0, max_size=8),
+    good=st.integers(0, 3),
+    calibration=st.integers(1, 8),
+)
+def test_fuzz_quantize_never_tracebacks_and_writes_a_loadable_model_or_nothing(
+    fuzz_models: dict[str, bytes],
+    tmp_path_factory: pytest.TempPathFactory,
+    model_kind: str,
+    files: list[tuple[str | bytes, str, bytes]],
+    good: int,
+    calibration: int,
+) -> None:
+    import contextlib
+    import io
+    import os
+
+    # GIVEN a model file of some kind and a folder of hostile files with odd names (and a few good images)
+    root = tmp_path_factory.mktemp("fuzz")
+    model = root / "model.onnx"
+    model.write_bytes(fuzz_models[model_kind])
+    folder = os.fsencode(root / "imgs")
+    os.mkdir(folder)
+    good_files = [(f"good-{n}", ".jpg", images.jpeg(images.photo(40, 30, seed=n))) for n in range(good)]
+    for name, ext, data in files + good_files:
+        raw = (os.fsencode(name) if isinstance(name, str) else name) + ext.encode()
+        if raw not in (b".", b".."):
+            with open(os.path.join(folder, raw), "wb") as handle:
+                handle.write(data)
+    before = snapshot(root)
+    out_path = root / "out" / "q.onnx"
+    out, err = io.StringIO(), io.StringIO()
+    args = ["--model", str(model), "--images", os.fsdecode(folder), "--out", str(out_path)]
+    # WHEN it is quantized
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["quantize", *args, "--calibration", str(calibration)])
+    # THEN exit 0 with one loadable model and the inputs untouched, or exit 2 with one line and nothing written
+    lines = err.getvalue().strip().splitlines()
+    event(f"exit {code}" + (f": {lines[0].split(': ')[-1][:40]}" if code else ""))
+    assert code in (0, 2), err.getvalue()
+    if code == 2:
+        assert len(lines) == 1 and lines[0].startswith("error: "), lines
+        assert snapshot(root) == before and not (root / "out").exists()
+        return
+    assert model_kind == "tiny"
+    assert all(line.startswith("warning: min cosine") for line in lines), lines
+    after = snapshot(root)
+    assert set(after) - set(before) == {"out/q.onnx"}
+    assert {k: v for k, v in after.items() if k != "out/q.onnx"} == before
+    int8 = Embedder(out_path)
+    assert (int8.name, int8.dimension) == ("tiny-int8", 8)
+    assert re.search(r"calibrated on \d+ images \(\d+ unusable, skipped\)", out.getvalue())

@@ -687,3 +687,101 @@ def test_a_retried_child_replaces_its_earlier_failures_record(aws: str, embedder
     # THEN the failures object says nothing failed, as the results table does
     assert (summary.embedded, failures) == (2, []) and failures_object(0) == []
     assert set(scan_items()) == set(objects)
+
+
+# --- fuzz: hostile buckets ------------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.batch_job.hostile import hostile_bytes  # noqa: E402
+
+# Key text: anything but line breaks (a manifest line cannot hold them; the submitter never writes such keys)
+# and lone surrogates (not UTF-8), so control characters, spaces and odd Unicode all appear.
+_KEY = st.text(
+    st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), min_size=1, max_size=16
+).filter(lambda k: len(k.encode()) < 900)
+_LINE = st.one_of(
+    st.tuples(st.just("object"), _KEY, hostile_bytes()),
+    st.tuples(st.just("missing"), _KEY, st.just(b"")),
+    st.tuples(st.just("oversized"), _KEY, st.just(images.encode(images.photo(120, 120, seed=1), "BMP"))),
+    st.tuples(st.just("not-utf8"), st.just(""), st.binary(min_size=1, max_size=12)),
+)
+_MAX_IMAGE = 40_000  # the oversized BMP is 43,254 bytes
+_CAP = 60_000
+
+
+class RecordingBudget(ByteBudget):
+    made: list[RecordingBudget] = []
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        RecordingBudget.made.append(self)
+
+
+def manifest_line(kind: str, key: str, data: bytes) -> bytes:
+    if kind == "not-utf8":
+        return b"images/" + data + b"\xff.jpg"  # never valid UTF-8
+    return ("images/" + key).encode()
+
+
+@seed(23)
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(lines=st.lists(_LINE, min_size=1, max_size=6, unique_by=lambda line: line[1] or line[2]))
+def test_fuzz_run_never_tracebacks_and_accounts_for_every_listed_image(
+    moto_server: str, model_path: Path, lines: list[tuple[str, str, bytes]]
+) -> None:
+    import contextlib
+    import io
+    import os
+    import urllib.request
+    from unittest import mock
+
+    reset = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")  # noqa: S310 - loopback moto
+    urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - a clean state per example
+    # GIVEN a bucket holding hostile objects under odd keys, a manifest listing them (and missing keys,
+    # an object over the per-image limit, lines that are not UTF-8), and a tight bytes-in-flight cap
+    objects = {("images/" + key): data for kind, key, data in lines if kind in ("object", "oversized")}
+    env = create_resources(objects, [])
+    manifest = [manifest_line(kind, key, data) for kind, key, data in lines]
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=MANIFEST, Body=b"\n".join(manifest) + b"\n")
+    RecordingBudget.made.clear()
+    out, err = io.StringIO(), io.StringIO()
+    args = ["run", "--max-image-bytes", str(_MAX_IMAGE), "--max-bytes-in-flight", str(_CAP), "--workers", "4"]
+    # WHEN the job runs
+    with (
+        mock.patch.dict(os.environ, {**env, "EMBEDDING_MODEL": str(model_path)}),
+        mock.patch("batch_job.aws.ByteBudget", RecordingBudget),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        code = main(args)
+    # THEN no traceback: exit 0, or 1 with one error line when not one line of its slice is UTF-8
+    stdout, stderr = out.getvalue(), err.getvalue()
+    assert "Traceback" not in stderr
+    items = scan_items()
+    keys = object_keys()
+    if all(kind == "not-utf8" for kind, _, _ in lines):
+        assert code == 1 and stderr.strip().splitlines() == [
+            f"error: MANIFEST_KEY s3://{BUCKET}/{MANIFEST}: not UTF-8 text (expected one image key per line)"
+        ]
+        assert items == {} and not any(k.startswith("failures/") for k in keys)  # outputs absent
+        return
+    assert code == 0, stderr
+    # AND every listed line is an item or a failure with a reason; the failures object holds exactly those
+    failures = failures_object(0)
+    listed = len(manifest)
+    summary = stdout.strip().splitlines()[-1]
+    assert summary.startswith(f"summary: images={listed} embedded={len(items)} failed={len(failures)} ")
+    assert len(items) + len(failures) == listed
+    assert all(f["error"] for f in failures)
+    assert set(items) <= set(objects) and all(item["Dimension"] == 512 for item in items.values())
+    ids = {f["image_id"] for f in failures} | set(items)
+    assert {("images/" + key) for kind, key, _ in lines if kind != "not-utf8"} <= ids
+    for kind, key, _ in lines:
+        if kind == "oversized" and ("images/" + key) not in items:
+            assert any(f["image_id"] == "images/" + key and "not downloaded" in f["error"] for f in failures)
+    # AND the bytes in flight stayed under the cap; nothing was left reserved
+    (budget,) = RecordingBudget.made
+    assert budget.peak <= _CAP and budget.in_flight == 0
+    assert "\x1b" not in stderr and all(line.isprintable() for line in stderr.splitlines())
