@@ -198,6 +198,9 @@ def s3_reader(s3: Any, bucket: str, *, max_bytes: int = MAX_OBJECT_BYTES) -> Any
 
     HeadObject first: an object over ``max_bytes`` is refused before any of it is downloaded; otherwise its
     size is reserved, then GetObject (``If-Match`` the ETag just seen) reads at most that many bytes.
+    HeadObject needs only ``s3:GetObject``, the permission the job already has
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html); ``If-Match`` makes S3 answer 412
+    PreconditionFailed when the object changed (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
