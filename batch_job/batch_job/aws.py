@@ -25,7 +25,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -137,13 +137,35 @@ class ManifestSlice:
         return len(self.keys) + len(self.refused)
 
 
-def _line_problem(key: str) -> str | None:
+def _line_problem(key: str, cut: bool) -> str | None:
     """Why a (decoded) manifest line cannot name an S3 object, or None."""
+    if cut:
+        return f"manifest line is longer than {MAX_KEY_BYTES} bytes, the limit of an S3 key"
     if any("\udc80" <= ch <= "\udcff" for ch in key):
         return "manifest line is not valid UTF-8, so it names no S3 object (S3 keys are UTF-8)"
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        return f"manifest line is longer than {MAX_KEY_BYTES} bytes, the limit of an S3 key"
     return None
+
+
+def bounded_lines(body: Any, limit: int, *, chunk_size: int = 64 * 1024) -> Iterator[tuple[bytes, bool]]:
+    """Lines of a streamed body (ending in ``\n``, ``\r\n`` or ``\r``), each as (its first ``limit`` bytes,
+    whether it was longer). Memory stays about ``limit + chunk_size`` whatever the body holds: botocore's
+    ``iter_lines`` would keep a line of gigabytes without a line break whole."""
+    pending = b""
+    cut = False
+    for chunk in body.iter_chunks(chunk_size):
+        lines = (pending + chunk).splitlines(keepends=True)
+        # The last piece may continue in the next chunk (also a "\r" whose "\n" has not arrived yet).
+        pending = lines.pop() if lines and (not lines[-1].endswith((b"\n", b"\r")) or lines[-1][-1:] == b"\r") else b""
+        for line in lines:
+            text = line.rstrip(b"\r\n")
+            yield text[:limit], cut or len(text) > limit
+            cut = False
+        carriage_return = pending[-1:] == b"\r"
+        if len(pending) - carriage_return > limit:  # keep the start of the line (and a "\r" that may end it)
+            pending, cut = pending[: limit + 1] + b"\r" * carriage_return, True
+    if pending:
+        text = pending.rstrip(b"\r\n")
+        yield text[:limit], cut or len(text) > limit
 
 
 def read_manifest_slice(s3: Any, config: RunConfig) -> ManifestSlice:
@@ -162,16 +184,16 @@ def read_manifest_slice(s3: Any, config: RunConfig) -> ManifestSlice:
     line_number = 0
     try:
         body = s3.get_object(Bucket=config.bucket, Key=config.manifest_key)["Body"]
-        for raw in body.iter_lines():
-            key = raw.decode("utf-8", "surrogateescape").strip("\r\n")
-            if not key:
+        for raw, cut in bounded_lines(body, MAX_KEY_BYTES):
+            key = raw.decode("utf-8", "surrogateescape")
+            if not key and not cut:
                 continue  # only empty lines are skipped: " " and "\x1f" are S3 keys like any other
             if start <= line_number < stop:
-                problem = _line_problem(key)
+                problem = _line_problem(key, cut)
                 if problem is None:
                     keys.append(key)
                 else:
-                    refused.append(Failure(image_id_of(key[:MAX_KEY_BYTES]), problem))
+                    refused.append(Failure(image_id_of(key), problem))
             line_number += 1
             if line_number >= stop:
                 break

@@ -197,25 +197,26 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
     assert len(delays) == 8 and all(0 <= d <= cap for d, cap in zip(delays, caps, strict=True))
 
 
+class FailingDynamoDB:
+    """Test double: the table exists, but every BatchWriteItem fails with a server error (``message``)."""
+
+    def __init__(self, real: Any, message: str = "try again") -> None:
+        self.real, self.message = real, message
+
+    def describe_table(self, **kwargs: Any) -> Any:
+        return self.real.describe_table(**kwargs)
+
+    def batch_write_item(self, **kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": self.message}}, "BatchWriteItem")
+
+
 def test_every_image_failing_on_infrastructure_is_a_systemic_failure(
     aws: str, embedder: Embedder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     objects = good_images(3)
     env = create_resources(objects, sorted(objects))
-
-    class Broken:
-        def __init__(self, real: Any) -> None:
-            self.real = real
-
-        def describe_table(self, **kwargs: Any) -> Any:
-            return self.real.describe_table(**kwargs)
-
-        def batch_write_item(self, **kwargs: Any) -> Any:
-            error = {"Error": {"Code": "InternalServerError", "Message": "try again"}}
-            raise ClientError(error, "BatchWriteItem")
-
     with pytest.raises(JobError, match=r"no image could be embedded and the cause is not the images") as info:
-        run(env, model=embedder, dynamodb=Broken(boto3.client("dynamodb")))
+        run(env, model=embedder, dynamodb=FailingDynamoDB(boto3.client("dynamodb")))
     assert info.value.exit_code == 1
     assert capsys.readouterr().out.splitlines()[-1].startswith("summary: images=3 embedded=0 failed=3 seconds=")
     failures = failures_object(0)
@@ -650,30 +651,17 @@ def test_keys_with_control_characters_and_lines_that_are_not_utf8(
     assert "\x1b" not in out + err
 
 
-def test_a_systemic_error_quoting_a_key_stays_one_line(
-    aws: str, model_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_systemic_error_quoting_a_key_stays_one_line(aws: str, embedder: Embedder) -> None:
+    # GIVEN a key and a DynamoDB error message holding an ANSI escape, NEL, LINE SEPARATOR and a newline
     odd = "images/a\x1b[2Jb\x85\u2028.jpg"  # no \r or \n: those end a manifest line
-    objects = {odd: images.jpeg(images.photo(seed=6))}
-    env = create_resources(objects, [])
-    boto3.client("s3").put_object(Bucket=BUCKET, Key=MANIFEST, Body=odd.encode() + b"\n")
-    for name, value in {**env, "EMBEDDING_MODEL": str(model_path)}.items():
-        monkeypatch.setenv(name, value)
-
-    class Broken:
-        def __init__(self, real: Any) -> None:
-            self.real = real
-
-        def describe_table(self, **kwargs: Any) -> Any:
-            return self.real.describe_table(**kwargs)
-
-        def batch_write_item(self, **kwargs: Any) -> Any:
-            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x\n\x1b[2J"}}, "BatchWriteItem")
-
+    env = create_resources({odd: images.jpeg(images.photo(seed=6))}, [odd])
+    # WHEN every write fails, so the job stops quoting the first failure
     with pytest.raises(JobError) as info:
-        run(env, model=Embedder(model_path), dynamodb=Broken(boto3.client("dynamodb")))
+        run(env, model=embedder, dynamodb=FailingDynamoDB(boto3.client("dynamodb"), "x\n\x1b[2J"))
+    # THEN its message is one printable line, the odd characters escaped
     message = str(info.value)
     assert info.value.exit_code == 1 and message.isprintable(), message
+    assert "images/a\\x1b[2Jb\\x85\\u2028.jpg" in message
 
 
 def test_a_retried_child_replaces_its_earlier_failures_record(aws: str, embedder: Embedder) -> None:
@@ -785,3 +773,60 @@ def test_fuzz_run_never_tracebacks_and_accounts_for_every_listed_image(
     (budget,) = RecordingBudget.made
     assert budget.peak <= _CAP and budget.in_flight == 0
     assert "\x1b" not in stderr and all(line.isprintable() for line in stderr.splitlines())
+
+
+class ChunkedBody:
+    """A streamed body in chunks of ``size`` bytes (what botocore's StreamingBody.iter_chunks yields)."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data, self.size = data, size
+
+    def iter_chunks(self, chunk_size: int) -> Any:
+        return (self.data[i : i + self.size] for i in range(0, len(self.data), self.size))
+
+
+@seed(5)
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(st.sampled_from([b"a", b"\xff", b" ", b"\n", b"\r", b"\r\n", b"\x85", b"key"]), max_size=40).map(
+        b"".join
+    ),
+    chunk=st.integers(1, 9),
+    limit=st.integers(1, 12),
+)
+def test_bounded_lines_split_as_bytes_splitlines_does_and_cut_long_lines(data: bytes, chunk: int, limit: int) -> None:
+    from batch_job.aws import bounded_lines
+
+    got = list(bounded_lines(ChunkedBody(data, chunk), limit, chunk_size=chunk))
+    assert got == [(line[:limit], len(line) > limit) for line in data.splitlines()]
+
+
+def test_a_line_of_many_megabytes_is_read_in_bounded_memory() -> None:
+    import tracemalloc
+
+    from batch_job.aws import bounded_lines
+
+    # GIVEN a 64 MiB "line" with no line break, streamed in 64 KiB chunks
+    class Endless:
+        def iter_chunks(self, chunk_size: int) -> Any:
+            return (b"x" * chunk_size for _ in range(1024))
+
+    # WHEN it is split into lines
+    tracemalloc.start()
+    lines = list(bounded_lines(Endless(), 1024))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # THEN it is one line, cut to 1,024 bytes, and never held whole (a few chunks at most)
+    assert lines == [(b"x" * 1024, True)]
+    assert peak < 16 * 64 * 1024, peak
+
+
+def test_a_manifest_line_longer_than_a_key_is_a_failure_and_the_run_goes_on(aws: str, embedder: Embedder) -> None:
+    objects = good_images(1)
+    env = create_resources(objects, [])
+    body = b"images/" + b"y" * 200_000 + b"\n" + sorted(objects)[0].encode() + b"\n"
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=MANIFEST, Body=body)
+    summary, failures = run(env, model=embedder)
+    assert set(scan_items()) == set(objects) and summary.listed == 2
+    assert [f.error for f in failures] == ["manifest line is longer than 1024 bytes, the limit of an S3 key"]
+    assert failures[0].image_id == "images/" + "y" * (1024 - 7)
