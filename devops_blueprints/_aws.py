@@ -34,6 +34,6 @@ def client(service: str) -> Any:
     _check_endpoint("AWS_ENDPOINT_URL")
     _check_endpoint("AWS_ENDPOINT_URL_" + service.upper().replace("-", "_"))
     try:
-        return boto3.client(service)  # type: ignore[call-overload]
+        return boto3.client(service)
     except (BotoCoreError, ValueError) as exc:
         raise AwsSetupError(f"cannot create the AWS {service} client: {exc}") from None

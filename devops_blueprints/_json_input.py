@@ -41,7 +41,9 @@ class JsonInputError(ValueError):
     """Text that is not acceptable JSON; ``str()`` is one line. ``line``/``column`` are 1-based, 0 when unknown."""
 
     def __init__(self, source: str, reason: str, line: int = 0, column: int = 0) -> None:
-        super().__init__(f"{source}: not JSON ({reason} at line {line} column {column})" if line else f"{source}: {reason}")
+        super().__init__(
+            f"{source}: not JSON ({reason} at line {line} column {column})" if line else f"{source}: {reason}"
+        )
         self.source, self.reason, self.line, self.column = source, reason, line, column
 
 
@@ -91,9 +93,7 @@ def loads(text: str, source: str, *, max_depth: int = MAX_DEPTH) -> Any:
     if depth > max_depth:
         raise JsonInputError(source, f"JSON nested {depth:,} levels deep (at most {max_depth} are read)")
     try:
-        value = json.loads(
-            text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int
-        )
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise JsonInputError(source, exc.msg, exc.lineno, exc.colno) from None
     except _Refused as exc:
@@ -189,8 +189,24 @@ def error_text(error: ValidationError) -> str:
         missing = [key for key in value if isinstance(instance, dict) and key not in instance]
         return f"missing the required key {json.dumps(missing[0] if missing else '?')}"
     if validator == "format":
-        cause = f": {error.cause}" if error.cause else ""
-        return f"{describe(instance)} is not {value} text{cause}"
+        cause = error.cause
+        if isinstance(cause, JsonInputError):
+            detail = (
+                f" ({cause.reason} at line {cause.line} column {cause.column})" if cause.line else f" ({cause.reason})"
+            )
+        else:
+            detail = f" ({cause})" if cause else ""
+        return f"{describe(instance)} is not {value.upper() if value == 'json' else value} text{detail}"
+    if validator in ("anyOf", "oneOf"):
+        here = [e for e in error.context or () if not e.relative_path and e.validator == "type"]
+        if here and len(here) == len([e for e in error.context or () if not e.relative_path]):
+            types: list[str] = []
+            for branch in here:
+                types.extend(
+                    [branch.validator_value] if isinstance(branch.validator_value, str) else branch.validator_value
+                )
+            return f"expected {_expected(dict.fromkeys(types))}, got {describe(instance)}"
+        return f"{describe(instance)} matches none of the allowed shapes"
     if validator in ("enum", "const"):
         allowed = value if validator == "enum" else [value]
         return f"expected one of {', '.join(json.dumps(a) for a in allowed)}, got {describe(instance)}"
