@@ -21,10 +21,11 @@ import re
 from collections.abc import Iterator
 from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+if TYPE_CHECKING:  # jsonschema is imported only where a schema is checked (``scp lint`` never loads it)
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 MAX_DEPTH = 128
 MAX_INT_DIGITS = 64
@@ -225,6 +226,8 @@ def error_text(error: ValidationError) -> str:
 
 def schema_problem(validator: Draft202012Validator, instance: Any, prefix: str = "") -> str | None:
     """``PATH: what is wrong`` for the most relevant schema error of ``instance``, or ``None`` when valid."""
+    from jsonschema.exceptions import best_match
+
     error = best_match(validator.iter_errors(instance))
     if error is None:
         return None

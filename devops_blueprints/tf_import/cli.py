@@ -41,10 +41,9 @@ def register(subparsers: Any) -> None:
 
 
 def _cli_error(exc: Exception) -> Exception:
-    from devops_blueprints._text import printable
     from devops_blueprints.cli import CliError
 
-    return CliError(printable(str(exc)), 2)
+    return CliError(str(exc), 2)
 
 
 def _err(line: str) -> None:

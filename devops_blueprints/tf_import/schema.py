@@ -36,12 +36,31 @@ DOCUMENT: dict[str, Any] = {
     },
 }
 
-# One module; its child modules are checked when the reader gets to them (each with this same schema).
+# One resource entry of a module.
+RESOURCE: dict[str, Any] = {
+    "type": "object",
+    "required": ["address", "type", "name"],
+    "properties": {
+        "address": {"type": "string", "minLength": 1, "pattern": _NO_CONTROL},
+        "mode": {"enum": ["managed", "data"]},
+        "type": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+        "name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$"},
+        "index": {"type": ["integer", "string"]},
+        "values": {"type": "object"},
+        "sensitive_values": {"type": ["object", "boolean"]},
+    },
+    # A data source may come without values; a managed resource needs them.
+    "if": {"required": ["mode"], "properties": {"mode": {"const": "data"}}},
+    "else": {"required": ["values"]},
+}
+
+# One module; its child modules are checked when the reader gets to them (each with this same schema). The
+# resource schema is inlined, not a "$ref": resolving a reference per resource was most of the time spent.
 MODULE: dict[str, Any] = {
     "type": "object",
     "properties": {
         "address": {"type": "string", "minLength": 1, "pattern": _NO_CONTROL},
-        "resources": {"type": ["array", "null"], "items": {"$ref": "#/$defs/resource"}},
+        "resources": {"type": ["array", "null"], "items": RESOURCE},
         "child_modules": {
             "type": ["array", "null"],
             "items": {
@@ -50,26 +69,6 @@ MODULE: dict[str, Any] = {
                 "properties": {"address": {"type": "string", "minLength": 1, "pattern": _NO_CONTROL}},
             },
         },
-    },
-    "$defs": {
-        "resource": {
-            "type": "object",
-            "required": ["address", "type", "name"],
-            "properties": {
-                "address": {"type": "string", "minLength": 1, "pattern": _NO_CONTROL},
-                "mode": {"enum": ["managed", "data"]},
-                "type": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
-                "name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$"},
-                "index": {"type": ["integer", "string"]},
-                "provider_name": {"type": "string"},
-                "schema_version": {"type": "integer"},
-                "values": {"type": "object"},
-                "sensitive_values": {"type": ["object", "boolean"]},
-            },
-            # A data source may come without values; a managed resource needs them.
-            "if": {"required": ["mode"], "properties": {"mode": {"const": "data"}}},
-            "else": {"required": ["values"]},
-        }
     },
 }
 
