@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from devops_blueprints._json_input import JsonInputError, dumps
-from devops_blueprints._outputs import OutputError, check_outputs, write_texts
 from devops_blueprints.tf_import.errors import TfImportError
 from devops_blueprints.tf_import.logical_ids import assign_logical_ids
 from devops_blueprints.tf_import.reader import TfResource
@@ -116,15 +114,3 @@ def body_size(template: dict[str, Any]) -> int:
 def output_texts(translation: Translation) -> tuple[str, str]:
     """The text of the template file and of the resources file (pretty JSON, trailing newline)."""
     return dumps(translation.template), dumps(translation.resources_to_import)
-
-
-def write_outputs(translation: Translation, template_path: str | Path, resources_path: str | Path) -> None:
-    """Write the template and the resources file: both or neither, after checking the output rule
-    (:mod:`devops_blueprints._outputs`)."""
-    outputs = [("--template", Path(template_path)), ("--resources", Path(resources_path))]
-    template_text, resources_text = output_texts(translation)
-    try:
-        check_outputs(outputs)
-        write_texts([(outputs[0][0], outputs[0][1], template_text), (outputs[1][0], outputs[1][1], resources_text)])
-    except OutputError as exc:
-        raise TfImportError(str(exc)) from None

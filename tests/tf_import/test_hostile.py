@@ -67,6 +67,12 @@ def _cfn_args(state: Path, template: Path, resources: Path) -> list[str]:
     return ["tf", "cfn", "--state-file", str(state), "--template", str(template), "--resources", str(resources)]
 
 
+def _refused_state(capsys: pytest.CaptureFixture[str], folder: Path, document: Any, *expected: str) -> str:
+    """Write ``document`` as the state; `tf cfn` into t.json and r.json must refuse it (see :func:`_refused`)."""
+    state = _write_state(folder, document)
+    return _refused(capsys, folder, _cfn_args(state, folder / "t.json", folder / "r.json"), *expected)
+
+
 # --- outputs that would destroy inputs -------------------------------------------------------------
 
 
@@ -199,11 +205,10 @@ def test_existing_outputs_are_replaced_whole(tmp_path: Path, capsys: pytest.Capt
 
 def test_duplicate_address_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     queue = resource_from_fixture("aws_sqs_queue.jobs[0]")
-    state = _write_state(tmp_path, show_json(queue, copy.deepcopy(queue)))
-    _refused(
+    _refused_state(
         capsys,
         tmp_path,
-        _cfn_args(state, tmp_path / "t.json", tmp_path / "r.json"),
+        show_json(queue, copy.deepcopy(queue)),
         "values.root_module.resources[1]: the resource address aws_sqs_queue.jobs[0] appears twice "
         "(first at values.root_module.resources[0])",
     )
@@ -212,11 +217,10 @@ def test_duplicate_address_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_duplicate_address_across_modules_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     queue = resource_from_fixture("aws_sqs_queue.jobs[0]")
     child = {"address": "module.q", "resources": [copy.deepcopy(queue)]}
-    state = _write_state(tmp_path, show_json(queue, child_modules=[child]))
-    _refused(
+    _refused_state(
         capsys,
         tmp_path,
-        _cfn_args(state, tmp_path / "t.json", tmp_path / "r.json"),
+        show_json(queue, child_modules=[child]),
         "values.root_module.child_modules[0].resources[0]: the resource address aws_sqs_queue.jobs[0] appears twice",
     )
 
@@ -234,11 +238,10 @@ def _nested_modules(levels: int) -> str:
 
 
 def test_1500_nested_child_modules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    state = _write_state(tmp_path, _nested_modules(1_500))
-    _refused(
+    _refused_state(
         capsys,
         tmp_path,
-        _cfn_args(state, tmp_path / "t.json", tmp_path / "r.json"),
+        _nested_modules(1_500),
         "state.json: JSON nested 3,007 levels deep (at most 128 are read)",
     )
 
@@ -250,11 +253,10 @@ def test_40_nested_child_modules_are_read(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_100k_levels_of_nesting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    state = _write_state(tmp_path, '{"format_version": "1.0", "values": ' + "[" * 100_000 + "]" * 100_000 + "}")
-    _refused(
+    _refused_state(
         capsys,
         tmp_path,
-        _cfn_args(state, tmp_path / "t.json", tmp_path / "r.json"),
+        '{"format_version": "1.0", "values": ' + "[" * 100_000 + "]" * 100_000 + "}",
         "JSON nested 100,001 levels deep",
     )
 
@@ -262,11 +264,10 @@ def test_100k_levels_of_nesting(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_integer_of_5000_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = json.dumps(show_json(resource_from_fixture("aws_sqs_queue.jobs[0]")))
     text = text.replace('"format_version": "1.0"', '"format_version": "1.0", "serial": ' + "9" * 5_000)
-    state = _write_state(tmp_path, text)
-    _refused(
+    _refused_state(
         capsys,
         tmp_path,
-        _cfn_args(state, tmp_path / "t.json", tmp_path / "r.json"),
+        text,
         "holds an integer of 5,000 digits (at most 64 are read)",
     )
 
@@ -275,8 +276,7 @@ def test_state_larger_than_the_limit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("devops_blueprints.tf_import.reader.MAX_STATE_CHARACTERS", 1_000)
-    state = _write_state(tmp_path, full_state_document())
-    _refused(capsys, tmp_path, _cfn_args(state, tmp_path / "t.json", tmp_path / "r.json"), "larger than 1,000 bytes")
+    _refused_state(capsys, tmp_path, full_state_document(), "larger than 1,000 bytes")
 
 
 # --- text that is not JSON, or JSON nothing can write back -----------------------------------------
@@ -299,18 +299,16 @@ def _lambda_with(**values: Any) -> dict[str, Any]:
 )
 def test_non_finite_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str], token: str, expected: str) -> None:
     text = json.dumps(show_json(_lambda_with(memory_size=128))).replace('"memory_size": 128', f'"memory_size": {token}')
-    state = _write_state(tmp_path, text)
-    _refused(capsys, tmp_path, _cfn_args(state, tmp_path / "t.json", tmp_path / "r.json"), expected)
+    _refused_state(capsys, tmp_path, text, expected)
 
 
 def test_lone_surrogate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     queue = resource_from_fixture("aws_sqs_queue.jobs[0]")
     queue["address"] = "aws_sqs_queue.SURROGATE"
-    state = _write_state(tmp_path, json.dumps(show_json(queue)).replace("SURROGATE", "\\ud800"))
-    _refused(
+    _refused_state(
         capsys,
         tmp_path,
-        _cfn_args(state, tmp_path / "t.json", tmp_path / "r.json"),
+        json.dumps(show_json(queue)).replace("SURROGATE", "\\ud800"),
         "holds a \\u escape of a lone UTF-16 surrogate",
     )
 
