@@ -114,6 +114,12 @@ def test_output_reaching_the_state_through_a_linked_folder(tmp_path: Path, capsy
     )
 
 
+def test_output_that_is_a_hard_link_to_the_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = _write_state(tmp_path, full_state_document())
+    os.link(state, tmp_path / "t.json")
+    _refused(capsys, tmp_path, _cfn_args(state, tmp_path / "t.json", tmp_path / "r.json"), "is the --state-file input")
+
+
 def test_output_that_is_a_link_is_not_followed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     state = _write_state(tmp_path, full_state_document())
     precious = tmp_path / "precious.txt"
