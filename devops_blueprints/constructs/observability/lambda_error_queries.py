@@ -17,16 +17,19 @@ The source article ("Monitoring AWS Lambda errors using Amazon CloudWatch") filt
 - JSON format (``LoggingFormat.JSON``, https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-logformat.html).
   Application records carry ``level`` (``ERROR``/``FATAL``; Python's ``logging.critical`` gives ``CRITICAL``)
   and, when an exception is logged, ``errorType``/``errorMessage``/``stackTrace`` (``awslambdaric/
-  lambda_runtime_log_utils.py``, ``JsonFormatter``). Python's uncaught-exception record uses
+  lambda_runtime_log_utils.py``, ``JsonFormatter``). Python's uncaught-exception and init-error record uses
   ``log_level`` instead of ``level`` (``awslambdaric/bootstrap.py``, ``log_error`` in JSON mode), so a
-  filter on ``level`` alone misses it. System records are ``{"time", "type": "platform.report", "record":
+  filter on ``level`` alone misses it; it always has ``errorType``, and so has every record of a logged
+  exception, whatever its level, which is what the query keys on. System records are ``{"time", "type": "platform.report", "record":
   {"requestId", "metrics", "status"}}``; ``status`` is ``success|failure|error|timeout`` and ``errorType``
   is set for the failures (https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html#Status).
   Logs Insights discovers JSON fields itself and names nested ones with dots (``record.status``)
   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_AnalyzeLogData-discoverable-fields.html).
 
 Not an error: an INFO/WARNING line that merely contains the word "error" or "ERROR" (the article's
-``/ERROR/`` matched those), a ``REPORT`` line of a successful invocation, ``START``/``END`` lines.
+``/ERROR/`` matched those), a ``REPORT`` line of a successful invocation, ``START``/``END`` lines. A JSON
+record that carries an exception (``errorType``) counts even at WARNING level: a logged exception is worth
+seeing next to the failures.
 """
 
 from __future__ import annotations
@@ -66,7 +69,6 @@ ERRORS_AND_TIMEOUTS_QUERY = "\n".join(
         "    or @message like /Task timed out after/",
         "    or @message like /^(INIT_|RESTORE_)?REPORT .*Status: (timeout|error|failure)/",
         '    or level = "ERROR" or level = "FATAL" or level = "CRITICAL"',
-        '    or log_level = "ERROR"',
         "    or ispresent(errorType)",
         '    or record.status = "timeout" or record.status = "error" or record.status = "failure"',
         "| sort @timestamp desc",
