@@ -192,7 +192,13 @@ NOT_ERRORS = {
     "print output": "## EVENT\n{'key': 'value'}\n",
     # JSON format
     "json INFO mentioning ERROR": _json(
-        {"timestamp": TIME, "level": "INFO", "message": "upstream returned ERROR 503", "logger": "root", "requestId": REQ}
+        {
+            "timestamp": TIME,
+            "level": "INFO",
+            "message": "upstream returned ERROR 503",
+            "logger": "root",
+            "requestId": REQ,
+        }
     ),
     "json WARN": _json({"timestamp": TIME, "level": "WARN", "message": "slow response", "requestId": REQ}),
     "json platform.start": _json(
@@ -213,7 +219,12 @@ NOT_ERRORS = {
         {
             "time": TIME,
             "type": "platform.initReport",
-            "record": {"initializationType": "on-demand", "phase": "init", "status": "success", "metrics": {"durationMs": 125.33}},
+            "record": {
+                "initializationType": "on-demand",
+                "phase": "init",
+                "status": "success",
+                "metrics": {"durationMs": 125.33},
+            },
         }
     ),
 }
@@ -333,7 +344,9 @@ def test_insights_query_selects_the_functions_performance_events(queries: dict[s
 # --- splitting over the log-group limit -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("count", [0, 1, MAX_LOG_GROUPS_PER_QUERY, MAX_LOG_GROUPS_PER_QUERY + 1, 2 * MAX_LOG_GROUPS_PER_QUERY + 1])
+@pytest.mark.parametrize(
+    "count", [0, 1, MAX_LOG_GROUPS_PER_QUERY, MAX_LOG_GROUPS_PER_QUERY + 1, 2 * MAX_LOG_GROUPS_PER_QUERY + 1]
+)
 def test_one_query_per_fifty_log_groups_in_order(count: int) -> None:
     stack = _stack()
     groups = _log_groups(count)
@@ -345,7 +358,9 @@ def test_one_query_per_fifty_log_groups_in_order(count: int) -> None:
     expected = math.ceil(count / MAX_LOG_GROUPS_PER_QUERY)
     assert len(by_name) == 2 * expected
     for kind in ("lambda-errors-and-timeouts", "lambda-request-id"):
-        names = [f"devops-blueprints/shop/{kind}"] + [f"devops-blueprints/shop/{kind}-{n}" for n in range(2, expected + 1)]
+        names = [f"devops-blueprints/shop/{kind}"] + [
+            f"devops-blueprints/shop/{kind}-{n}" for n in range(2, expected + 1)
+        ]
         spanned = [group for name in names[:expected] for group in by_name[name]["LogGroupNames"]]
         assert spanned == groups
         assert all(len(by_name[name]["LogGroupNames"]) <= MAX_LOG_GROUPS_PER_QUERY for name in names[:expected])
@@ -398,7 +413,10 @@ def test_folder_names_the_top_level() -> None:
         ({"app_name": ""}, "app_name must be a non-empty name without '/', got ''"),
         ({"app_name": "shop/eu"}, "app_name must be a non-empty name without '/', got 'shop/eu'"),
         ({"folder": ""}, "folder must be a non-empty folder path without leading, trailing or double '/', got ''"),
-        ({"folder": "/top"}, "folder must be a non-empty folder path without leading, trailing or double '/', got '/top'"),
+        (
+            {"folder": "/top"},
+            "folder must be a non-empty folder path without leading, trailing or double '/', got '/top'",
+        ),
         (
             {"function_log_groups": "/aws/lambda/a"},
             "function_log_groups must be a list of names, got the string '/aws/lambda/a'",
@@ -416,7 +434,16 @@ def test_folder_names_the_top_level() -> None:
             r"folder 'devops-blueprints' and app_name 'a{211}' make the query name 'devops-blueprints/a{211}/lambda-errors-and-timeouts' 256 characters long; CloudWatch Logs allows at most 255",
         ),
     ],
-    ids=["empty-app", "slash-app", "empty-folder", "leading-slash", "string-not-list", "bad-group", "long-function", "long-name"],
+    ids=[
+        "empty-app",
+        "slash-app",
+        "empty-folder",
+        "leading-slash",
+        "string-not-list",
+        "bad-group",
+        "long-function",
+        "long-name",
+    ],
 )
 def test_bad_input_is_one_clear_error(props: dict[str, Any], message: str) -> None:
     arguments: dict[str, Any] = {"app_name": "shop", "function_log_groups": ["/aws/lambda/a"], **props}

@@ -165,24 +165,14 @@ class LambdaErrorQueries(Construct):
         prefix = f"{folder}/{app_name}/"
         groups = _chunks(log_groups)
         planned: list[tuple[str, str, str, list[str]]] = []
-        for index, chunk in enumerate(groups):
-            planned.append(
-                (
-                    _suffixed("ErrorsAndTimeouts", index, ""),
-                    prefix + _suffixed("lambda-errors-and-timeouts", index),
-                    ERRORS_AND_TIMEOUTS_QUERY,
-                    chunk,
-                )
-            )
-        for index, chunk in enumerate(groups):
-            planned.append(
-                (
-                    _suffixed("RequestId", index, ""),
-                    prefix + _suffixed("lambda-request-id", index),
-                    REQUEST_ID_QUERY,
-                    chunk,
-                )
-            )
+        for id_base, name_base, query in (
+            ("ErrorsAndTimeouts", "lambda-errors-and-timeouts", ERRORS_AND_TIMEOUTS_QUERY),
+            ("RequestId", "lambda-request-id", REQUEST_ID_QUERY),
+        ):
+            planned += [
+                (_suffixed(id_base, index, ""), prefix + _suffixed(name_base, index), query, chunk)
+                for index, chunk in enumerate(groups)
+            ]
         for index, function_name in enumerate(functions):
             if not cdk.Token.is_unresolved(function_name) and not 1 <= len(function_name) <= MAX_FUNCTION_NAME_LENGTH:
                 raise ValueError(
