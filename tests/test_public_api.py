@@ -27,6 +27,7 @@ PUBLIC_NAMES = {
         "DevOpsGuruNotifications",
         "DevOpsGuruStackCoverage",
         "ImageEmbeddingPipeline",
+        "LambdaErrorQueries",
         "ObservedFunction",
         "OrganizationGuardrails",
         "ReleaseOrchestrator",

@@ -19,6 +19,7 @@ from devops_blueprints.constructs.observability import DevOpsGuruAppBoundary as 
 from devops_blueprints.constructs.observability import DevOpsGuruDelegatedAdmin as DevOpsGuruDelegatedAdmin
 from devops_blueprints.constructs.observability import DevOpsGuruNotifications as DevOpsGuruNotifications
 from devops_blueprints.constructs.observability import DevOpsGuruStackCoverage as DevOpsGuruStackCoverage
+from devops_blueprints.constructs.observability import LambdaErrorQueries as LambdaErrorQueries
 from devops_blueprints.constructs.observability import ObservedFunction as ObservedFunction
 from devops_blueprints.constructs.tenants import DeploymentProvisioner as DeploymentProvisioner
 from devops_blueprints.constructs.tenants import DeploymentTable as DeploymentTable

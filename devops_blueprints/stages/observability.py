@@ -11,8 +11,8 @@ from constructs import Construct
 from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY
 from devops_blueprints.constructs.observability.boundary import ENGINE_NAMES, ApplicationBoundary, BoundaryEngine
 from devops_blueprints.constructs.observability.cloudwatch_engine import CloudWatchEngineOptions
-from devops_blueprints.stacks.observability.cloudwatch import CloudWatchObservabilityStack
 from devops_blueprints.stacks.observability.anomalous_lambda import AnomalousLambdaStack
+from devops_blueprints.stacks.observability.cloudwatch import CloudWatchObservabilityStack
 from devops_blueprints.stacks.observability.container_insights_ecs import ContainerInsightsEcsStack
 from devops_blueprints.stacks.observability.devops_guru import DevOpsGuruStack
 from devops_blueprints.stacks.observability.serverless_sample import ServerlessSampleStack

@@ -395,3 +395,24 @@ def test_every_devops_guru_construct_warns_of_the_end_of_support() -> None:
     artifact = app.synth().get_nested_assembly("assembly-Observability").get_stack_by_name("Observability-DevOpsGuru")
     warned = {message.id for message in artifact.messages if "support ends on 2027-09-30" in str(message.entry.data)}
     assert warned == {"/Observability/DevOpsGuru/Notifications", "/Observability/DevOpsGuru/AppBoundary"}
+
+
+@pytest.mark.parametrize("name", ["AnomalousLambda", "ServerlessSample"])
+def test_saved_queries_cover_every_function_log_group(templates: dict[str, dict[str, Any]], name: str) -> None:
+    template = templates[name]
+    function_log_groups = {
+        function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        for function in _of_type(template, "AWS::Lambda::Function").values()
+        if "LoggingConfig" in function["Properties"]
+    }
+    assert function_log_groups
+    queries = _of_type(template, "AWS::Logs::QueryDefinition").values()
+    errors = [q for q in queries if q["Properties"]["Name"].endswith("/lambda-errors-and-timeouts")]
+    assert len(errors) == 1
+    assert errors[0]["Properties"]["Name"].startswith(f"devops-blueprints/{SAMPLE_APPLICATIONS[name]}/")
+    assert {group["Ref"] for group in errors[0]["Properties"]["LogGroupNames"]} == function_log_groups
+
+
+def test_no_saved_queries_without_function_log_groups(templates: dict[str, dict[str, Any]]) -> None:
+    # The ECS sample's only function is aws-cdk-lib's custom resource provider, which has no log group resource.
+    assert _of_type(templates["ContainerInsightsEcs"], "AWS::Logs::QueryDefinition") == {}

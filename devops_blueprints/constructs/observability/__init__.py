@@ -21,4 +21,5 @@ from devops_blueprints.constructs.observability.devops_guru_coverage import (
 from devops_blueprints.constructs.observability.devops_guru_notifications import (
     DevOpsGuruNotifications as DevOpsGuruNotifications,
 )
+from devops_blueprints.constructs.observability.lambda_error_queries import LambdaErrorQueries as LambdaErrorQueries
 from devops_blueprints.constructs.observability.observed_function import ObservedFunction as ObservedFunction

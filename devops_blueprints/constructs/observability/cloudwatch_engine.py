@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -47,6 +48,7 @@ from devops_blueprints.constructs.observability.encrypted_topic import (
     create_encrypted_topic,
     validate_email_addresses,
 )
+from devops_blueprints.constructs.observability.lambda_error_queries import LambdaErrorQueries
 
 #: CloudWatch limits of one composite alarm rule (PutCompositeAlarm).
 MAX_RULE_LENGTH = 10_240
@@ -73,6 +75,8 @@ class CloudWatchEngineOptions:
     :param band_width: standard deviations of every anomaly band. Default 2 (CloudWatch's default); 1..10.
     :param log_anomaly_detection: one ``AWS::Logs::LogAnomalyDetector`` per log group of the application.
     :param dashboards: one dashboard per application.
+    :param lambda_error_queries: saved Logs Insights queries over the application's function log groups
+        (:class:`~devops_blueprints.constructs.observability.lambda_error_queries.LambdaErrorQueries`).
     :param email_addresses: ``{app_name: [address, ...]}`` subscriptions that only receive that application's
         notifications (an SNS filter policy on the alarm name in the message body).
     """
@@ -82,6 +86,7 @@ class CloudWatchEngineOptions:
     band_width: float = 2.0
     log_anomaly_detection: bool = True
     dashboards: bool = True
+    lambda_error_queries: bool = True
     email_addresses: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -139,6 +144,8 @@ class ApplicationCoverage:
     uncovered: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     function_log_groups: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     functions_without_log_group: list[str] = dataclasses.field(default_factory=list)
+    insights_functions: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    queries: list[logs.CfnQueryDefinition] = dataclasses.field(default_factory=list)
     billed_alarm_metrics: int = 0
 
     @property
@@ -296,6 +303,18 @@ class CloudWatchEngine(Construct):
                     if stack is not home:
                         home.add_dependency(stack, f"composite alarm of {app.app_name} names its alarms")
                 self._cover_resources(app, stack, root, container, seen)
+        for stack_path, container in containers.items():
+            log_groups = result.function_log_groups.get(stack_path, [])
+            if self.options.lambda_error_queries and log_groups:
+                queries = LambdaErrorQueries(
+                    container,
+                    "LambdaErrorQueries",
+                    # A query name is folder/app/query: a "/" in the application name would add a level.
+                    app_name=app.app_name.replace("/", "-"),
+                    function_log_groups=log_groups,
+                    insights_function_names=result.insights_functions.get(stack_path, []),
+                )
+                result.queries.extend(queries.query_definitions)
         if home is None:
             return
         home_container = containers[home.node.path]
@@ -385,6 +404,9 @@ class CloudWatchEngine(Construct):
         app.result.function_log_groups.setdefault(stack.node.path, []).append(
             log_group if isinstance(log_group, str) else cdk.Token.as_string(log_group)
         )
+        layers = stack.resolve(getattr(function, "layers", None)) or []
+        if any("LambdaInsightsExtension" in json.dumps(layer) for layer in layers):
+            app.result.insights_functions.setdefault(stack.node.path, []).append(function.ref)
 
     def _alarm(
         self,
@@ -558,7 +580,7 @@ class CloudWatchEngine(Construct):
         cdk.Annotations.of(container).add_info(
             f"CloudWatch engine, application {app.app_name}: {len(result.alarms)} alarms ({anomaly} anomaly-"
             f"detection models, {len(result.alarms) - anomaly} static), {len(result.composites)} composite, "
-            f"{len(result.log_anomaly_detectors)} log anomaly detectors; about ${result.monthly_cost:.2f}/month "
+            f"{len(result.log_anomaly_detectors)} log anomaly detectors, {len(result.queries)} saved queries; about ${result.monthly_cost:.2f}/month "
             "for alarms (us-east-1 prices)"
         )
         if result.uncovered:
