@@ -128,7 +128,7 @@ def test_without_applications_the_association_covers_the_whole_account() -> None
 
 def test_cdk_nag_and_cfn_lint_are_clean(space_stack: tuple[cdk.Stack, DevOpsAgentSpace], template: Template) -> None:
     assert nag_findings(space_stack[0]) == []
-    assert cfn_lint_errors(template.to_json()) == []
+    assert cfn_lint_errors(dict(template.to_json())) == []
 
 
 @pytest.mark.parametrize("region", sorted(DEVOPS_AGENT_REGIONS))
@@ -138,7 +138,7 @@ def test_every_supported_region_synthesizes(region: str) -> None:
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::DevOpsAgent::AgentSpace", 1)
     assert "AgentRegionRule" not in str(template.to_json().get("Rules", {}))
-    assert cfn_lint_errors(template.to_json(), regions=(region,)) == []
+    assert cfn_lint_errors(dict(template.to_json()), regions=(region,)) == []
 
 
 @pytest.mark.parametrize("region", ["eu-north-1", "us-east-2", "sa-east-1", "cn-north-1"])
@@ -164,7 +164,7 @@ def test_an_unknown_region_gets_a_warning_and_a_rule_that_refuses_other_regions(
     assert set(regions) == DEVOPS_AGENT_REGIONS
     assert region_ref == {"Ref": "AWS::Region"}
     assert "not available in this region" in assertion["AssertDescription"]
-    assert cfn_lint_errors(Template.from_stack(stack).to_json()) == []
+    assert cfn_lint_errors(dict(Template.from_stack(stack).to_json())) == []
 
 
 def test_existing_roles_and_key_are_used_as_given() -> None:
@@ -213,7 +213,7 @@ def test_bad_props_fail_with_one_clear_error(kwargs: dict[str, object], message:
 def test_the_longest_name_and_description_are_accepted() -> None:
     stack = _stack()
     DevOpsAgentSpace(stack, "Agent", name="n" * 255, description="d" * 1000)
-    assert cfn_lint_errors(Template.from_stack(stack).to_json()) == []
+    assert cfn_lint_errors(dict(Template.from_stack(stack).to_json())) == []
 
 
 @pytest.mark.parametrize(

@@ -156,14 +156,14 @@ def test_the_key_rotates_and_lets_the_two_service_principals_use_it_for_investig
 
 def test_cdk_nag_and_cfn_lint_are_clean(group_stack: tuple[cdk.Stack, InvestigationGroup], template: Template) -> None:
     assert nag_findings(group_stack[0]) == []
-    assert cfn_lint_errors(template.to_json(), regions=(REGION,)) == []
+    assert cfn_lint_errors(dict(template.to_json()), regions=(REGION,)) == []
 
 
 def test_environment_agnostic_stack_synthesizes_clean() -> None:
     stack = cdk.Stack(new_app(), "Agnostic")
     group = InvestigationGroup(stack, "Investigations", name="g")
     _alarm(stack, "Alarm").add_alarm_action(group.alarm_action())
-    template = Template.from_stack(stack).to_json()
+    template = dict(Template.from_stack(stack).to_json())
     assert nag_findings(stack) == []
     assert cfn_lint_errors(template) == []
     (props,) = [
@@ -235,7 +235,7 @@ def test_bad_props_fail_with_one_clear_error(kwargs: dict[str, object], message:
 def test_the_longest_name_is_accepted() -> None:
     stack = _stack()
     InvestigationGroup(stack, "Investigations", name="n" * 512)
-    assert cfn_lint_errors(Template.from_stack(stack).to_json(), regions=(REGION,)) == []
+    assert cfn_lint_errors(dict(Template.from_stack(stack).to_json()), regions=(REGION,)) == []
 
 
 @pytest.mark.parametrize("dedupe", ["", "a b", "x" * 129, "a#b"])
