@@ -33,6 +33,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY, validate_tag_key, validate_tag_values
+from devops_blueprints.constructs.observability._service_role import service_role
 
 #: Regions where AWS DevOps Agent is available ("Supported Regions" in the DevOps Agent user guide,
 #: https://docs.aws.amazon.com/devopsagent/latest/userguide/about-aws-devops-agent-supported-regions.html:
@@ -238,33 +239,20 @@ class DevOpsAgentSpace(Construct):
 
     def _new_role(self, construct_id: str, description: str, managed_policy: str, *, actions: list[str]) -> iam.Role:
         stack = cdk.Stack.of(self)
-        # Confused-deputy protection: only agent spaces of this account, in this region, may assume it.
-        principal = iam.ServicePrincipal(
-            _SERVICE_PRINCIPAL,
-            conditions={
-                "StringEquals": {"aws:SourceAccount": stack.account},
-                "ArnLike": {
-                    "aws:SourceArn": f"arn:{stack.partition}:aidevops:{stack.region}:{stack.account}:agentspace/*"
-                },
-            },
-        )
-        role = iam.Role(
+        return service_role(
             self,
             construct_id,
+            service=_SERVICE_PRINCIPAL,
+            # Only agent spaces of this account, in this region, may assume it.
+            source_arn=f"arn:{stack.partition}:aidevops:{stack.region}:{stack.account}:agentspace/*",
+            managed_policy=managed_policy,
             description=description,
-            assumed_by=principal.with_session_tags() if "sts:TagSession" in actions else principal,
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(managed_policy)],
+            reason=(
+                f"{managed_policy} is the permission set the AWS DevOps Agent user guide attaches to this role; "
+                "AWS keeps it in step with the agent's features, a hand-written copy would fall behind"
+            ),
+            session_tags="sts:TagSession" in actions,
         )
-        cdk.Validations.of(role).acknowledge(
-            cdk.Acknowledgment(
-                id=f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{managed_policy}]",
-                reason=(
-                    f"{managed_policy} is the permission set the AWS DevOps Agent user guide attaches to this role; "
-                    "AWS keeps it in step with the agent's features, a hand-written copy would fall behind"
-                ),
-            )
-        )
-        return role
 
     def _guard_unknown_region(self) -> None:
         stack = cdk.Stack.of(self)

@@ -32,6 +32,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY
+from devops_blueprints.constructs.observability._service_role import service_role
 
 # AWS::AIOps::InvestigationGroup (resource schema): Name 1-512 characters of ``[-_A-Za-z0-9[](){}.: ]``,
 # RetentionInDays 7-90, TagKeyBoundaries entries 1-200 characters of ``[\p{L}\p{Z}\p{N}_.:/=+\-@]``.
@@ -45,6 +46,7 @@ _DEDUPE_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _AIOPS_PRINCIPAL = "aiops.amazonaws.com"
 _ALARMS_PRINCIPAL = "aiops.alarms.cloudwatch.amazonaws.com"
 _ASSISTANT_POLICY = "AIOpsAssistantPolicy"
+_DATA_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
 _REGISTRY_ID = "InvestigationGroupRegistry"
 
 
@@ -126,30 +128,18 @@ class InvestigationGroup(Construct):
         )
         _allow_investigations_to_use_key(self.encryption_key, group_arns)
 
-        self.role: iam.IRole = role or iam.Role(
+        self.role: iam.IRole = role or service_role(
             self,
             "Role",
+            service=_AIOPS_PRINCIPAL,
+            source_arn=group_arns,  # the aws:SourceArn the user guide names for this principal
+            managed_policy=_ASSISTANT_POLICY,
             description="Lets CloudWatch investigations read this account's telemetry",
-            # Confused-deputy protection, with the aws:SourceArn the user guide names for this principal.
-            assumed_by=iam.ServicePrincipal(
-                _AIOPS_PRINCIPAL,
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": group_arns},
-                },
+            reason=(
+                f"{_ASSISTANT_POLICY} is the read-only telemetry access the CloudWatch user guide recommends for "
+                "the investigation group's role; AWS extends it as investigations learn new services"
             ),
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(_ASSISTANT_POLICY)],
         )
-        if role is None:
-            cdk.Validations.of(self.role).acknowledge(
-                cdk.Acknowledgment(
-                    id=f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{_ASSISTANT_POLICY}]",
-                    reason=(
-                        f"{_ASSISTANT_POLICY} is the read-only telemetry access the CloudWatch user guide recommends "
-                        "for the investigation group's role; AWS extends it as investigations learn new services"
-                    ),
-                )
-            )
 
         alarms_may_investigate = iam.PolicyDocument(
             statements=[
@@ -264,45 +254,33 @@ def _allow_investigations_to_use_key(key: kms.IKey, group_arns: str) -> None:
     statements for your own admin/operator/read-only roles are yours to add; the key's default policy already
     delegates to the account's IAM policies)."""
     stack = cdk.Stack.of(key)
-    via_aiops = f"aiops.{stack.region}.amazonaws.com"
     in_group = {"kms:EncryptionContext:aws:aiops:investigation-group-arn": group_arns}
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="AllowAIOpsToDescribeTheKey",
-            principals=[iam.ServicePrincipal(_AIOPS_PRINCIPAL)],
-            actions=["kms:DescribeKey"],
-            resources=["*"],  # in a key policy "*" means this key
-            conditions={
-                "StringEquals": {"aws:SourceAccount": stack.account},
-                "StringLike": {"aws:SourceArn": group_arns},
-            },
+    alarm_arns = f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+    statements: list[tuple[str, str, list[str], dict[str, str], str, dict[str, str] | None]] = [
+        ("AllowAIOpsToDescribeTheKey", _AIOPS_PRINCIPAL, ["kms:DescribeKey"], {}, group_arns, None),
+        ("AllowAIOpsToEncryptInvestigations", _AIOPS_PRINCIPAL, _DATA_KEY_ACTIONS, {}, group_arns, in_group),
+        (
+            "AllowCloudWatchAlarmsToOpenInvestigations",
+            _ALARMS_PRINCIPAL,
+            _DATA_KEY_ACTIONS,
+            {"kms:ViaService": f"aiops.{stack.region}.amazonaws.com"},
+            alarm_arns,
+            in_group,
+        ),
+    ]
+    for sid, principal, actions, equals, source_arn, context in statements:
+        conditions: dict[str, object] = {
+            "StringEquals": {"aws:SourceAccount": stack.account, **equals},
+            "StringLike": {"aws:SourceArn": source_arn},
+        }
+        if context is not None:
+            conditions["ArnLike"] = context
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.ServicePrincipal(principal)],
+                actions=actions,
+                resources=["*"],  # in a key policy "*" means this key
+                conditions=conditions,
+            )
         )
-    )
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="AllowAIOpsToEncryptInvestigations",
-            principals=[iam.ServicePrincipal(_AIOPS_PRINCIPAL)],
-            actions=["kms:Decrypt", "kms:GenerateDataKey"],
-            resources=["*"],
-            conditions={
-                "StringEquals": {"aws:SourceAccount": stack.account},
-                "StringLike": {"aws:SourceArn": group_arns},
-                "ArnLike": in_group,
-            },
-        )
-    )
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="AllowCloudWatchAlarmsToOpenInvestigations",
-            principals=[iam.ServicePrincipal(_ALARMS_PRINCIPAL)],
-            actions=["kms:Decrypt", "kms:GenerateDataKey"],
-            resources=["*"],
-            conditions={
-                "StringEquals": {"aws:SourceAccount": stack.account, "kms:ViaService": via_aiops},
-                "StringLike": {
-                    "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
-                },
-                "ArnLike": in_group,
-            },
-        )
-    )
