@@ -11,6 +11,7 @@ from constructs import Construct
 from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY
 from devops_blueprints.constructs.observability.boundary import ENGINE_NAMES, ApplicationBoundary, BoundaryEngine
 from devops_blueprints.constructs.observability.cloudwatch_engine import CloudWatchEngineOptions
+from devops_blueprints.constructs.observability.devops_agent import DevOpsAgentSpace
 from devops_blueprints.stacks.observability.anomalous_lambda import AnomalousLambdaStack
 from devops_blueprints.stacks.observability.cloudwatch import CloudWatchObservabilityStack
 from devops_blueprints.stacks.observability.container_insights_ecs import ContainerInsightsEcsStack
@@ -52,8 +53,12 @@ class ObservabilityStage(cdk.Stage):
     ``AnomalousLambda``, ``ContainerInsightsEcs`` — each sample tagged ``<tag_key>=<application>`` and
     covered by every engine (the CloudWatch engine's alarms live in the sample stacks themselves).
 
-    :param engines: engine names (``devops-guru``, ``cloudwatch``). Default: both.
+    :param engines: engine names (``devops-guru``, ``cloudwatch``, ``devops-agent``). Default: the first two.
+        ``devops-agent`` adds a ``DevOpsAgent`` stack (an AWS DevOps Agent space narrowed to the applications),
+        refused at synth in a region the service does not serve.
     :param cloudwatch_options: options of the CloudWatch engine (only with that engine).
+    :param investigations: a CloudWatch investigation group that every application's composite alarm opens
+        investigations in (only with the cloudwatch engine). Default: False.
     :param tag_key: the application boundary key. Default: ``devops-guru-applications``.
     :param notification_emails: email subscriptions for insights. Default: none.
     :param injected_latency_ms: latency the anomalous function injects. Default: 0 (healthy).
@@ -75,14 +80,15 @@ class ObservabilityStage(cdk.Stage):
         include_samples: bool = True,
         engines: Sequence[str] = DEFAULT_ENGINES,
         cloudwatch_options: CloudWatchEngineOptions | None = None,
+        investigations: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.engine_names = validate_engines(engines)
         if cloudwatch_options is not None and "cloudwatch" not in self.engine_names:
             raise ValueError("cloudwatch_options given, but the cloudwatch engine is not among the engines")
-        if "devops-agent" in self.engine_names:
-            raise ValueError("the devops-agent engine is not available in ObservabilityStage yet")
+        if investigations and "cloudwatch" not in self.engine_names:
+            raise ValueError("investigations=True needs the cloudwatch engine (its alarms open the investigations)")
         engine_objects: list[BoundaryEngine] = []
         self.devops_guru: DevOpsGuruStack | None = None
         if "devops-guru" in self.engine_names:
@@ -101,9 +107,19 @@ class ObservabilityStage(cdk.Stage):
                 "CloudWatchObservability",
                 notification_emails=notification_emails,
                 options=cloudwatch_options,
+                investigations=investigations,
                 description="CloudWatch engine of the application boundary: encrypted notifications (devops-blueprints)",
             )
             engine_objects.append(self.cloudwatch.engine)
+        self.devops_agent: cdk.Stack | None = None
+        if "devops-agent" in self.engine_names:
+            self.devops_agent = cdk.Stack(
+                self, "DevOpsAgent", description="AWS DevOps Agent space for the boundary's applications"
+            )
+            agent = DevOpsAgentSpace(
+                self.devops_agent, "AgentSpace", name=f"{construct_id}-applications", tag_key=tag_key
+            )
+            engine_objects.append(agent)
         self.boundary = ApplicationBoundary(self, "Boundary", engines=engine_objects, tag_key=tag_key)
         boundary = self.boundary
         self.samples: list[cdk.Stack] = []

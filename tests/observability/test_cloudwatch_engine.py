@@ -416,3 +416,45 @@ def test_saved_queries_cover_every_function_log_group(templates: dict[str, dict[
 def test_no_saved_queries_without_function_log_groups(templates: dict[str, dict[str, Any]]) -> None:
     # The ECS sample's only function is aws-cdk-lib's custom resource provider, which has no log group resource.
     assert _of_type(templates["ContainerInsightsEcs"], "AWS::Logs::QueryDefinition") == {}
+
+
+def test_devops_agent_engine_narrows_the_space_to_every_sample_application() -> None:
+    stage = ObservabilityStage(
+        new_app(), "Observability", engines=["cloudwatch", "devops-agent"], env=cdk.Environment(region="us-east-1")
+    )
+    assert stage.devops_agent is not None
+    template = Template.from_stack(stage.devops_agent).to_json()
+    (association,) = _of_type(template, "AWS::DevOpsAgent::Association").values()
+    tags = association["Properties"]["Configuration"]["Aws"]["Tags"]
+    assert tags == [{"Key": "devops-guru-applications", "Value": app} for app in SAMPLE_APPLICATIONS.values()]
+    assert cfn_lint_errors(template) == []
+    assert nag_findings(stage.devops_agent) == []
+
+
+def test_devops_agent_in_a_region_it_does_not_serve_is_refused() -> None:
+    from devops_blueprints.constructs.observability.devops_agent import DevOpsAgentRegionError
+
+    with pytest.raises(DevOpsAgentRegionError, match="sa-east-1"):
+        ObservabilityStage(
+            new_app(), "Observability", engines=["devops-agent"], env=cdk.Environment(region="sa-east-1")
+        )
+
+
+def test_investigations_make_every_composite_open_an_investigation() -> None:
+    stage = ObservabilityStage(new_app(), "Observability", engines=["cloudwatch"], investigations=True)
+    assert stage.cloudwatch is not None and stage.cloudwatch.investigation_group is not None
+    engine_template = Template.from_stack(stage.cloudwatch).to_json()
+    (group_id,) = _of_type(engine_template, "AWS::AIOps::InvestigationGroup")
+    assert cfn_lint_errors(engine_template) == []
+    assert nag_findings(stage.cloudwatch) == []
+    outputs = {name: output["Value"] for name, output in engine_template["Outputs"].items()}
+    for stack in stage.samples:
+        (composite,) = _of_type(Template.from_stack(stack).to_json(), "AWS::CloudWatch::CompositeAlarm").values()
+        topic_action, investigation_action = composite["Properties"]["AlarmActions"]
+        assert outputs[investigation_action["Fn::GetStackOutput"]["OutputName"]] == {"Fn::GetAtt": [group_id, "Arn"]}
+        assert outputs[topic_action["Fn::GetStackOutput"]["OutputName"]]["Ref"].startswith("Engine")
+
+
+def test_investigations_without_the_cloudwatch_engine_is_an_error() -> None:
+    with pytest.raises(ValueError, match="investigations=True needs the cloudwatch engine"):
+        ObservabilityStage(new_app(), "Observability", engines=["devops-guru"], investigations=True)

@@ -9,6 +9,7 @@ from devops_blueprints.constructs.observability.cloudwatch_engine import CloudWa
 from devops_blueprints.constructs.observability.cloudwatch_engine import (
     CloudWatchEngineOptions as CloudWatchEngineOptions,
 )
+from devops_blueprints.constructs.observability.devops_agent import DevOpsAgentSpace as DevOpsAgentSpace
 from devops_blueprints.constructs.observability.devops_guru_admin import (
     DevOpsGuruDelegatedAdmin as DevOpsGuruDelegatedAdmin,
 )
@@ -21,5 +22,6 @@ from devops_blueprints.constructs.observability.devops_guru_coverage import (
 from devops_blueprints.constructs.observability.devops_guru_notifications import (
     DevOpsGuruNotifications as DevOpsGuruNotifications,
 )
+from devops_blueprints.constructs.observability.investigations import InvestigationGroup as InvestigationGroup
 from devops_blueprints.constructs.observability.lambda_error_queries import LambdaErrorQueries as LambdaErrorQueries
 from devops_blueprints.constructs.observability.observed_function import ObservedFunction as ObservedFunction

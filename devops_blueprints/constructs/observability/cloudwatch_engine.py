@@ -518,7 +518,7 @@ class CloudWatchEngine(Construct):
             ok_actions=[self.topic.topic_arn],
         )
         for part in result.composites:
-            top.add_dependency(part)
+            top.node.add_dependency(part)
         result.composites.append(top)
 
     @staticmethod
@@ -528,7 +528,7 @@ class CloudWatchEngine(Construct):
         home = cdk.Stack.of(composite)
         for alarm in alarms:
             if cdk.Stack.of(alarm) is home:
-                composite.add_dependency(alarm)
+                composite.node.add_dependency(alarm)
 
     def _dashboard(self, app: _App, container: Construct) -> None:
         result = app.result

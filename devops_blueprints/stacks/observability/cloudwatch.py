@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from devops_blueprints.constructs.observability.cloudwatch_engine import CloudWatchEngine, CloudWatchEngineOptions
+from devops_blueprints.constructs.observability.investigations import InvestigationGroup
 
 
 class CloudWatchObservabilityStack(cdk.Stack):
@@ -17,6 +18,8 @@ class CloudWatchObservabilityStack(cdk.Stack):
 
     :param notification_emails: email subscriptions for every application's anomalies. Default: none.
     :param options: thresholds, disabled alarms, log anomaly detection, dashboards, per-application emails.
+    :param investigations: also create the account/region's CloudWatch investigation group; every
+        application's composite alarm opens an investigation in it. Default: False.
     """
 
     def __init__(
@@ -26,7 +29,15 @@ class CloudWatchObservabilityStack(cdk.Stack):
         *,
         notification_emails: Sequence[str] = (),
         options: CloudWatchEngineOptions | None = None,
+        investigations: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.engine = CloudWatchEngine(self, "Engine", email_addresses=notification_emails, options=options)
+        self.investigation_group: InvestigationGroup | None = None
+        actions: list[str] = []
+        if investigations:
+            self.investigation_group = InvestigationGroup(self, "Investigations", name="applications")
+            actions.append(self.investigation_group.alarm_action_arn)
+        self.engine = CloudWatchEngine(
+            self, "Engine", email_addresses=notification_emails, options=options, alarm_actions=actions
+        )
