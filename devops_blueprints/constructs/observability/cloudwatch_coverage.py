@@ -29,11 +29,29 @@ STATIC_OPERATORS = frozenset(
 
 @dataclasses.dataclass(frozen=True)
 class MetricRef:
-    """One metric of the resource: ``id`` names it inside a metric-math expression."""
+    """One metric of the resource: ``id`` names it inside a metric-math expression.
+
+    Either ``monitoring`` names the cdk-monitoring-constructs metric factory and method the metric name and
+    statistic come from, or ``metric_name``/``statistic`` are written here (where the library has none).
+    """
 
     id: str
-    metric_name: str
-    statistic: str
+    metric_name: str | None = None
+    statistic: str | None = None
+    monitoring: tuple[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.monitoring is None) == (self.metric_name is None or self.statistic is None):
+            raise ValueError(f"metric {self.id}: give either monitoring or metric_name and statistic")
+
+    def definition(self) -> tuple[str, str]:
+        """``(metric name, statistic)``."""
+        if self.monitoring is not None:
+            from devops_blueprints.constructs.observability.monitoring_metrics import metric_definition
+
+            return metric_definition(*self.monitoring)
+        assert self.metric_name is not None and self.statistic is not None
+        return self.metric_name, self.statistic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,26 +139,32 @@ def _event_rule_dimensions(resource: cdk.CfnResource) -> Mapping[str, str]:
 
 
 def _m(metric_id: str, metric_name: str, statistic: str) -> MetricRef:
+    """A metric written by hand (cdk-monitoring-constructs has no factory method for it)."""
     return MetricRef(metric_id, metric_name, statistic)
 
 
-def _error_rate(name: str, errors: str, total: str, threshold: float, description: str) -> AlarmSpec:
+def _cmc(metric_id: str, factory: str, method: str) -> MetricRef:
+    """A metric whose name and statistic come from cdk-monitoring-constructs' ``factory.method()``."""
+    return MetricRef(metric_id, monitoring=(factory, method))
+
+
+def _error_rate(name: str, factory: str, errors: str, total: str, threshold: float, description: str) -> AlarmSpec:
     """``100 * errors / total`` in percent, 0 when nothing happened."""
     return AlarmSpec(
         name=name,
         kind="static",
-        metrics=(_m("errors", errors, "Sum"), _m("total", total, "Sum")),
+        metrics=(_cmc("errors", factory, errors), _cmc("total", factory, total)),
         expression="IF(total > 0, 100 * errors / total, 0)",
         threshold=threshold,
         description=description,
     )
 
 
-def _above_zero(name: str, metric_name: str, description: str, statistic: str = "Sum") -> AlarmSpec:
+def _above_zero(name: str, metric: MetricRef, description: str) -> AlarmSpec:
     return AlarmSpec(
         name=name,
         kind="static",
-        metrics=(_m("m", metric_name, statistic),),
+        metrics=(metric,),
         threshold=0,
         description=description,
         evaluation_periods=1,
@@ -148,11 +172,23 @@ def _above_zero(name: str, metric_name: str, description: str, statistic: str = 
     )
 
 
-def _drift(name: str, metric_name: str, statistic: str, description: str) -> AlarmSpec:
-    return AlarmSpec(name=name, kind="anomaly", metrics=(_m("m", metric_name, statistic),), description=description)
+def _drift(name: str, metric: MetricRef, description: str) -> AlarmSpec:
+    return AlarmSpec(name=name, kind="anomaly", metrics=(metric,), description=description)
 
 
-#: The engine's coverage, by CloudFormation type. Metric pages:
+_LAMBDA = "LambdaFunctionMetricFactory"
+_SQS = "SqsQueueMetricFactory"
+_DYNAMODB = "DynamoTableMetricFactory"
+_REST = "ApiGatewayMetricFactory"
+_HTTP = "ApiGatewayV2HttpApiMetricFactory"
+_STATES = "StepFunctionMetricFactory"
+_KINESIS = "KinesisDataStreamMetricFactory"
+_5XX = "More than 1% of requests returned 5xx"
+_P90_LATENCY = "Latency (p90) left its usual band"
+
+#: The engine's coverage, by CloudFormation type. Metric names and statistics come from cdk-monitoring-
+#: constructs' metric factories (``_cmc``) where it has them; written by hand (``_m``): ECS service CPU and
+#: memory, EventBridge FailedInvocations. Metric pages:
 #: Lambda https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
 #: SQS https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
 #: DynamoDB https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html
@@ -171,9 +207,18 @@ COVERAGE: dict[str, TypeCoverage] = {
             "AWS/Lambda",
             _single("FunctionName", _ref),
             (
-                _error_rate("ErrorRate", "Errors", "Invocations", 5, "More than 5% of invocations failed"),
-                _above_zero("Throttles", "Throttles", "Invocations were throttled"),
-                _drift("Duration", "Duration", "p90", "Duration (p90) left its usual band"),
+                _error_rate(
+                    "ErrorRate",
+                    _LAMBDA,
+                    "metric_fault_count",
+                    "metric_invocation_count",
+                    5,
+                    "More than 5% of invocations failed",
+                ),
+                _above_zero("Throttles", _cmc("m", _LAMBDA, "metric_throttles_count"), "Invocations were throttled"),
+                _drift(
+                    "Duration", _cmc("m", _LAMBDA, "metric_latency_p90_in_millis"), "Duration (p90) left its usual band"
+                ),
             ),
         ),
         TypeCoverage(
@@ -182,7 +227,9 @@ COVERAGE: dict[str, TypeCoverage] = {
             _single("QueueName", _att("QueueName")),
             (
                 _drift(
-                    "OldestMessageAge", "ApproximateAgeOfOldestMessage", "Maximum", "Messages wait longer than usual"
+                    "OldestMessageAge",
+                    _cmc("m", _SQS, "metric_approximate_age_of_oldest_message_in_seconds"),
+                    "Messages wait longer than usual",
                 ),
             ),
         ),
@@ -194,36 +241,43 @@ COVERAGE: dict[str, TypeCoverage] = {
                 AlarmSpec(
                     name="Throttles",
                     kind="static",
-                    metrics=(_m("reads", "ReadThrottleEvents", "Sum"), _m("writes", "WriteThrottleEvents", "Sum")),
+                    metrics=(
+                        _cmc("reads", _DYNAMODB, "metric_throttled_read_request_count"),
+                        _cmc("writes", _DYNAMODB, "metric_throttled_write_request_count"),
+                    ),
                     expression="FILL(reads, 0) + FILL(writes, 0)",
                     threshold=0,
                     evaluation_periods=1,
                     datapoints_to_alarm=1,
                     description="Reads or writes were throttled",
                 ),
-                _drift("ConsumedWrites", "ConsumedWriteCapacityUnits", "Sum", "Write load left its usual band"),
+                _drift(
+                    "ConsumedWrites",
+                    # the library gives a per-second rate expression here, not the metric
+                    _m("m", "ConsumedWriteCapacityUnits", "Sum"),
+                    "Write load left its usual band",
+                ),
             ),
         ),
         TypeCoverage(
             "AWS::SNS::Topic",
             "AWS/SNS",
             _single("TopicName", _att("TopicName")),
-            (_above_zero("FailedNotifications", "NumberOfNotificationsFailed", "Deliveries failed"),),
+            (
+                _above_zero(
+                    "FailedNotifications",
+                    _cmc("m", "SnsTopicMetricFactory", "metric_number_of_notifications_failed"),
+                    "Deliveries failed",
+                ),
+            ),
         ),
         TypeCoverage(
             "AWS::ApiGateway::RestApi",
             "AWS/ApiGateway",
             _single("ApiName", lambda resource: getattr(resource, "name", None) or resource.ref),
             (
-                AlarmSpec(
-                    name="5xxRate",
-                    kind="static",
-                    metrics=(_m("m", "5XXError", "Average"),),
-                    expression="100 * m",
-                    threshold=1,
-                    description="More than 1% of requests returned 5xx",
-                ),
-                _drift("Latency", "Latency", "p90", "Latency (p90) left its usual band"),
+                _error_rate("5xxRate", _REST, "metric5_xx_fault_count", "metric_invocation_count", 1, _5XX),
+                _drift("Latency", _cmc("m", _REST, "metric_latency_p90_in_millis"), _P90_LATENCY),
             ),
         ),
         TypeCoverage(
@@ -231,8 +285,8 @@ COVERAGE: dict[str, TypeCoverage] = {
             "AWS/ApiGateway",
             _single("ApiId", _ref),
             (
-                _error_rate("5xxRate", "5xx", "Count", 1, "More than 1% of requests returned 5xx"),
-                _drift("Latency", "Latency", "p90", "Latency (p90) left its usual band"),
+                _error_rate("5xxRate", _HTTP, "metric5xx_count", "metric_invocation_count", 1, _5XX),
+                _drift("Latency", _cmc("m", _HTTP, "metric_latency_p90_in_millis"), _P90_LATENCY),
             ),
         ),
         TypeCoverage(
@@ -240,8 +294,8 @@ COVERAGE: dict[str, TypeCoverage] = {
             "AWS/ECS",
             _ecs_service_dimensions,
             (
-                _drift("Cpu", "CPUUtilization", "Average", "CPU utilization left its usual band"),
-                _drift("Memory", "MemoryUtilization", "Average", "Memory utilization left its usual band"),
+                _drift("Cpu", _m("m", "CPUUtilization", "Average"), "CPU utilization left its usual band"),
+                _drift("Memory", _m("m", "MemoryUtilization", "Average"), "Memory utilization left its usual band"),
             ),
         ),
         TypeCoverage(
@@ -249,9 +303,15 @@ COVERAGE: dict[str, TypeCoverage] = {
             "AWS/States",
             _single("StateMachineArn", _ref),
             (
-                _above_zero("FailedExecutions", "ExecutionsFailed", "Executions failed"),
-                _above_zero("TimedOutExecutions", "ExecutionsTimedOut", "Executions timed out"),
-                _drift("ExecutionTime", "ExecutionTime", "p90", "Execution time (p90) left its usual band"),
+                _above_zero("FailedExecutions", _cmc("m", _STATES, "metric_executions_failed"), "Executions failed"),
+                _above_zero(
+                    "TimedOutExecutions", _cmc("m", _STATES, "metric_executions_timed_out"), "Executions timed out"
+                ),
+                _drift(
+                    "ExecutionTime",
+                    _cmc("m", _STATES, "metric_execution_time_p90_in_millis"),
+                    "Execution time (p90) left its usual band",
+                ),
             ),
         ),
         TypeCoverage(
@@ -259,22 +319,32 @@ COVERAGE: dict[str, TypeCoverage] = {
             "AWS/Kinesis",
             _single("StreamName", _ref),
             (
-                _drift("IteratorAge", "GetRecords.IteratorAgeMilliseconds", "Maximum", "Consumers fall behind"),
-                _above_zero("WriteThrottles", "WriteProvisionedThroughputExceeded", "Writes were throttled"),
+                _drift(
+                    "IteratorAge",
+                    _cmc("m", _KINESIS, "metric_get_records_iterator_age_max_ms"),
+                    "Consumers fall behind",
+                ),
+                _above_zero(
+                    "WriteThrottles",
+                    _cmc("m", _KINESIS, "metric_write_provisioned_throughput_exceeded"),
+                    "Writes were throttled",
+                ),
             ),
         ),
         TypeCoverage(
             "AWS::Events::Rule",
             "AWS/Events",
             _event_rule_dimensions,
-            (_above_zero("FailedInvocations", "FailedInvocations", "Targets could not be invoked"),),
+            (_above_zero("FailedInvocations", _m("m", "FailedInvocations", "Sum"), "Targets could not be invoked"),),
         ),
     )
 }
 
 #: Alarms added to queues that another queue names as its dead-letter queue.
 DEAD_LETTER_ALARM = _above_zero(
-    "DeadLetters", "ApproximateNumberOfMessagesVisible", "Messages reached the dead-letter queue", "Maximum"
+    "DeadLetters",
+    _cmc("m", _SQS, "metric_approximate_visible_message_count"),
+    "Messages reached the dead-letter queue",
 )
 
 #: Types with no runtime health of their own to watch: configuration, permissions, wiring, or parts of a
@@ -342,3 +412,9 @@ PASSIVE_TYPES: frozenset[str] = frozenset(
 def is_passive(resource_type: str) -> bool:
     """A type with nothing of its own to watch (checked after :data:`COVERAGE`)."""
     return resource_type in PASSIVE_TYPES or resource_type.startswith(PASSIVE_TYPE_PREFIXES)
+
+
+def monitoring_constructs_methods() -> frozenset[tuple[str, str]]:
+    """Every cdk-monitoring-constructs ``(factory, method)`` the table takes a metric from."""
+    specs = [spec for coverage in COVERAGE.values() for spec in coverage.alarms] + [DEAD_LETTER_ALARM]
+    return frozenset(metric.monitoring for spec in specs for metric in spec.metrics if metric.monitoring is not None)

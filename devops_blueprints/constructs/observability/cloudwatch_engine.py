@@ -135,7 +135,8 @@ class ApplicationCoverage:
     """What the engine created for one application (read it after synth, or in tests)."""
 
     app_name: str
-    alarms: list[cloudwatch.CfnAlarm] = dataclasses.field(default_factory=list)
+    alarms: list[cdk.CfnResource] = dataclasses.field(default_factory=list)
+    anomaly_alarms: int = 0
     alarm_names: list[str] = dataclasses.field(default_factory=list)
     composites: list[cloudwatch.CfnCompositeAlarm] = dataclasses.field(default_factory=list)
     log_anomaly_detectors: list[logs.CfnLogAnomalyDetector] = dataclasses.field(default_factory=list)
@@ -159,6 +160,7 @@ class _App:
         self.app_name = app_name
         self.scopes: list[IConstruct] = []
         self.excluded: list[str] = []
+        self.alarm_containers: dict[str, Construct] = {}
         self.built = False
         self.result = ApplicationCoverage(app_name)
 
@@ -254,6 +256,7 @@ class CloudWatchEngine(Construct):
                 )
         self.alarm_actions = list(alarm_actions)
         self._apps: dict[str, _App] = {}
+        self._created: set[int] = set()
 
     # -- declaring -------------------------------------------------------------------------------------
 
@@ -289,7 +292,7 @@ class CloudWatchEngine(Construct):
         result = app.result
         home: cdk.Stack | None = None
         containers: dict[str, Construct] = {}
-        seen: set[str] = set()
+        seen: set[int] = set()
         for scope in app.scopes:
             for stack, root in _stacks_under(scope):
                 self._check_environment(engine_stack, stack, app.app_name)
@@ -337,40 +340,48 @@ class CloudWatchEngine(Construct):
                 )
 
     def _cover_resources(
-        self, app: _App, stack: cdk.Stack, root: IConstruct, container: Construct, seen: set[str]
+        self, app: _App, stack: cdk.Stack, root: IConstruct, container: Construct, seen: set[int]
     ) -> None:
+        # Every jsii call costs a round trip to node: the walk reads only what it needs (type checks are
+        # Python-side; paths only when something must be compared by path).
         result = app.result
+        nodes = root.node.find_all()
+        nested = [node.node.path + "/" for node in nodes if isinstance(node, cdk.Stack) and node is not stack]
         resources: list[cdk.CfnResource] = []
-        for node in root.node.find_all():
-            if not isinstance(node, cdk.CfnResource) or cdk.Stack.of(node) is not stack:
+        for node in nodes:
+            if not isinstance(node, cdk.CfnResource) or id(node) in seen or id(node) in self._created:
                 continue
-            path = node.node.path
-            if path in seen or path.startswith(container.node.path + "/") or "/CloudWatchEngine-" in path:
-                continue
-            if any(path == excluded or path.startswith(excluded + "/") for excluded in app.excluded):
-                continue
-            seen.add(path)
+            if nested or app.excluded:
+                path = node.node.path
+                if any(path.startswith(prefix) for prefix in nested):
+                    continue
+                if any(path == excluded or path.startswith(excluded + "/") for excluded in app.excluded):
+                    continue
+            seen.add(id(node))
             resources.append(node)
-        dead_letter_targets = self._dead_letter_targets(stack, resources)
-        for resource in resources:
-            resource_type = resource.cfn_resource_type
-            logical_id = stack.resolve(resource.logical_id)
+        typed = [(resource, resource.cfn_resource_type) for resource in resources]
+        dead_letter_targets = self._dead_letter_targets(stack, typed)
+        alarms: Construct | None = None
+        for resource, resource_type in typed:
             coverage = COVERAGE.get(resource_type)
             if coverage is not None:
+                logical_id = stack.get_logical_id(resource)
                 extra = [DEAD_LETTER_ALARM] if logical_id in dead_letter_targets else []
                 specs = self.options.alarms_for(coverage, extra)
                 if specs:
-                    dimensions = coverage.dimensions(resource)
+                    if alarms is None:
+                        alarms = app.alarm_containers[stack.node.path] = Construct(container, "Alarms")
+                    dimensions = [{"Name": k, "Value": v} for k, v in coverage.dimensions(resource).items()]
                     for spec in specs:
-                        self._alarm(app, stack, container, logical_id, coverage.namespace, dimensions, spec)
+                        self._alarm(app, stack, alarms, logical_id, coverage.namespace, dimensions, spec)
                     result.covered[resource_type] = result.covered.get(resource_type, 0) + 1
                 if resource_type == "AWS::Lambda::Function":
-                    self._function_logs(app, stack, resource, logical_id)
+                    self._function_logs(app, stack, resource)
             elif resource_type == "AWS::Logs::LogGroup":
                 if self.options.log_anomaly_detection:
                     detector = logs.CfnLogAnomalyDetector(
                         container,
-                        f"LogAnomalies{logical_id}",
+                        f"LogAnomalies{stack.get_logical_id(resource)}",
                         log_group_arn_list=[resource.get_att("Arn").to_string()],
                         evaluation_frequency="FIFTEEN_MIN",
                         anomaly_visibility_time=21,
@@ -380,11 +391,11 @@ class CloudWatchEngine(Construct):
                 result.uncovered.setdefault(resource_type, []).append(resource.node.path)
 
     @staticmethod
-    def _dead_letter_targets(stack: cdk.Stack, resources: Sequence[cdk.CfnResource]) -> set[str]:
+    def _dead_letter_targets(stack: cdk.Stack, resources: Sequence[tuple[cdk.CfnResource, str]]) -> set[str]:
         """Logical ids of the queues another queue of the stack names as its dead-letter queue."""
         targets: set[str] = set()
-        for resource in resources:
-            if resource.cfn_resource_type != "AWS::SQS::Queue":
+        for resource, resource_type in resources:
+            if resource_type != "AWS::SQS::Queue":
                 continue
             redrive = getattr(resource, "redrive_policy", None)
             if redrive is None:
@@ -395,7 +406,7 @@ class CloudWatchEngine(Construct):
                 targets.add(arn["Fn::GetAtt"][0])
         return targets
 
-    def _function_logs(self, app: _App, stack: cdk.Stack, function: cdk.CfnResource, logical_id: str) -> None:
+    def _function_logs(self, app: _App, stack: cdk.Stack, function: cdk.CfnResource) -> None:
         logging_config = stack.resolve(getattr(function, "logging_config", None))
         log_group = logging_config.get("logGroup") if isinstance(logging_config, dict) else None
         if log_group is None:
@@ -412,66 +423,57 @@ class CloudWatchEngine(Construct):
         self,
         app: _App,
         stack: cdk.Stack,
-        container: Construct,
+        scope: Construct,
         logical_id: str,
         namespace: str,
-        dimensions: Mapping[str, str],
+        dimensions: list[dict[str, str]],
         spec: AlarmSpec,
     ) -> None:
         name = _short(f"{app.app_name}-{stack.stack_name}-{logical_id}-{spec.name}", MAX_ALARM_NAME)
-        dims = [cloudwatch.CfnAlarm.DimensionProperty(name=key, value=value) for key, value in dimensions.items()]
-        queries = [
-            cloudwatch.CfnAlarm.MetricDataQueryProperty(
-                id=metric.id,
-                metric_stat=cloudwatch.CfnAlarm.MetricStatProperty(
-                    metric=cloudwatch.CfnAlarm.MetricProperty(
-                        namespace=namespace, metric_name=metric.metric_name, dimensions=dims
-                    ),
-                    period=spec.period_seconds,
-                    stat=metric.statistic,
-                ),
-                # The alarm evaluates what is returned: the metric itself, or the expression over the metrics.
-                return_data=spec.expression is None,
+        metrics: list[dict[str, Any]] = []
+        for metric in spec.metrics:
+            metric_name, statistic = metric.definition()
+            metrics.append(
+                {
+                    "Id": metric.id,
+                    "MetricStat": {
+                        "Metric": {"Namespace": namespace, "MetricName": metric_name, "Dimensions": dimensions},
+                        "Period": spec.period_seconds,
+                        "Stat": statistic,
+                    },
+                    # The alarm evaluates what is returned: the metric itself, or the expression over the metrics.
+                    "ReturnData": spec.expression is None,
+                }
             )
-            for metric in spec.metrics
-        ]
-        common: dict[str, Any] = {
-            "alarm_name": name,
-            "alarm_description": f"{spec.description} ({app.app_name}: {stack.stack_name}/{logical_id})",
-            "evaluation_periods": spec.evaluation_periods,
-            "datapoints_to_alarm": spec.datapoints_to_alarm,
-            "treat_missing_data": "notBreaching",
+        properties: dict[str, Any] = {
+            "AlarmName": name,
+            "AlarmDescription": f"{spec.description} ({app.app_name}: {stack.stack_name}/{logical_id})",
+            "EvaluationPeriods": spec.evaluation_periods,
+            "DatapointsToAlarm": spec.datapoints_to_alarm,
+            "TreatMissingData": "notBreaching",
+            "Metrics": metrics,
         }
         if spec.kind == "anomaly":
             band = f"ANOMALY_DETECTION_BAND({spec.metrics[0].id}, {spec.band_width:g})"
-            queries.append(cloudwatch.CfnAlarm.MetricDataQueryProperty(id="band", expression=band, return_data=True))
-            operator = "LessThanLowerOrGreaterThanUpperThreshold" if spec.both_sides else "GreaterThanUpperThreshold"
-            alarm = cloudwatch.CfnAlarm(
-                container,
-                f"{logical_id}{spec.name}",
-                metrics=queries,
-                threshold_metric_id="band",
-                comparison_operator=operator,
-                **common,
+            metrics.append({"Id": "band", "Expression": band, "ReturnData": True})
+            properties["ThresholdMetricId"] = "band"
+            properties["ComparisonOperator"] = (
+                "LessThanLowerOrGreaterThanUpperThreshold" if spec.both_sides else "GreaterThanUpperThreshold"
             )
         else:
             if spec.expression is not None:
-                queries.append(
-                    cloudwatch.CfnAlarm.MetricDataQueryProperty(
-                        id="result", expression=spec.expression, label=spec.name, return_data=True
-                    )
-                )
-            alarm = cloudwatch.CfnAlarm(
-                container,
-                f"{logical_id}{spec.name}",
-                metrics=queries,
-                threshold=spec.threshold,
-                comparison_operator=spec.operator,
-                **common,
-            )
-        app.result.alarms.append(alarm)
-        app.result.alarm_names.append(name)
-        app.result.billed_alarm_metrics += spec.metric_count
+                metrics.append({"Id": "result", "Expression": spec.expression, "Label": spec.name, "ReturnData": True})
+            properties["Threshold"] = spec.threshold
+            properties["ComparisonOperator"] = spec.operator
+        # A plain CfnResource with CloudFormation's own property names: one jsii call per alarm (the typed
+        # L1 marshals every nested property struct), which keeps the engine's share of synth time small.
+        alarm = cdk.CfnResource(scope, f"{logical_id}{spec.name}", type="AWS::CloudWatch::Alarm", properties=properties)
+        self._created.add(id(alarm))
+        result = app.result
+        result.alarms.append(alarm)
+        result.alarm_names.append(name)
+        result.anomaly_alarms += spec.kind == "anomaly"
+        result.billed_alarm_metrics += spec.metric_count
 
     def _composites(self, app: _App, container: Construct) -> None:
         result = app.result
@@ -493,7 +495,7 @@ class CloudWatchEngine(Construct):
                     ok_actions=[self.topic.topic_arn],
                 )
             )
-            self._depend_on_alarms(result.composites[-1], result.alarms)
+            self._depend_on_alarms(app, result.composites[-1])
             return
         part_names = []
         for index, chunk in enumerate(chunks, start=1):
@@ -505,7 +507,7 @@ class CloudWatchEngine(Construct):
                 alarm_rule=_rule(chunk),
                 alarm_description=f"{description} (part {index} of {len(chunks)})",
             )
-            self._depend_on_alarms(part, result.alarms)
+            self._depend_on_alarms(app, part)
             result.composites.append(part)
             part_names.append(part_name)
         top = cloudwatch.CfnCompositeAlarm(
@@ -522,13 +524,12 @@ class CloudWatchEngine(Construct):
         result.composites.append(top)
 
     @staticmethod
-    def _depend_on_alarms(composite: cloudwatch.CfnCompositeAlarm, alarms: Sequence[cloudwatch.CfnAlarm]) -> None:
-        # A composite rule may only name alarms that exist; those in other stacks come first through the
-        # stack dependency added in _build.
-        home = cdk.Stack.of(composite)
-        for alarm in alarms:
-            if cdk.Stack.of(alarm) is home:
-                composite.node.add_dependency(alarm)
+    def _depend_on_alarms(app: _App, composite: Construct) -> None:
+        # A composite rule may only name alarms that exist: those of the home stack come first through this
+        # dependency (on the container of its alarms), those of other stacks through the stack dependency.
+        home_alarms = app.alarm_containers.get(cdk.Stack.of(composite).node.path)
+        if home_alarms is not None:
+            composite.node.add_dependency(home_alarms)
 
     def _dashboard(self, app: _App, container: Construct) -> None:
         result = app.result
@@ -576,7 +577,7 @@ class CloudWatchEngine(Construct):
 
     def _annotate(self, app: _App, container: Construct) -> None:
         result = app.result
-        anomaly = sum(1 for alarm in result.alarms if alarm.threshold_metric_id is not None)
+        anomaly = result.anomaly_alarms
         cdk.Annotations.of(container).add_info(
             f"CloudWatch engine, application {app.app_name}: {len(result.alarms)} alarms ({anomaly} anomaly-"
             f"detection models, {len(result.alarms) - anomaly} static), {len(result.composites)} composite, "
