@@ -6,8 +6,9 @@
   only that deployment's pipeline stack (what the provisioning build runs; kept fast by importing
   only what it needs).
 
-Context of the observability samples: ``inject_latency_ms``, ``provisioned_concurrency``,
-``leak_mb_per_minute``, ``notification_emails`` (comma-separated).
+Context of the observability samples: ``observability_engines`` (comma-separated: devops-guru, cloudwatch;
+default both), ``inject_latency_ms``, ``provisioned_concurrency``, ``leak_mb_per_minute``,
+``notification_emails`` (comma-separated).
 """
 
 from __future__ import annotations
@@ -23,10 +24,17 @@ from devops_blueprints.context import ContextError, int_context, str_list_contex
 def compose_sample_stages(app: cdk.App) -> None:
     """Every sample stage with its defaults (imports here keep the deployment mode lean)."""
     from devops_blueprints.stages import EmbeddingStage, GovernanceStage, ObservabilityStage, ToolchainStage
+    from devops_blueprints.stages.observability import DEFAULT_ENGINES, validate_engines
 
+    engine_names = str_list_context(app, "observability_engines") or DEFAULT_ENGINES
+    try:
+        engines = validate_engines(engine_names)
+    except ValueError as exc:
+        raise ContextError(f"context observability_engines: {exc}") from None
     ObservabilityStage(
         app,
         "Observability",
+        engines=engines,
         injected_latency_ms=int_context(app, "inject_latency_ms", default=0, minimum=0, maximum=25_000),
         provisioned_concurrency=int_context(app, "provisioned_concurrency", default=0, minimum=0, maximum=100),
         leak_mb_per_minute=int_context(app, "leak_mb_per_minute", default=5, minimum=0, maximum=100),
