@@ -407,10 +407,13 @@ def test_saved_queries_cover_every_function_log_group(templates: dict[str, dict[
     }
     assert function_log_groups
     queries = _of_type(template, "AWS::Logs::QueryDefinition").values()
-    errors = [q for q in queries if q["Properties"]["Name"].endswith("/lambda-errors-and-timeouts")]
+    errors = [q for q in queries if _joined(q["Properties"]["Name"]).endswith("/lambda-errors-and-timeouts")]
     assert len(errors) == 1
     assert errors[0]["Properties"]["Name"].startswith(f"devops-blueprints/{SAMPLE_APPLICATIONS[name]}/")
     assert {group["Ref"] for group in errors[0]["Properties"]["LogGroupNames"]} == function_log_groups
+    # Every sample function has Lambda Insights: one performance query each.
+    insights = [q for q in queries if "/lambda-insights/" in _joined(q["Properties"]["Name"])]
+    assert len(insights) == len(_of_type(template, "AWS::Lambda::Function"))
 
 
 def test_no_saved_queries_without_function_log_groups(templates: dict[str, dict[str, Any]]) -> None:
