@@ -461,3 +461,14 @@ def test_investigations_make_every_composite_open_an_investigation() -> None:
 def test_investigations_without_the_cloudwatch_engine_is_an_error() -> None:
     with pytest.raises(ValueError, match="investigations=True needs the cloudwatch engine"):
         ObservabilityStage(new_app(), "Observability", engines=["devops-guru"], investigations=True)
+
+
+def test_the_docs_coverage_table_is_the_engines_table() -> None:
+    from tests.support.cdk import REPO_ROOT
+
+    text = (REPO_ROOT / "docs" / "observability.md").read_text()
+    section = text.split("## The CloudWatch engine", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(AWS::[A-Za-z0-9:]+)` \| `([A-Za-z0-9]+)[^`]*` \|", section, flags=re.M))
+    expected = {(resource_type, spec.name) for resource_type, cov in COVERAGE.items() for spec in cov.alarms}
+    expected.add(("AWS::SQS::Queue", DEAD_LETTER_ALARM.name))
+    assert documented == expected
