@@ -36,6 +36,13 @@ def register(subparsers: Any) -> None:
     deploy.add_argument("--resources", metavar="IDS.json", required=True)
     deploy.add_argument("--stack-name", metavar="NAME", help="stack to create or extend (default: terraform-import)")
     deploy.add_argument("--no-guru", action="store_true", help="do not add the stack to DevOps Guru's coverage")
+    deploy.add_argument(
+        "--engine",
+        choices=("devops-guru", "cloudwatch"),
+        default="devops-guru",
+        help="devops-guru (default): add the stack to DevOps Guru's coverage (ends 2027-09-30); cloudwatch: "
+        "deploy the CloudWatch engine's alarms for the imported resources as stack <NAME>-observability",
+    )
     deploy.add_argument("--s3-path", metavar="s3://BUCKET/PREFIX", help="upload a template over 51,200 bytes here")
     deploy.set_defaults(func=run_deploy)
 
@@ -124,9 +131,16 @@ def run_deploy(args: argparse.Namespace) -> int:
         check_stack_name(stack_name)
         if args.s3_path:
             parse_s3_path(args.s3_path)
+        if args.no_guru and args.engine != "devops-guru":
+            raise TfImportError("--no-guru applies to --engine devops-guru only")
         template, resources = load_inputs(args.template, args.resources)
+        companion = None
+        if args.engine == "cloudwatch":
+            from devops_blueprints.tf_import.companion import companion_template
+
+            companion, coverage = companion_template(template, stack_name)
         cfn = _client("cloudformation")
-        guru = None if args.no_guru else _client("devops-guru")
+        guru = None if args.no_guru or args.engine != "devops-guru" else _client("devops-guru")
         s3 = _client("s3") if args.s3_path else None
         result = deploy(
             cfn,
@@ -138,9 +152,19 @@ def run_deploy(args: argparse.Namespace) -> int:
             s3_path=args.s3_path,
             echo=_err,
         )
+        if companion is not None:
+            from devops_blueprints.tf_import.companion import companion_stack_name, deploy_companion, wait_for_stack
+
+            deploy_companion(cfn, companion, stack_name, wait=wait_for_stack, echo=_err)
     except TfImportError as exc:
         raise _cli_error(exc) from None
-    guru_text = "added to DevOps Guru" if result.guru_added else "DevOps Guru not changed (--no-guru)"
+    if companion is not None:
+        guru_text = (
+            f"CloudWatch engine in {companion_stack_name(stack_name)}: {len(coverage.alarms)} alarms, "
+            f"{len(coverage.composites)} composite"
+        )
+    else:
+        guru_text = "added to DevOps Guru" if result.guru_added else "DevOps Guru not changed (--no-guru)"
     print(
         f"stack {result.stack_name}: {len(result.imported)} imported, "
         f"{len(result.already_in_stack)} already there; {guru_text}"

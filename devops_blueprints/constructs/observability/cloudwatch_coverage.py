@@ -105,6 +105,9 @@ class TypeCoverage:
     namespace: str
     dimensions: DimensionReader
     alarms: tuple[AlarmSpec, ...]
+    #: The dimensions from a template's literal properties (a resource deployed in another stack, addressed
+    #: by its physical name), or None when the properties do not name it.
+    literal: Callable[[Mapping[str, Any]], Mapping[str, Any] | None] = lambda properties: None
 
 
 def _ref(resource: cdk.CfnResource) -> str:
@@ -136,6 +139,39 @@ def _event_rule_dimensions(resource: cdk.CfnResource) -> Mapping[str, str]:
     if bus is None or bus == "default":
         return {"RuleName": resource.ref}
     return {"EventBusName": bus, "RuleName": cdk.Fn.select(1, cdk.Fn.split("|", resource.ref))}
+
+
+def _named(dimension: str, prop: str) -> Callable[[Mapping[str, Any]], Mapping[str, Any] | None]:
+    def read(properties: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        value = properties.get(prop)
+        return {dimension: value} if isinstance(value, str) and value else None
+
+    return read
+
+
+def _literal_ecs_service(properties: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    cluster, service = properties.get("Cluster", "default"), properties.get("ServiceName")
+    if not isinstance(cluster, str) or not isinstance(service, str) or not service:
+        return None
+    return {"ClusterName": cluster.rsplit("/", 1)[-1], "ServiceName": service}
+
+
+def _literal_state_machine(properties: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    name = properties.get("StateMachineName")
+    if not isinstance(name, str) or not name:
+        return None
+    return {
+        "StateMachineArn": cdk.Fn.sub(
+            f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}"
+        )
+    }
+
+
+def _literal_rule(properties: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    name, bus = properties.get("Name"), properties.get("EventBusName", "default")
+    if not isinstance(name, str) or not name or not isinstance(bus, str):
+        return None
+    return {"RuleName": name} if bus == "default" else {"EventBusName": bus.rsplit("/", 1)[-1], "RuleName": name}
 
 
 def _m(metric_id: str, metric_name: str, statistic: str) -> MetricRef:
@@ -220,6 +256,7 @@ COVERAGE: dict[str, TypeCoverage] = {
                     "Duration", _cmc("m", _LAMBDA, "metric_latency_p90_in_millis"), "Duration (p90) left its usual band"
                 ),
             ),
+            literal=_named("FunctionName", "FunctionName"),
         ),
         TypeCoverage(
             "AWS::SQS::Queue",
@@ -232,6 +269,7 @@ COVERAGE: dict[str, TypeCoverage] = {
                     "Messages wait longer than usual",
                 ),
             ),
+            literal=_named("QueueName", "QueueName"),
         ),
         TypeCoverage(
             "AWS::DynamoDB::Table",
@@ -258,6 +296,7 @@ COVERAGE: dict[str, TypeCoverage] = {
                     "Write load left its usual band",
                 ),
             ),
+            literal=_named("TableName", "TableName"),
         ),
         TypeCoverage(
             "AWS::SNS::Topic",
@@ -270,6 +309,7 @@ COVERAGE: dict[str, TypeCoverage] = {
                     "Deliveries failed",
                 ),
             ),
+            literal=_named("TopicName", "TopicName"),
         ),
         TypeCoverage(
             "AWS::ApiGateway::RestApi",
@@ -279,6 +319,7 @@ COVERAGE: dict[str, TypeCoverage] = {
                 _error_rate("5xxRate", _REST, "metric5_xx_fault_count", "metric_invocation_count", 1, _5XX),
                 _drift("Latency", _cmc("m", _REST, "metric_latency_p90_in_millis"), _P90_LATENCY),
             ),
+            literal=_named("ApiName", "Name"),
         ),
         TypeCoverage(
             "AWS::ApiGatewayV2::Api",
@@ -297,6 +338,7 @@ COVERAGE: dict[str, TypeCoverage] = {
                 _drift("Cpu", _m("m", "CPUUtilization", "Average"), "CPU utilization left its usual band"),
                 _drift("Memory", _m("m", "MemoryUtilization", "Average"), "Memory utilization left its usual band"),
             ),
+            literal=_literal_ecs_service,
         ),
         TypeCoverage(
             "AWS::StepFunctions::StateMachine",
@@ -313,6 +355,7 @@ COVERAGE: dict[str, TypeCoverage] = {
                     "Execution time (p90) left its usual band",
                 ),
             ),
+            literal=_literal_state_machine,
         ),
         TypeCoverage(
             "AWS::Kinesis::Stream",
@@ -330,12 +373,14 @@ COVERAGE: dict[str, TypeCoverage] = {
                     "Writes were throttled",
                 ),
             ),
+            literal=_named("StreamName", "Name"),
         ),
         TypeCoverage(
             "AWS::Events::Rule",
             "AWS/Events",
             _event_rule_dimensions,
             (_above_zero("FailedInvocations", _m("m", "FailedInvocations", "Sum"), "Targets could not be invoked"),),
+            literal=_literal_rule,
         ),
     )
 }

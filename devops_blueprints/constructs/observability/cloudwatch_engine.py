@@ -283,6 +283,71 @@ class CloudWatchEngine(Construct):
         app.excluded.extend(construct.node.path for construct in exclude)
         cdk.Tags.of(scope).add(METRICS_TAG_KEY, app_name)
 
+    def cover_template(self, template: Mapping[str, Any], app_name: str, *, source: str) -> ApplicationCoverage:
+        """Cover the resources of a CloudFormation ``template`` deployed as another stack (``source``, e.g. the
+        stack ``tf deploy`` imports Terraform-managed resources into), from this engine's own stack.
+
+        The resources are addressed by the physical names their literal properties hold (an imported
+        resource always has them), so nothing refers across stacks. Types whose properties do not name the
+        resource (an HTTP API's generated id) are listed as uncovered. Built at once, not at synth.
+        """
+        validate_tag_values([app_name])
+        if app_name in self._apps:
+            raise ValueError(f"application {app_name!r} is already covered by {self.node.path}")
+        app = self._apps[app_name] = _App(app_name)
+        app.built = True
+        stack = cdk.Stack.of(self)
+        container = Construct(self, f"Imported-{_short(app_name, 60)}")
+        alarms = app.alarm_containers[stack.node.path] = Construct(container, "Alarms")
+        result = app.result
+        resources = template.get("Resources")
+        if not isinstance(resources, Mapping):
+            raise ValueError("template has no Resources object")
+        for logical_id, resource in resources.items():
+            resource_type = resource.get("Type") if isinstance(resource, Mapping) else None
+            properties = resource.get("Properties", {}) if isinstance(resource, Mapping) else {}
+            if not isinstance(resource_type, str) or not isinstance(properties, Mapping):
+                raise ValueError(f"template resource {logical_id!r} has no Type and Properties")
+            coverage = COVERAGE.get(resource_type)
+            if coverage is not None:
+                dimensions = coverage.literal(properties)
+                specs = self.options.alarms_for(coverage)
+                if dimensions is None:
+                    result.uncovered.setdefault(resource_type, []).append(f"{source}/{logical_id} (no name)")
+                    continue
+                dims = [{"Name": k, "Value": v} for k, v in dimensions.items()]
+                for spec in specs:
+                    self._alarm(app, source, alarms, logical_id, coverage.namespace, dims, spec)
+                if specs:
+                    result.covered[resource_type] = result.covered.get(resource_type, 0) + 1
+            elif resource_type == "AWS::Logs::LogGroup" and self.options.log_anomaly_detection:
+                name = properties.get("LogGroupName")
+                if not isinstance(name, str):
+                    result.uncovered.setdefault(resource_type, []).append(f"{source}/{logical_id} (no name)")
+                    continue
+                arn = stack.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=name,
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+                result.log_anomaly_detectors.append(
+                    logs.CfnLogAnomalyDetector(
+                        container,
+                        f"LogAnomalies{logical_id}",
+                        log_group_arn_list=[arn],
+                        evaluation_frequency="FIFTEEN_MIN",
+                        anomaly_visibility_time=21,
+                    )
+                )
+            elif not is_passive(resource_type):
+                result.uncovered.setdefault(resource_type, []).append(f"{source}/{logical_id}")
+        self._composites(app, container)
+        if self.options.dashboards and result.alarm_names:
+            self._dashboard(app, container)
+        self._annotate(app, container)
+        return result
+
     def coverage(self, app_name: str) -> ApplicationCoverage:
         """What was created for ``app_name`` (complete after synth)."""
         return self._apps[app_name].result
@@ -430,14 +495,15 @@ class CloudWatchEngine(Construct):
     def _alarm(
         self,
         app: _App,
-        stack: cdk.Stack,
+        stack: cdk.Stack | str,
         scope: Construct,
         logical_id: str,
         namespace: str,
         dimensions: list[dict[str, str]],
         spec: AlarmSpec,
     ) -> None:
-        name = _short(f"{app.app_name}-{stack.stack_name}-{logical_id}-{spec.name}", MAX_ALARM_NAME)
+        stack_name = stack if isinstance(stack, str) else stack.stack_name
+        name = _short(f"{app.app_name}-{stack_name}-{logical_id}-{spec.name}", MAX_ALARM_NAME)
         metrics: list[dict[str, Any]] = []
         for metric in spec.metrics:
             metric_name, statistic = metric.definition()
@@ -455,7 +521,7 @@ class CloudWatchEngine(Construct):
             )
         properties: dict[str, Any] = {
             "AlarmName": name,
-            "AlarmDescription": f"{spec.description} ({app.app_name}: {stack.stack_name}/{logical_id})",
+            "AlarmDescription": f"{spec.description} ({app.app_name}: {stack_name}/{logical_id})",
             "EvaluationPeriods": spec.evaluation_periods,
             "DatapointsToAlarm": spec.datapoints_to_alarm,
             "TreatMissingData": "notBreaching",
