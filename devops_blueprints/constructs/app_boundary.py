@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
 import jsii
-from constructs import IConstruct
+from constructs import Construct, IConstruct
 
 TAG_KEY_PREFIX = "devops-guru-"
 DEFAULT_TAG_KEY = "devops-guru-applications"
@@ -86,3 +87,30 @@ def tag_application(scope: IConstruct, app_name: str, *, tag_key: str = DEFAULT_
         raise ValueError('app_name must name one application, got "*"')
     cdk.Tags.of(scope).add(tag_key, app_name)
     cdk.Aspects.of(scope).add(_RawResourceTagger(tag_key, app_name))
+
+
+class AppRegistry(Construct):
+    """A hidden child of the app root that records claims (``key -> value``) across the whole app, so a
+    construct can refuse what another construct anywhere in the app already declared (one per account/region,
+    one boundary per scope). :meth:`of` returns the app's registry of that subclass, creating it once."""
+
+    REGISTRY_ID = "AppRegistry"
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.claims: dict[str, Any] = {}
+
+    @classmethod
+    def of(cls, scope: IConstruct) -> Any:
+        root = scope.node.root
+        existing = root.node.try_find_child(cls.REGISTRY_ID)
+        if isinstance(existing, cls):
+            return existing
+        return cls(root, cls.REGISTRY_ID)  # type: ignore[arg-type]
+
+
+def env_label(stack: cdk.Stack) -> str:
+    """``account/region`` of ``stack``, with placeholders for environment-agnostic stacks."""
+    account = "<any account>" if cdk.Token.is_unresolved(stack.account) else stack.account
+    region = "<any region>" if cdk.Token.is_unresolved(stack.region) else stack.region
+    return f"{account}/{region}"

@@ -22,7 +22,12 @@ from typing import Protocol, runtime_checkable
 import aws_cdk as cdk
 from constructs import Construct, IConstruct
 
-from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY, tag_application, validate_tag_key
+from devops_blueprints.constructs.app_boundary import (
+    DEFAULT_TAG_KEY,
+    AppRegistry,
+    tag_application,
+    validate_tag_key,
+)
 
 #: The date Amazon DevOps Guru support ends.
 DEVOPS_GURU_END_OF_SUPPORT = "2027-09-30"
@@ -43,18 +48,11 @@ class BoundaryConflictError(ValueError):
     """A scope claimed by two boundaries, or by two applications."""
 
 
-class _Registry(Construct):
-    def __init__(self, scope: Construct, construct_id: str) -> None:
-        super().__init__(scope, construct_id)
-        self.claims: dict[str, tuple[str, str]] = {}
+class _Registry(AppRegistry):
+    """Which boundary and application each included scope belongs to."""
 
-    @staticmethod
-    def of(scope: IConstruct) -> _Registry:
-        root = scope.node.root
-        existing = root.node.try_find_child(_REGISTRY_ID)
-        if isinstance(existing, _Registry):
-            return existing
-        return _Registry(root, _REGISTRY_ID)  # type: ignore[arg-type]
+    REGISTRY_ID = _REGISTRY_ID
+    claims: dict[str, tuple[str, str]]
 
     def claim(self, boundary: Construct, scope: IConstruct, app_name: str) -> None:
         path = scope.node.path

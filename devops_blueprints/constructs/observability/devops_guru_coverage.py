@@ -19,6 +19,8 @@ from constructs import Construct, IConstruct
 
 from devops_blueprints.constructs.app_boundary import (
     DEFAULT_TAG_KEY,
+    AppRegistry,
+    env_label,
     tag_application,
     validate_tag_key,
     validate_tag_values,
@@ -34,29 +36,14 @@ class CoverageConflictError(ValueError):
     """Two kinds of DevOps Guru coverage (or two tag collections) in the same account/region."""
 
 
-def _env_label(stack: cdk.Stack) -> str:
-    account = "<any account>" if cdk.Token.is_unresolved(stack.account) else stack.account
-    region = "<any region>" if cdk.Token.is_unresolved(stack.region) else stack.region
-    return f"{account}/{region}"
-
-
-class _CoverageRegistry(Construct):
+class _CoverageRegistry(AppRegistry):
     """Hidden child of the app root: which coverage each account/region already declares."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
-        super().__init__(scope, construct_id)
-        self.claims: dict[str, tuple[CoverageKind, str, str]] = {}
-
-    @staticmethod
-    def of(scope: IConstruct) -> _CoverageRegistry:
-        root = scope.node.root
-        existing = root.node.try_find_child(_REGISTRY_ID)
-        if isinstance(existing, _CoverageRegistry):
-            return existing
-        return _CoverageRegistry(root, _REGISTRY_ID)  # type: ignore[arg-type]
+    REGISTRY_ID = _REGISTRY_ID
+    claims: dict[str, tuple[CoverageKind, str, str]]
 
     def claim(self, scope: Construct, kind: CoverageKind, detail: str) -> None:
-        env = _env_label(cdk.Stack.of(scope))
+        env = env_label(cdk.Stack.of(scope))
         previous = self.claims.get(env)
         if previous is not None:
             prev_kind, prev_detail, prev_path = previous

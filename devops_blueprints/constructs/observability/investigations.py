@@ -31,7 +31,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY
+from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY, AppRegistry, env_label
 from devops_blueprints.constructs.observability._service_role import service_role
 
 # AWS::AIOps::InvestigationGroup (resource schema): Name 1-512 characters of ``[-_A-Za-z0-9[](){}.: ]``,
@@ -50,23 +50,16 @@ _DATA_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
 _REGISTRY_ID = "InvestigationGroupRegistry"
 
 
-class _GroupRegistry(Construct):
+class _GroupRegistry(AppRegistry):
     """Hidden child of the app root: the investigation group each account/region already has."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
-        super().__init__(scope, construct_id)
-        self.claims: dict[str, str] = {}
+    REGISTRY_ID = _REGISTRY_ID
+    claims: dict[str, str]
 
     @staticmethod
     def claim(group: Construct) -> None:
-        root = group.node.root
-        registry = root.node.try_find_child(_REGISTRY_ID)
-        if not isinstance(registry, _GroupRegistry):
-            registry = _GroupRegistry(root, _REGISTRY_ID)  # type: ignore[arg-type]
-        stack = cdk.Stack.of(group)
-        account = "<any account>" if cdk.Token.is_unresolved(stack.account) else stack.account
-        region = "<any region>" if cdk.Token.is_unresolved(stack.region) else stack.region
-        env = f"{account}/{region}"
+        registry = _GroupRegistry.of(group)
+        env = env_label(cdk.Stack.of(group))
         previous = registry.claims.get(env)
         if previous is not None:
             raise ValueError(
