@@ -472,3 +472,39 @@ def test_the_docs_coverage_table_is_the_engines_table() -> None:
     expected = {(resource_type, spec.name) for resource_type, cov in COVERAGE.items() for spec in cov.alarms}
     expected.add(("AWS::SQS::Queue", DEAD_LETTER_ALARM.name))
     assert documented == expected
+
+
+def test_metric_definitions_come_from_cdk_monitoring_constructs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from devops_blueprints.constructs.observability.monitoring_metrics import metric_definition
+
+    specs = [spec for cov in COVERAGE.values() for spec in cov.alarms] + [DEAD_LETTER_ALARM]
+    from_library = [metric for spec in specs for metric in spec.metrics if metric.monitoring is not None]
+    assert len(from_library) >= 15
+    for metric in from_library:
+        assert metric.definition() == metric_definition(*metric.monitoring)  # type: ignore[misc]
+    assert metric_definition("LambdaFunctionMetricFactory", "metric_fault_count") == ("Errors", "Sum")
+    # A gap-filling expression over one metric gives that metric.
+    assert metric_definition("DynamoTableMetricFactory", "metric_throttled_read_request_count") == (
+        "ReadThrottleEvents",
+        "Sum",
+    )
+    # An expression over two metrics has no one metric to take: a clear error, not a wrong alarm.
+    from aws_cdk import aws_cloudwatch as cloudwatch
+
+    from devops_blueprints.constructs.observability import monitoring_metrics
+
+    two = cloudwatch.MathExpression(
+        expression="a + b",
+        using_metrics={
+            "a": cloudwatch.Metric(namespace="N", metric_name="A"),
+            "b": cloudwatch.Metric(namespace="N", metric_name="B"),
+        },
+    )
+
+    class Factory:
+        def metric_sum(self) -> cloudwatch.MathExpression:
+            return two
+
+    monkeypatch.setattr(monitoring_metrics, "_factory", lambda name: Factory())
+    with pytest.raises(TypeError, match="is not a plain metric"):
+        monitoring_metrics.metric_definition.__wrapped__("Fake", "metric_sum")

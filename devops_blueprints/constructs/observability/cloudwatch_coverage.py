@@ -224,7 +224,7 @@ _P90_LATENCY = "Latency (p90) left its usual band"
 
 #: The engine's coverage, by CloudFormation type. Metric names and statistics come from cdk-monitoring-
 #: constructs' metric factories (``_cmc``) where it has them; written by hand (``_m``): ECS service CPU and
-#: memory, EventBridge FailedInvocations. Metric pages:
+#: memory, EventBridge FailedInvocations (the library has no factory method for them). Metric pages:
 #: Lambda https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
 #: SQS https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
 #: DynamoDB https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html
@@ -291,8 +291,7 @@ COVERAGE: dict[str, TypeCoverage] = {
                 ),
                 _drift(
                     "ConsumedWrites",
-                    # the library gives a per-second rate expression here, not the metric
-                    _m("m", "ConsumedWriteCapacityUnits", "Sum"),
+                    _cmc("m", _DYNAMODB, "metric_consumed_write_capacity_units"),
                     "Write load left its usual band",
                 ),
             ),
@@ -457,9 +456,3 @@ PASSIVE_TYPES: frozenset[str] = frozenset(
 def is_passive(resource_type: str) -> bool:
     """A type with nothing of its own to watch (checked after :data:`COVERAGE`)."""
     return resource_type in PASSIVE_TYPES or resource_type.startswith(PASSIVE_TYPE_PREFIXES)
-
-
-def monitoring_constructs_methods() -> frozenset[tuple[str, str]]:
-    """Every cdk-monitoring-constructs ``(factory, method)`` the table takes a metric from."""
-    specs = [spec for coverage in COVERAGE.values() for spec in coverage.alarms] + [DEAD_LETTER_ALARM]
-    return frozenset(metric.monitoring for spec in specs for metric in spec.metrics if metric.monitoring is not None)

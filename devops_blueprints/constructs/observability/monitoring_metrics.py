@@ -81,39 +81,42 @@ _FACTORIES: dict[str, Callable[[Any], dict[str, Any]]] = {
 @functools.cache
 def metric_definition(factory: str, method: str) -> tuple[str, str]:
     """``(metric name, statistic)`` of ``<factory>.<method>()`` in cdk-monitoring-constructs."""
-    return _definitions()[(factory, method)]
+    metric = getattr(_factory(factory), method)()
+    using = getattr(metric, "using_metrics", None)
+    if using is not None and len(using) == 1:
+        # An expression over one metric (FILL(readThrottles, 0), a per-second rate): the alarm takes the metric.
+        metric = next(iter(using.values()))
+    name, statistic = getattr(metric, "metric_name", None), getattr(metric, "statistic", None)
+    if not isinstance(name, str) or not isinstance(statistic, str):
+        raise TypeError(f"cdk-monitoring-constructs {factory}.{method}() is not a plain metric: {metric!r}")
+    return name, statistic
 
 
 @functools.cache
-def _definitions() -> dict[tuple[str, str], tuple[str, str]]:
-    from devops_blueprints.constructs.observability.cloudwatch_coverage import monitoring_constructs_methods
+def _factory(name: str) -> Any:
+    """One metric factory of the library, about a stand-in resource in a detached app."""
+    import cdk_monitoring_constructs as monitoring
 
-    return _ask(monitoring_constructs_methods())
+    stack = _stand_ins()
+    return getattr(monitoring, name)(_metric_factory(), **_FACTORIES[name](_stack_in(stack, f"StandIn{name}")))
 
 
-def _ask(wanted: frozenset[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
+@functools.cache
+def _stand_ins() -> Any:
+    import aws_cdk as cdk
+
+    return cdk.App()
+
+
+@functools.cache
+def _metric_factory() -> Any:
     import aws_cdk as cdk
     import cdk_monitoring_constructs as monitoring
 
-    stand_ins = cdk.App()
-    stack = cdk.Stack(stand_ins, "StandIns")
-    metric_factory = monitoring.MetricFactory(stack)
-    factories: dict[str, Any] = {}
-    definitions = {}
-    for factory_name, method in sorted(wanted):
-        factory = factories.get(factory_name)
-        if factory is None:
-            scope = cdk.Stack(stand_ins, f"StandIn{factory_name}")
-            factory = factories[factory_name] = getattr(monitoring, factory_name)(
-                metric_factory, **_FACTORIES[factory_name](scope)
-            )
-        metric = getattr(factory, method)()
-        using = getattr(metric, "using_metrics", None)
-        if using is not None and len(using) == 1:
-            # A gap-filling expression over one metric (e.g. FILL(readThrottles, 0)): the metric is inside.
-            metric = next(iter(using.values()))
-        name, statistic = getattr(metric, "metric_name", None), getattr(metric, "statistic", None)
-        if not isinstance(name, str) or not isinstance(statistic, str):
-            raise TypeError(f"cdk-monitoring-constructs {factory_name}.{method}() is not a plain metric: {metric!r}")
-        definitions[(factory_name, method)] = (name, statistic)
-    return definitions
+    return monitoring.MetricFactory(cdk.Stack(_stand_ins(), "StandIns"))
+
+
+def _stack_in(app: Any, construct_id: str) -> Any:
+    import aws_cdk as cdk
+
+    return cdk.Stack(app, construct_id)
