@@ -126,6 +126,7 @@ def test_list_shows_status_in_a_table(table: Any, capsys: pytest.CaptureFixture[
         "STATUS",
         "UPDATED_AT",
         "STATUS_REASON",
+        "PROBLEMS",
     ]
     assert lines[1].split() == [
         "canary",
@@ -137,8 +138,9 @@ def test_list_shows_status_in_a_table(table: Any, capsys: pytest.CaptureFixture[
         "ACTIVE",
         "2026-01-01T00:00:00Z",
         "-",
+        "-",
     ]
-    assert lines[2].split() == ["acme", "silo", "111111111111", "eu-west-1", "-", "2", "-", "-", "-"]
+    assert lines[2].split() == ["acme", "silo", "111111111111", "eu-west-1", "-", "2", "-", "-", "-", "-"]
     assert lines[3] == "2 deployment(s): 1 ACTIVE, 1 NEW"
 
 
@@ -204,3 +206,222 @@ def test_unreachable_endpoint_is_one_clear_error(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith("devops-blueprints: error: DeleteItem on table 'deployments' failed: Could not connect")
+
+
+# -- hostile input (issue 11) -------------------------------------------------------------------------------
+
+ERROR = "devops-blueprints: error: "
+VALID = ["--id", "acme", "--type", "silo", "--account", "111111111111", "--region", "eu-west-1"]
+COMMANDS = {
+    "add": ["deployments", "add", "--table", TABLE, *VALID],
+    "list": ["deployments", "list", "--table", TABLE],
+    "remove": ["deployments", "remove", "--table", TABLE, "--id", "acme"],
+}
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(ERROR)
+    assert "Traceback" not in captured.err
+    return lines[0].removeprefix(ERROR)
+
+
+@pytest.mark.parametrize(
+    ("wave", "shown"),
+    [
+        ("1" * 39, "1" * 39),
+        ("9" * 39, "9" * 39),
+        ("1" + "0" * 38, "1" + "0" * 38),
+        ("7" * 5000, "7" * 77 + "..."),  # past int()'s 4,300-digit limit
+    ],
+    ids=["39-ones", "39-nines", "1e38", "5000-digits"],
+)
+def test_add_refuses_a_wave_of_more_than_38_digits(
+    table: Any, capsys: pytest.CaptureFixture[str], wave: str, shown: str
+) -> None:
+    code = main([*COMMANDS["add"], "--wave", wave])
+
+    assert code == 2
+    assert one_error_line(capsys) == (
+        f"invalid deployment: wave must be a whole number of at most 38 digits (a DynamoDB number), got {shown}"
+    )
+    assert items(table) == []
+
+
+def test_add_accepts_the_largest_38_digit_wave_and_leading_zeros(table: Any) -> None:
+    assert main([*COMMANDS["add"], "--wave", "9" * 38]) == 0
+    assert main([*COMMANDS["add"][:5], "other", *COMMANDS["add"][6:], "--wave", "0" * 50 + "3"]) == 0
+
+    assert [item["wave"] for item in items(table)] == [{"N": "9" * 38}, {"N": "3"}]
+
+
+def put_raw(table: Any, **attributes: dict[str, Any]) -> None:
+    table.put_item(TableName=TABLE, Item=attributes)
+
+
+def list_output(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    assert main(COMMANDS["list"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    return captured.out.splitlines()
+
+
+GOOD = {
+    "type": {"S": "silo"},
+    "account": {"S": "111111111111"},
+    "region": {"S": "eu-west-1"},
+}
+
+
+def test_list_shows_an_item_with_binary_attributes(table: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    put_raw(table, id={"S": "acme"}, **GOOD, status={"B": b"\x00\x1b["}, build_id={"BS": [b"a", b"bc"]})
+
+    lines = list_output(capsys)
+
+    assert len(lines) == 3
+    assert "<binary, 3 bytes>" in lines[1]
+    assert "{<binary, 1 bytes>, <binary, 2 bytes>}" in lines[1]
+    assert (
+        "status must be one of PROVISIONING, ACTIVE, FAILED, DEPROVISIONING, got binary <binary, 3 bytes>" in (lines[1])
+    )
+    assert "build_id must be a string, got set" in lines[1]
+    assert lines[2] == "1 deployment(s): 1 <binary, 3 bytes>; 1 malformed (see PROBLEMS)"
+
+
+def test_list_escapes_control_characters_in_every_value(table: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_row = "x\nevil  silo  999999999999  us-east-1  -  0  ACTIVE  -  -  -"
+    put_raw(
+        table,
+        id={"S": fake_row},
+        type={"S": "silo\r"},
+        account={"S": "\x1b[2J\x1b[H"},
+        region={"S": "eu-west-1\u202e"},
+        tier={"S": "a\\nb"},
+        status={"S": "ACTIVE"},
+        status_reason={"S": "line one\nline two\x07\x9b31m"},
+        updated_at={"SS": ["\x1b]0;title\x07"]},
+    )
+
+    lines = list_output(capsys)
+
+    assert len(lines) == 3  # header, the one item, the summary: no value fakes a row
+    assert all(line.isprintable() for line in lines)  # no control, format (bidi) or separator characters
+    row = lines[1]
+    assert row.startswith("x\\nevil  silo  999999999999")
+    for escaped in ("silo\\r", "\\x1b[2J\\x1b[H", "eu-west-1\\u202e", "a\\\\nb", "{\\x1b]0;title\\x07}"):
+        assert escaped in row
+    assert "line one\\nline two\\x07\\x9b31m" in row
+    assert row[lines[0].index("PROBLEMS") :] == (
+        f"id must be a string matching ^[a-z][a-z0-9-]{{0,30}}$, got string {repr(fake_row)[:37]}...; "
+        "type must be 'silo' or 'pool', got string 'silo\\r'; "
+        "account must be a string of 12 digits, got string '\\x1b[2J\\x1b[H'; "
+        "region must be a real AWS region such as 'eu-west-1', got string 'eu-west-1\\u202e'; "
+        "updated_at must be a string, got set {\\x1b]0;title\\x07}"
+    )
+
+
+def test_list_flags_malformed_items_with_what_is_wrong(table: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    put_raw(table, id={"S": "good"}, **GOOD, wave={"N": "0"})
+    put_raw(table, id={"S": "numeric"}, **{**GOOD, "account": {"N": "111111111111"}})
+    put_raw(table, id={"S": "listwave"}, **GOOD, wave={"L": [{"N": "1"}]})
+    put_raw(table, id={"S": "bare"})
+    put_raw(table, id={"S": "toobig"}, **GOOD, wave={"N": "1" * 38 + "0"})
+
+    lines = list_output(capsys)
+
+    rows = {line.split()[0]: line for line in lines[1:-1]}
+    assert list(rows) == ["good", "bare", "listwave", "numeric", "toobig"]  # by wave (malformed: default), then id
+    problems = {name: row[lines[0].index("PROBLEMS") :] for name, row in rows.items()}
+    # moto stores 39 digits (DynamoDB refuses them) and boto3 cannot read them back: shown raw and flagged
+    assert problems.pop("toobig").startswith(
+        "wave must be a whole number >= 0 (0 is the canary wave), got unreadable value <unreadable {'N': '1111"
+    )
+    assert problems == {
+        "good": "-",
+        "bare": "type missing; account missing; region missing",
+        "listwave": "wave must be a whole number >= 0 (0 is the canary wave), got list [1]",
+        "numeric": "account must be a string of 12 digits, got number 111111111111",
+    }
+    assert lines[-1] == "5 deployment(s): 5 NEW; 4 malformed (see PROBLEMS)"
+
+
+BAD_ENDPOINTS = [
+    "not a url",
+    "http://[::1",
+    "ftp://example.com",
+    "http://127.0.0.1:99999",
+    "http://",
+    "http://exa mple",
+]
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("endpoint", BAD_ENDPOINTS)
+def test_a_malformed_endpoint_url_is_one_error_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str, endpoint: str
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+
+    assert main(COMMANDS[command]) == 2
+
+    line = one_error_line(capsys)
+    assert line.startswith(f"AWS endpoint URL {endpoint!r} (AWS_ENDPOINT_URL, ")
+    assert "is invalid: " in line
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("name", ["", "ab", "a b", "t\nx", "x" * 256, "arn:aws:dynamodb:us-east-1:1:table/t"])
+def test_a_bad_table_name_is_one_error_line(
+    table: Any, capsys: pytest.CaptureFixture[str], command: str, name: str
+) -> None:
+    args = list(COMMANDS[command])
+    args[args.index("--table") + 1] = name
+
+    assert main(args) == 2
+
+    assert one_error_line(capsys) == (
+        f"--table must be a DynamoDB table name (3-255 letters, digits, '_', '-' or '.') or a table ARN, got {name!r}"
+    )
+    assert items(table) == []
+
+
+def test_a_table_arn_is_accepted(table: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}"
+    assert main(["deployments", "add", "--table", arn, *VALID]) == 0
+    assert [item["id"] for item in items(table)] == [{"S": "acme"}]
+
+
+def test_remove_escapes_the_id_it_prints(table: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    put_raw(table, id={"S": "a\x1b[2Jb"})
+
+    assert main(["deployments", "remove", "--table", TABLE, "--id", "a\x1b[2Jb"]) == 0
+
+    assert capsys.readouterr().out == "removed deployment a\\x1b[2Jb; deprovisioning starts from the table stream\n"
+    assert items(table) == []
+
+
+def test_remove_of_an_id_that_is_not_utf8_is_one_error_line(table: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    put_raw(table, id={"S": "acme"})
+    bad = b"ac\xffme".decode("utf-8", "surrogateescape")  # what Python makes of such bytes in argv
+
+    assert main(["deployments", "remove", "--table", TABLE, "--id", bad]) == 2
+
+    assert one_error_line(capsys) == f"--id must be UTF-8 text, got {bad!r}"
+    assert len(items(table)) == 1
+
+
+def test_an_aws_error_message_with_line_breaks_is_one_line(
+    table: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "bad\nthing\x1b[2J"}}, "PutItem")
+
+    monkeypatch.setattr(deployments_cli, "_dynamodb", lambda table: type("C", (), {"put_item": staticmethod(refuse)}))
+
+    assert main(COMMANDS["add"]) == 2
+
+    assert one_error_line(capsys) == "PutItem on table 'deployments' failed: ValidationException: bad; thing\\x1b[2J"
