@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -425,3 +426,126 @@ def test_an_aws_error_message_with_line_breaks_is_one_line(
     assert main(COMMANDS["add"]) == 2
 
     assert one_error_line(capsys) == "PutItem on table 'deployments' failed: ValidationException: bad; thing\\x1b[2J"
+
+
+# -- fuzz: deployment records ----------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, event, given, seed, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ANY_TEXT = st.text(st.characters(), max_size=40)  # any code point: control, bidi, surrogates, NUL
+_FIELDS: dict[str, st.SearchStrategy[str]] = {
+    "id": st.one_of(
+        st.from_regex(r"[a-z][a-z0-9-]{0,30}", fullmatch=True), st.sampled_from(["acme", "A", ""]), _ANY_TEXT
+    ),
+    "type": st.one_of(st.sampled_from(["silo", "pool", "Silo", "shared", ""]), _ANY_TEXT),
+    "account": st.one_of(
+        st.from_regex(r"[0-9]{12}", fullmatch=True), st.from_regex(r"[0-9]{0,20}", fullmatch=True), _ANY_TEXT
+    ),
+    "region": st.one_of(st.sampled_from(["eu-west-1", "us-east-1", "cn-north-1", "moon-1", "EU-WEST-1"]), _ANY_TEXT),
+}
+_TIER = st.one_of(st.none(), st.sampled_from(["gold", "", "x" * 64, "x" * 65, "a\nb"]), _ANY_TEXT)
+_WAVE = st.one_of(
+    st.none(),
+    st.integers(-(10**40), 10**40).map(str),
+    st.integers(30, 45).map(lambda n: "9" * n),
+    st.sampled_from(["0", "+3", " 4 ", "1.5", "1e3", "0x10", "", "0" * 60 + "7", "8" * 5000]),
+    _ANY_TEXT,
+)
+_VALID = {
+    "id": st.sampled_from(["acme", "beta", "c0-1"]),
+    "type": st.sampled_from(["silo", "pool"]),
+    "account": st.from_regex(r"[0-9]{12}", fullmatch=True),
+    "region": st.sampled_from(["eu-west-1", "us-east-1", "cn-north-1", "us-gov-west-1"]),
+}
+
+
+@st.composite
+def deployment_record(draw: st.DrawFn) -> dict[str, str | None]:
+    """A valid record with at most one field replaced by something hostile (half of them), or anything at all."""
+    if draw(st.booleans()):
+        return draw(st.fixed_dictionaries(_FIELDS, optional={"tier": _TIER, "wave": _WAVE}))
+    record: dict[str, str | None] = draw(st.fixed_dictionaries(_VALID))
+    record["tier"] = draw(st.one_of(st.none(), st.just("gold")))
+    record["wave"] = draw(st.one_of(st.none(), st.integers(0, 10**38 - 1).map(str)))
+    field = draw(st.sampled_from([None, *_FIELDS, "tier", "wave"]))
+    if field is not None:
+        record[field] = draw({**_FIELDS, "tier": _TIER, "wave": _WAVE}[field])
+    return record
+
+
+_RECORD = deployment_record()
+
+
+def expected_record(record: dict[str, str | None]) -> dict[str, Any] | None:
+    """The item `add` must write for these arguments (the documented rules, written out again), else None."""
+    from botocore.loaders import create_loader
+
+    partitions = create_loader().load_data("endpoints")["partitions"]
+    regions = {region for partition in partitions for region in partition["regions"]}
+    tier, wave = record.get("tier"), record.get("wave")
+    wave_text = None if wave is None else wave.strip()
+    valid = (
+        re.fullmatch(r"[a-z][a-z0-9-]{0,30}", record["id"] or "") is not None
+        and record["type"] in ("silo", "pool")
+        and re.fullmatch(r"[0-9]{12}", record["account"] or "") is not None
+        and record["region"] in regions
+        and (tier is None or (0 < len(tier) <= 64 and tier.isprintable()))
+        and (
+            wave_text is None
+            or (re.fullmatch(r"\+?[0-9]+", wave_text) is not None and len(wave_text.lstrip("+").lstrip("0")) <= 38)
+        )
+    )
+    if not valid:
+        return None
+    item: dict[str, Any] = {name: {"S": record[name]} for name in ("id", "type", "account", "region")}
+    if tier is not None:
+        item["tier"] = {"S": tier}
+    if wave_text is not None:
+        item["wave"] = {"N": str(int(wave_text))}
+    return item
+
+
+_fuzz_tables = iter(range(10**6))
+
+
+@seed(20261202)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(records=st.lists(_RECORD, min_size=1, max_size=4))
+def test_fuzz_add_never_tracebacks_and_writes_exactly_the_valid_records(
+    aws: str, capsys: pytest.CaptureFixture[str], records: list[dict[str, str | None]]
+) -> None:
+    import boto3
+
+    dynamodb = boto3.client("dynamodb")
+    name = f"fuzz-{next(_fuzz_tables)}"
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    expected: dict[str, dict[str, Any]] = {}
+    for record in records:
+        args = ["deployments", "add", f"--table={name}"]
+        args += [f"--{field}={value}" for field, value in record.items() if value is not None]
+        capsys.readouterr()
+
+        code = main(args)
+
+        captured = capsys.readouterr()
+        item = expected_record(record)
+        event("valid record" if item is not None else "invalid record")
+        if item is not None and item["id"]["S"] not in expected:
+            assert (code, captured.err) == (0, ""), args
+            assert captured.out.startswith(f"added deployment {item['id']['S']} (")
+            expected[item["id"]["S"]] = item
+        else:  # invalid, or a second record with an existing id: refused with one line, nothing written
+            assert code == 2, args
+            assert captured.out == ""
+            lines = captured.err.splitlines()
+            assert len(lines) == 1 and lines[0].startswith("devops-blueprints: error: "), captured.err
+            assert lines[0].isprintable()
+    stored = dynamodb.scan(TableName=name, ConsistentRead=True)["Items"]
+    assert sorted(stored, key=lambda i: i["id"]["S"]) == [expected[key] for key in sorted(expected)]
+    dynamodb.delete_table(TableName=name)
