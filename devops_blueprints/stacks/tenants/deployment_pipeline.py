@@ -30,7 +30,7 @@ from constructs import Construct
 
 from devops_blueprints.assets import load_lambda_module
 from devops_blueprints.constructs.app_boundary import tag_application
-from devops_blueprints.context import ContextError
+from devops_blueprints.context import ContextError, check_account, check_region, str_context
 from devops_blueprints.stacks.tenants._cdk_pipelines import (
     acknowledge_pipeline_findings,
     prefer_sub_in_action_role_arns,
@@ -39,6 +39,7 @@ from devops_blueprints.stacks.tenants._cdk_pipelines import (
 __all__ = [
     "CONTEXT_KEYS",
     "PLACEHOLDER_CONNECTION_ARN",
+    "TOOLCHAIN_SOURCE_KEYS",
     "ComponentStage",
     "DeploymentContext",
     "DeploymentContextError",
@@ -50,6 +51,13 @@ __all__ = [
 
 #: The four context keys of the deployment synth mode (all or none).
 CONTEXT_KEYS = ("deployment_id", "deployment_type", "component_account", "component_region")
+#: The context keys of the toolchain source (see :func:`source_from_context`).
+TOOLCHAIN_SOURCE_KEYS = (
+    "toolchain_branch",
+    "toolchain_codecommit_repository",
+    "toolchain_connection_arn",
+    "toolchain_repository",
+)
 #: Sample default of ``toolchain_connection_arn``; replace it with your CodeConnections connection.
 PLACEHOLDER_CONNECTION_ARN = (
     "arn:aws:codeconnections:us-east-1:111111111111:connection/00000000-0000-4000-8000-000000000000"
@@ -183,7 +191,10 @@ def source_from_context(scope: Construct, *, trigger: bool) -> pipelines.CodePip
     """The toolchain source from context: ``toolchain_codecommit_repository`` (an existing repository's
     name) or ``toolchain_connection_arn`` + ``toolchain_repository``; ``toolchain_branch``. Default: the
     placeholder connection (a warning says to replace it)."""
-    ctx = scope.node.try_get_context
+
+    def ctx(key: str) -> str | None:  # strings only: a list or number would reach jsii as a traceback
+        return str_context(scope, key)
+
     branch = ctx("toolchain_branch") or DEFAULT_BRANCH
     code_commit_name = ctx("toolchain_codecommit_repository")
     connection_arn = ctx("toolchain_connection_arn")
@@ -332,13 +343,20 @@ def toolchain_env(scope: Construct) -> tuple[cdk.Environment, list[str]]:
     ``toolchain_account``/``toolchain_region`` context of cdk.json; also which keys fell back to cdk.json."""
     values: dict[str, str | None] = {}
     from_sample: list[str] = []
+    checks = {"account": check_account, "region": check_region}
     for key, variable in (("account", "CDK_DEFAULT_ACCOUNT"), ("region", "CDK_DEFAULT_REGION")):
-        value = scope.node.try_get_context(key) or os.environ.get(variable)
-        if not value:
-            value = scope.node.try_get_context(SAMPLE_TOOLCHAIN_KEYS[key])
-            if value:
+        value, source = scope.node.try_get_context(key), f"context {key}"
+        if value in (None, ""):
+            value, source = os.environ.get(variable), f"environment variable {variable}"
+        if value in (None, ""):
+            value, source = (
+                scope.node.try_get_context(SAMPLE_TOOLCHAIN_KEYS[key]),
+                f"context {SAMPLE_TOOLCHAIN_KEYS[key]}",
+            )
+            if value not in (None, ""):
                 from_sample.append(SAMPLE_TOOLCHAIN_KEYS[key])
-        values[key] = value
+        # One line naming the key, instead of CloudFormation's or jsii's many for a bad account/region.
+        values[key] = None if value in (None, "") else checks[key](value, source)
     return cdk.Environment(account=values["account"], region=values["region"]), from_sample
 
 
