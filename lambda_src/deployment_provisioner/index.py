@@ -342,8 +342,10 @@ def process_batch(event: dict[str, Any], provisioner: Provisioner, context: Any 
 
     A record that raises is reported by its sequence number (Lambda retries it, then the DLQ gets it). A record
     without one (not an object, no ``dynamodb`` object, no string ``SequenceNumber``: never a real stream
-    record) cannot be named in ``batchItemFailures`` - an unknown identifier fails the whole batch - so it is
-    logged at ERROR with an excerpt and skipped, and the rest of the batch goes on.
+    record) cannot be named in ``batchItemFailures`` - a null, empty or unknown itemIdentifier makes Lambda treat
+    the whole batch as failed (https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html,
+    "Success and failure conditions") - so it is logged at ERROR with an excerpt and skipped, and the rest of
+    the batch goes on.
     """
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
