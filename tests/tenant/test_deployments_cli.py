@@ -358,12 +358,13 @@ BAD_ENDPOINTS = [
 ]
 
 
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"])
 @pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize("endpoint", BAD_ENDPOINTS)
 def test_a_malformed_endpoint_url_is_one_error_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str, endpoint: str
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str, endpoint: str, variable: str
 ) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv(variable, endpoint)
 
     assert main(COMMANDS[command]) == 2
 
