@@ -22,7 +22,6 @@ from devops_blueprints.context import (
     email_list_context,
     environment_context,
     int_context,
-    str_context,
 )
 
 
@@ -53,14 +52,13 @@ def main() -> None:
     app = cdk.App()
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     # Deployment synth mode (the four deployment_* / component_* keys): only that deployment's pipeline stack.
-    from devops_blueprints.stacks.tenants.deployment_pipeline import TOOLCHAIN_SOURCE_KEYS, add_deployment_pipeline
+    from devops_blueprints.stacks.tenants.deployment_pipeline import add_deployment_pipeline, check_source_context
 
     try:
         # Values of both modes are checked before anything is constructed (stages create their folders in the
         # cloud assembly when they are built): an error leaves nothing behind.
         environment_context(app)
-        for key in TOOLCHAIN_SOURCE_KEYS:
-            str_context(app, key)
+        check_source_context(app)
         if add_deployment_pipeline(app) is None:
             compose_sample_stages(app)
     except ContextError as exc:

@@ -106,6 +106,28 @@ HOSTILE_CONTEXT = [
         {"toolchain_repository": "a/b\n"},
         "error: context toolchain_repository must be a non-empty printable string, got 'a/b\\n'",
     ),
+    (
+        {"toolchain_connection_arn": "bogus"},
+        "error: context: toolchain source: connection_arn must be a CodeConnections connection ARN "
+        "(arn:<partition>:codeconnections:<region>:<account>:connection/<id>), got 'bogus'",
+    ),
+    (
+        {"toolchain_repository": "noslash"},
+        "error: context: toolchain source: repository must be 'owner/name', got 'noslash'",
+    ),
+    (
+        {
+            "toolchain_connection_arn": "arn:aws:codeconnections:us-east-1:111111111111:connection/x",
+            "toolchain_codecommit_repository": "r",
+        },
+        "error: context: set toolchain_connection_arn ('arn:aws:codeconnections:us-east-1:111111111111:connection/x') "
+        "or toolchain_codecommit_repository ('r'), not both",
+    ),
+    (
+        {"organization_root_id": ["r-ab12"]},
+        "error: context organization_root_id must be an organization root id like r-ab12 "
+        "(r- then 4-32 lower-case letters or digits), got ['r-ab12']",
+    ),
     # deployment mode: one line instead of CloudFormation's validation errors or a jsii traceback
     ({**DEPLOYMENT, "account": "abc"}, f"error: context account {ACCOUNT} 'abc'"),
     ({**DEPLOYMENT, "account": [1]}, f"error: context account {ACCOUNT} [1]"),

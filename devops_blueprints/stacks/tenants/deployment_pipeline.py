@@ -39,7 +39,6 @@ from devops_blueprints.stacks.tenants._cdk_pipelines import (
 __all__ = [
     "CONTEXT_KEYS",
     "PLACEHOLDER_CONNECTION_ARN",
-    "TOOLCHAIN_SOURCE_KEYS",
     "ComponentStage",
     "DeploymentContext",
     "DeploymentContextError",
@@ -51,13 +50,6 @@ __all__ = [
 
 #: The four context keys of the deployment synth mode (all or none).
 CONTEXT_KEYS = ("deployment_id", "deployment_type", "component_account", "component_region")
-#: The context keys of the toolchain source (see :func:`source_from_context`).
-TOOLCHAIN_SOURCE_KEYS = (
-    "toolchain_branch",
-    "toolchain_codecommit_repository",
-    "toolchain_connection_arn",
-    "toolchain_repository",
-)
 #: Sample default of ``toolchain_connection_arn``; replace it with your CodeConnections connection.
 PLACEHOLDER_CONNECTION_ARN = (
     "arn:aws:codeconnections:us-east-1:111111111111:connection/00000000-0000-4000-8000-000000000000"
@@ -187,42 +179,69 @@ def toolchain_source(
     return pipelines.CodePipelineSource.connection(repo, branch, connection_arn=connection_arn, trigger_on_push=trigger)
 
 
+@dataclass(frozen=True)
+class _SourceContext:
+    branch: str
+    code_commit_name: str | None
+    connection_arn: str | None
+    repository: str
+
+
+def _source_context(scope: Construct) -> _SourceContext:
+    def ctx(key: str) -> str | None:  # strings only: a list or number would reach jsii as a traceback
+        return str_context(scope, key)
+
+    code_commit_name = ctx("toolchain_codecommit_repository")
+    connection_arn = ctx("toolchain_connection_arn")
+    if code_commit_name is not None and connection_arn is not None:
+        raise DeploymentContextError(
+            f"context: set toolchain_connection_arn ({connection_arn!r}) or "
+            f"toolchain_codecommit_repository "
+            f"({code_commit_name!r}), not both"
+        )
+    return _SourceContext(
+        branch=ctx("toolchain_branch") or DEFAULT_BRANCH,
+        code_commit_name=code_commit_name,
+        connection_arn=connection_arn,
+        repository=(ctx("toolchain_repository") or DEFAULT_REPOSITORY) if code_commit_name is None else "",
+    )
+
+
+def _connection_source(settings: _SourceContext, *, trigger: bool) -> pipelines.CodePipelineSource:
+    try:
+        return toolchain_source(
+            connection_arn=settings.connection_arn or PLACEHOLDER_CONNECTION_ARN,
+            repository=settings.repository,
+            branch=settings.branch,
+            trigger=trigger,
+        )
+    except ValueError as exc:
+        raise DeploymentContextError(f"context: {exc}") from None
+
+
+def check_source_context(scope: Construct) -> None:
+    """Raise :class:`DeploymentContextError` for bad toolchain source context, constructing nothing: the sample
+    app checks it before any stage exists, so a bad value leaves no partial cloud assembly."""
+    settings = _source_context(scope)
+    if settings.code_commit_name is None:
+        _connection_source(settings, trigger=False)
+
+
 def source_from_context(scope: Construct, *, trigger: bool) -> pipelines.CodePipelineSource:
     """The toolchain source from context: ``toolchain_codecommit_repository`` (an existing repository's
     name) or ``toolchain_connection_arn`` + ``toolchain_repository``; ``toolchain_branch``. Default: the
     placeholder connection (a warning says to replace it)."""
-
-    def ctx(key: str) -> str | None:  # strings only: a list or number would reach jsii as a traceback
-        return str_context(scope, key)
-
-    branch = ctx("toolchain_branch") or DEFAULT_BRANCH
-    code_commit_name = ctx("toolchain_codecommit_repository")
-    connection_arn = ctx("toolchain_connection_arn")
-    if code_commit_name is not None:
-        if connection_arn is not None:
-            raise DeploymentContextError(
-                f"context: set toolchain_connection_arn ({connection_arn!r}) or "
-                f"toolchain_codecommit_repository "
-                f"({code_commit_name!r}), not both"
-            )
-        repo = codecommit.Repository.from_repository_name(scope, "ToolchainRepository", code_commit_name)
-        return toolchain_source(code_commit_repository=repo, branch=branch, trigger=trigger)
-    if connection_arn is None:
-        connection_arn = PLACEHOLDER_CONNECTION_ARN
+    settings = _source_context(scope)
+    if settings.code_commit_name is not None:
+        repo = codecommit.Repository.from_repository_name(scope, "ToolchainRepository", settings.code_commit_name)
+        return toolchain_source(code_commit_repository=repo, branch=settings.branch, trigger=trigger)
+    if settings.connection_arn is None:
         cdk.Annotations.of(scope).add_warning_v2(
             "devops-blueprints:PlaceholderConnection",
             "the toolchain source is the placeholder connection; set context toolchain_connection_arn and "
             "toolchain_repository (or toolchain_codecommit_repository) in cdk.json",
         )
-    try:
-        return toolchain_source(
-            connection_arn=connection_arn,
-            repository=ctx("toolchain_repository") or DEFAULT_REPOSITORY,
-            branch=branch,
-            trigger=trigger,
-        )
-    except ValueError as exc:
-        raise DeploymentContextError(f"context: {exc}") from None
+    return _connection_source(settings, trigger=trigger)
 
 
 def tag_app_boundary(scope: Construct, app_name: str) -> None:
