@@ -550,3 +550,59 @@ def test_fuzz_add_never_tracebacks_and_writes_exactly_the_valid_records(
     stored = dynamodb.scan(TableName=name, ConsistentRead=True)["Items"]
     assert sorted(stored, key=lambda i: i["id"]["S"]) == [expected[key] for key in sorted(expected)]
     dynamodb.delete_table(TableName=name)
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)  # DynamoDB strings are UTF-8
+_NUMBER = st.one_of(st.integers(-(10**37), 10**37), st.decimals(allow_nan=False, allow_infinity=False, places=3))
+_SCALAR = st.one_of(
+    _TEXT.map(lambda text: {"S": text}),
+    _NUMBER.map(lambda number: {"N": str(number)}),
+    st.binary(max_size=20).map(lambda data: {"B": data}),
+    st.booleans().map(lambda flag: {"BOOL": flag}),
+    st.just({"NULL": True}),
+    st.sets(_TEXT, min_size=1, max_size=3).map(lambda texts: {"SS": sorted(texts)}),
+)
+_VALUE = st.recursive(
+    _SCALAR,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda values: {"L": values}),
+        # map keys non-empty: moto answers an empty one with a response botocore cannot parse
+        st.dictionaries(_TEXT.filter(bool), inner, max_size=3).map(lambda values: {"M": values}),
+    ),
+    max_leaves=6,
+)
+_ITEM = st.fixed_dictionaries(
+    {"id": st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=30).map(lambda text: {"S": text})},
+    optional={name: _VALUE for name in ["type", "account", "region", "tier", "wave", "status", "status_reason"]},
+)
+
+
+@seed(20261203)
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(stored=st.lists(_ITEM, min_size=1, max_size=5, unique_by=lambda item: item["id"]["S"]))
+def test_fuzz_list_shows_every_item_on_one_printable_line(
+    aws: str, capsys: pytest.CaptureFixture[str], stored: list[dict[str, Any]]
+) -> None:
+    import boto3
+
+    dynamodb = boto3.client("dynamodb")
+    name = f"fuzz-list-{next(_fuzz_tables)}"
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for item in stored:
+        dynamodb.put_item(TableName=name, Item=item)
+    capsys.readouterr()
+
+    code = main(["deployments", "list", "--table", name])
+
+    captured = capsys.readouterr()
+    assert (code, captured.err) == (0, "")
+    lines = captured.out.splitlines()
+    assert captured.out.count("\n") == len(lines) == len(stored) + 2  # header, one line per item, summary
+    assert all(line.isprintable() for line in lines)
+    assert lines[-1].startswith(f"{len(stored)} deployment(s): ")
+    dynamodb.delete_table(TableName=name)
