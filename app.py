@@ -22,6 +22,7 @@ from devops_blueprints.context import (
     email_list_context,
     environment_context,
     int_context,
+    str_list_context,
 )
 
 
@@ -33,11 +34,18 @@ def compose_sample_stages(app: cdk.App) -> None:
     """
     from devops_blueprints.stages import EmbeddingStage, GovernanceStage, ObservabilityStage, ToolchainStage
     from devops_blueprints.stages.governance import root_id_from_context
+    from devops_blueprints.stages.observability import DEFAULT_ENGINES, validate_engines
 
     root_id_from_context(app)  # checked before any stage exists: a bad value leaves no partial cloud assembly
+    engine_names = str_list_context(app, "observability_engines") or DEFAULT_ENGINES
+    try:
+        engines = validate_engines(engine_names)
+    except ValueError as exc:
+        raise ContextError(f"context observability_engines: {exc}") from None
     ObservabilityStage(
         app,
         "Observability",
+        engines=engines,
         injected_latency_ms=int_context(app, "inject_latency_ms", default=0, minimum=0, maximum=25_000),
         provisioned_concurrency=int_context(app, "provisioned_concurrency", default=0, minimum=0, maximum=100),
         leak_mb_per_minute=int_context(app, "leak_mb_per_minute", default=5, minimum=0, maximum=100),

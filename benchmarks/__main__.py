@@ -16,6 +16,7 @@ SETTLE_SECONDS = 60.0
 
 MODULES: tuple[str, ...] = (
     "app_synth",
+    "observability_engine",
     "guardrails",
     "tf_import",
     "release",

@@ -13,6 +13,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from devops_blueprints._text import printable
+
 # group name -> (module with register(), one-line help)
 _GROUPS: dict[str, tuple[str, str]] = {
     "deployments": ("devops_blueprints.deployments_cli", "add, list and remove tenant deployment records"),
@@ -49,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CliError as exc:
-        print(f"devops-blueprints: error: {exc}", file=sys.stderr)
+        # One line whatever the message holds: control characters, line separators and lone surrogates
+        # (from a file name or a value in the input) are escaped.
+        print(f"devops-blueprints: error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("devops-blueprints: interrupted", file=sys.stderr)

@@ -40,11 +40,26 @@ def test_default_synth_writes_every_observability_stack(tmp_path: Path) -> None:
     }
     assert {
         "Observability/DevOpsGuru",
+        "Observability/CloudWatchObservability",
         "Observability/ServerlessSample",
         "Observability/AnomalousLambda",
         "Observability/ContainerInsightsEcs",
     } <= stacks
     assert "assembly-Observability" in manifest["artifacts"]
+    assert violations(tmp_path / "cdk.out") == []
+
+
+def test_engine_context_chooses_the_observability_stacks(tmp_path: Path) -> None:
+    result = run_app(tmp_path, {"observability_engines": "cloudwatch"})
+    assert result.returncode == 0, result.stderr
+    nested = json.loads((tmp_path / "cdk.out" / "assembly-Observability" / "manifest.json").read_text())
+    stacks = {
+        artifact["displayName"]
+        for artifact in nested["artifacts"].values()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
+    assert "Observability/CloudWatchObservability" in stacks
+    assert "Observability/DevOpsGuru" not in stacks
     assert violations(tmp_path / "cdk.out") == []
 
 
@@ -64,6 +79,16 @@ def test_default_synth_writes_every_observability_stack(tmp_path: Path) -> None:
             {"organization_root_id": "root-1"},
             "error: context organization_root_id must be an organization root id like r-ab12 "
             "(r- then 4-32 lower-case letters or digits), got 'root-1'",
+        ),
+        (
+            {"observability_engines": "cloudwatch,newrelic"},
+            "error: context observability_engines: unknown observability engine 'newrelic'; known: devops-guru, "
+            "cloudwatch, devops-agent",
+        ),
+        (
+            {"observability_engines": ["cloudwatch", 3]},
+            "error: context observability_engines must be a list of strings or a comma-separated string, "
+            "got ['cloudwatch', 3]",
         ),
         (
             {"notification_emails": 5},

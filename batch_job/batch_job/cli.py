@@ -3,31 +3,60 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from batch_job.errors import EXIT_OK, EXIT_USAGE, JobError
+from batch_job.aws import MAX_BYTES_IN_FLIGHT, MAX_OBJECT_BYTES
+from batch_job.errors import EXIT_OK, EXIT_USAGE, JobError, printable
 from batch_job.outputs import check_outputs
 
 # The reduced-precision model must stay this close to the fp32 vectors.
 MIN_COSINE = 0.99
+# Upper bounds of the count options: beyond them a typo would allocate gigabytes (a batch of N images is
+# N x 602 KB before inference; calibration holds every sample) or start thousands of threads.
+MAX_BATCH_SIZE = 1024
+MAX_WORKERS = 256
+MAX_CALIBRATION = 512
+_UNITS = {"": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2}
+_UNITS |= {"g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+MAX_SIZE_OPTION = 64 * 1024**3
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _count(limit: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text) if re.fullmatch(r"[0-9]{1,10}", text) else 0
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"expected an integer from 1 to {limit}, got '{printable(text, 40)}'")
+        return value
+
+    return parse
+
+
+def _size(text: str) -> int:
+    """Bytes: an integer, optionally with a unit (KB/MB/GB = powers of 1000, KiB/MiB/GiB = powers of 1024)."""
+    match = re.fullmatch(r"([0-9]{1,12})\s*([A-Za-z]{0,3})", text.strip())
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS or not 1 <= int(match.group(1)) * _UNITS[unit] <= MAX_SIZE_OPTION:
+        raise argparse.ArgumentTypeError(
+            f"expected a size from 1 byte to 64GiB such as 268435456, 256MiB or 300MB, got '{printable(text, 40)}'"
+        )
+    return int(match.group(1)) * _UNITS[unit]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one ``error:`` line (the documented shape of every error), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise JobError(f"{printable(message)} (see {self.prog} --help)", EXIT_USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m batch_job", description="ResNet-18 image embeddings.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = _Parser(prog="python -m batch_job", description="ResNet-18 image embeddings.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     run = commands.add_parser(
         "run",
@@ -36,9 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
         "AWS_BATCH_JOB_ARRAY_INDEX (default 0), EMBEDDING_MODEL (default /opt/model/resnet18.onnx; a path or "
         "s3://<bucket>/<key>, downloaded when the job starts).",
     )
-    run.add_argument("--batch-size", type=_positive, default=32, help="images per inference call (32)")
+    run.add_argument("--batch-size", type=_count(MAX_BATCH_SIZE), default=32, help="images per inference call (32)")
     run.add_argument(
-        "--workers", type=_positive, default=None, help="concurrent S3 reads (4 per usable CPU, at least 8)"
+        "--workers",
+        type=_count(MAX_WORKERS),
+        default=None,
+        help="concurrent S3 reads (4 per usable CPU, at least 8)",
+    )
+    run.add_argument(
+        "--max-image-bytes",
+        type=_size,
+        default=MAX_OBJECT_BYTES,
+        help="larger objects are failures, never downloaded (64MiB)",
+    )
+    run.add_argument(
+        "--max-bytes-in-flight",
+        type=_size,
+        default=MAX_BYTES_IN_FLIGHT,
+        help="image bytes downloaded and not yet decoded, at most, at once; >= --max-image-bytes (256MiB)",
     )
 
     local = commands.add_parser("local", help="embed a folder of images into a Parquet file (no AWS)")
@@ -50,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="ONNX model (default: $EMBEDDING_MODEL or /opt/model/resnet18.onnx)",
     )
-    local.add_argument("--batch-size", type=_positive, default=32, help="images per inference call (32)")
-    local.add_argument("--workers", type=_positive, default=2, help="concurrent file reads (2)")
+    local.add_argument("--batch-size", type=_count(MAX_BATCH_SIZE), default=32, help="images per inference call (32)")
+    local.add_argument("--workers", type=_count(MAX_WORKERS), default=2, help="concurrent file reads (2)")
 
     export = commands.add_parser("export-model", help="export ResNet-18 (512-d pooled features) to ONNX")
     export.add_argument("--out", type=Path, required=True, help="ONNX file to write")
@@ -63,14 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
     quantize.add_argument("--model", type=Path, required=True, help="fp32 ONNX model (from export-model)")
     quantize.add_argument("--images", type=Path, required=True, help="folder of images like those to embed")
     quantize.add_argument("--out", type=Path, required=True, help="int8 ONNX file to write")
-    quantize.add_argument("--calibration", type=_positive, default=64, help="images to calibrate on (64)")
+    quantize.add_argument("--calibration", type=_count(MAX_CALIBRATION), default=64, help="images to calibrate on (64)")
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
     from batch_job.aws import run
 
-    summary, _ = run(batch_size=args.batch_size, workers=args.workers)
+    summary, _ = run(
+        batch_size=args.batch_size,
+        workers=args.workers,
+        max_image_bytes=args.max_image_bytes,
+        max_bytes_in_flight=args.max_bytes_in_flight,
+    )
     print(summary.line(), flush=True)
     return EXIT_OK
 
@@ -115,8 +164,12 @@ def _quantize(args: argparse.Namespace) -> int:
     except ImportError as exc:  # pragma: no cover - the runtime image has no onnx
         raise JobError(f"quantize needs the onnx package ({exc}); install batch_job[export]", EXIT_USAGE) from exc
     check_outputs([("--out", args.out)], inputs=[("--model", args.model)], input_dirs=[("--images", args.images)])
-    name, low, mean = quantize_model(args.model, args.images, args.out, calibration=args.calibration)
-    print(f"wrote {args.out} ({name}); cosine to fp32 on held-out images: min {low:.4f}, mean {mean:.4f}")
+    made = quantize_model(args.model, args.images, args.out, calibration=args.calibration)
+    low = made.min_cosine
+    print(
+        f"wrote {args.out} ({made.name}); calibrated on {made.calibrated} images ({made.unusable} unusable, "
+        f"skipped); cosine to fp32 on {made.held_out} held-out images: min {low:.4f}, mean {made.mean_cosine:.4f}"
+    )
     if low < MIN_COSINE:
         print(f"warning: min cosine {low:.4f} < {MIN_COSINE}: calibrate on images closer to yours", file=sys.stderr)
     return EXIT_OK
@@ -127,9 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # A decompression bomb is a failed image, never just a warning.
     warnings.simplefilter("error", Image.DecompressionBombWarning)
-    args = build_parser().parse_args(argv)
-    handler = {"run": _run, "local": _local, "export-model": _export, "quantize": _quantize}[args.command]
     try:
+        args = build_parser().parse_args(argv)
+        handler = {"run": _run, "local": _local, "export-model": _export, "quantize": _quantize}[args.command]
         return handler(args)
     except JobError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)

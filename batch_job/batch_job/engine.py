@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from batch_job.errors import EXIT_USAGE, JobError
+from batch_job.errors import EXIT_USAGE, JobError, printable
 
 DEFAULT_MODEL = Path("/opt/model/resnet18.onnx")
+# A model file bigger than this is refused before it is loaded (ResNet-18 is 45 MB in fp32).
+MAX_MODEL_BYTES = 1024 * 1024 * 1024
 # In order of preference; only those this onnxruntime build offers are used (CPU is always last).
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 
@@ -58,11 +61,22 @@ class Embedder:
     def __init__(self, model_path: Path, *, threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        if not model_path.is_file():
+        where = f"model {printable(str(model_path))}"
+        try:
+            info = model_path.stat()
+        except FileNotFoundError:
             raise JobError(
-                f"model {model_path}: no such file (expected an ONNX model; create one with "
+                f"{where}: no such file (expected an ONNX model; create one with "
                 "`python -m batch_job export-model --out PATH` or set EMBEDDING_MODEL)",
                 EXIT_USAGE,
+            ) from None
+        except OSError as exc:
+            raise JobError(f"{where}: cannot be read ({exc.strerror or exc})", EXIT_USAGE) from None
+        if not stat.S_ISREG(info.st_mode):
+            raise JobError(f"{where}: not a regular file (expected an ONNX model file)", EXIT_USAGE)
+        if info.st_size > MAX_MODEL_BYTES:
+            raise JobError(
+                f"{where}: file is {info.st_size} bytes, over the {MAX_MODEL_BYTES}-byte limit for a model", EXIT_USAGE
             )
         available = set(ort.get_available_providers())
         self.providers = [p for p in PREFERRED_PROVIDERS if p in available] or ["CPUExecutionProvider"]
@@ -78,13 +92,13 @@ class Embedder:
             self._session = ort.InferenceSession(str(model_path), options, providers=self.providers)
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise JobError(f"model {model_path}: not a loadable ONNX model ({first[:300]})", EXIT_USAGE) from exc
+            raise JobError(f"{where}: not a loadable ONNX model ({printable(first)})", EXIT_USAGE) from exc
         self.threads = options.intra_op_num_threads
         self.providers = list(self._session.get_providers())
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, 224, 224]:
             shapes = [i.shape for i in inputs]
-            raise JobError(f"model {model_path}: expected one input (N, 3, 224, 224), got {shapes}", EXIT_USAGE)
+            raise JobError(f"{where}: expected one input (N, 3, 224, 224), got {printable(str(shapes))}", EXIT_USAGE)
         self.input_name = inputs[0].name
         self._output = outputs[0].name
         dim = outputs[0].shape[-1]

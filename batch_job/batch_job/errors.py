@@ -27,3 +27,11 @@ class SourceError(Exception):
         super().__init__(message)
         # True when the cause is the environment (network, throttling, permissions), not the image itself.
         self.infrastructure = infrastructure
+
+
+def printable(text: str, limit: int = 300) -> str:
+    """``text`` safe to quote in a one-line message: characters that are not printable (newlines, ANSI
+    escapes, format characters, lone surrogates) written as Python escapes; at most ``limit`` characters of
+    ``text`` are kept (then ``...``)."""
+    kept = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:limit])
+    return kept if len(text) <= limit else kept + "..."

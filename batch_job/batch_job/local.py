@@ -23,7 +23,7 @@ from pathlib import Path
 from batch_job.engine import Embedder
 from batch_job.errors import EXIT_USAGE, JobError, SourceError
 from batch_job.outputs import check_outputs, staged
-from batch_job.pipeline import Failure, Progress, Reader, Summary, embed_stream
+from batch_job.pipeline import Failure, Progress, Reader, Reserve, Summary, embed_stream
 from batch_job.sinks import ParquetSink, write_failures_file
 
 # Listed by extension, case-insensitive; a file with one of these names that is not an image is a failure.
@@ -153,10 +153,14 @@ def _link_problem(link: Path, real_root: Path) -> str | None:
     return None
 
 
+def _no_reservation(size: int) -> None:
+    return None
+
+
 def file_reader(listing: Listing) -> Reader:
     """Reads a listed file: opened without following a (swapped-in) link, without blocking, regular only."""
 
-    def read(image_id: str) -> bytes:
+    def read(image_id: str, reserve: Reserve = _no_reservation) -> bytes:
         path = listing.files[image_id]
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -170,9 +174,10 @@ def file_reader(listing: Listing) -> Reader:
                 raise SourceError(
                     f"file is {info.st_size} bytes, over the {MAX_FILE_BYTES}-byte limit", infrastructure=False
                 )
+            reserve(info.st_size)
             with os.fdopen(fd, "rb", closefd=True) as handle:
                 fd = -1
-                return handle.read(MAX_FILE_BYTES + 1)
+                return handle.read(info.st_size)
         except OSError as exc:
             raise SourceError(f"cannot read: {exc.strerror or exc}", infrastructure=False) from None
         finally:

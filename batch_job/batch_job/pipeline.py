@@ -6,6 +6,10 @@
 Reads and decodes overlap inference: ONNX Runtime and Pillow's decoders release the GIL, and the pool keeps a
 window of up to two batches in flight, so the next batch is being decoded while the current one is embedded.
 Every listed image ends as exactly one of: written by the sink, or a :class:`Failure` with a reason.
+
+Bytes in flight: a reader calls ``reserve(size)`` with the image's size before it downloads anything, and
+the image's bytes count against a :class:`ByteBudget` until they are decoded (or the image has failed), so
+the raw bytes held at once stay under the budget however large the images are, not only the number of reads.
 """
 
 from __future__ import annotations
@@ -26,7 +30,48 @@ from batch_job.engine import Embedder, usable_cpus
 from batch_job.errors import ImageError, SourceError
 from batch_job.preprocess import CROP, preprocess
 
-Reader = Callable[[str], bytes]
+# reader(image_id, reserve) -> the image's bytes. A reader that knows the size before reading calls
+# reserve(size) first (at most once), and then returns at most that many bytes.
+Reserve = Callable[[int], None]
+Reader = Callable[[str, Reserve], bytes]
+
+
+class ByteBudget:
+    """Bytes that may be in flight at once (reserved, downloaded, not yet decoded); first come, first served.
+
+    ``acquire(n)`` waits until ``n`` more bytes fit under ``limit`` and every earlier waiter has been served
+    (so a large image is not starved by a stream of small ones). ``peak`` is the most ever held at once.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        self.limit = limit
+        self.in_flight = 0
+        self.peak = 0
+        self.waited = 0  # acquisitions that had to wait for room
+        self._condition = threading.Condition()
+        self._tickets = 0
+        self._serving = 0
+
+    def acquire(self, size: int) -> None:
+        if not 0 <= size <= self.limit:
+            raise ValueError(f"cannot reserve {size} bytes of a {self.limit}-byte budget")
+        with self._condition:
+            ticket = self._tickets
+            self._tickets += 1
+            if ticket != self._serving or self.in_flight + size > self.limit:
+                self.waited += 1
+            self._condition.wait_for(lambda: ticket == self._serving and self.in_flight + size <= self.limit)
+            self._serving += 1
+            self.in_flight += size
+            self.peak = max(self.peak, self.in_flight)
+            self._condition.notify_all()
+
+    def release(self, size: int) -> None:
+        with self._condition:
+            self.in_flight -= size
+            self._condition.notify_all()
 
 
 @dataclass(frozen=True)
@@ -93,9 +138,22 @@ class Progress:
         )
 
 
-def _load(image_id: str, read: Reader, decode_slots: threading.Semaphore) -> tuple[str, NDArray[np.float32] | Failure]:
+def _load(
+    image_id: str, read: Reader, decode_slots: threading.Semaphore, budget: ByteBudget | None
+) -> tuple[str, NDArray[np.float32] | Failure]:
+    held = 0
+
+    def reserve(size: int) -> None:
+        nonlocal held
+        if held or budget is None:
+            return
+        budget.acquire(size)
+        held = size
+
     try:
-        data = read(image_id)
+        data = read(image_id, reserve)
+        if budget is not None and len(data) > held:
+            raise SourceError(f"read {len(data)} bytes, more than the {held} it declared", infrastructure=False)
         # Reads may wait on the network in parallel; decoding is CPU work, so only a few threads do it at
         # once and the inference threads keep their cores.
         with decode_slots:
@@ -106,6 +164,9 @@ def _load(image_id: str, read: Reader, decode_slots: threading.Semaphore) -> tup
         return image_id, Failure(image_id, str(exc), infrastructure=exc.infrastructure)
     except Exception as exc:  # never let one image stop the job
         return image_id, Failure(image_id, f"unexpected {type(exc).__name__}: {str(exc)[:300]}")
+    finally:
+        if held and budget is not None:
+            budget.release(held)
 
 
 class _Writer:
@@ -165,12 +226,14 @@ def embed_stream(
     workers: int = 4,
     decoders: int | None = None,
     progress: Progress | None = None,
+    budget: ByteBudget | None = None,
 ) -> tuple[Summary, list[Failure]]:
     """Embed every image in ``image_ids`` (read with ``read``) into ``sink``; returns summary and failures.
 
     ``workers`` threads read concurrently (many, when reads wait on the network); at most ``decoders`` of
     them decode at once (default: one per usable CPU), so a wide read pool never floods the cores that
-    inference needs.
+    inference needs. With a ``budget``, the bytes of images read but not yet decoded stay within it (readers
+    must reserve each image's size before reading it, see :data:`Reader`).
     """
     decode_slots = threading.Semaphore(decoders or usable_cpus())
     start = time.perf_counter()
@@ -193,7 +256,7 @@ def embed_stream(
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch-job-read") as pool:
             while pending or next_index < len(image_ids):
                 while len(pending) < window and next_index < len(image_ids):
-                    pending.add(pool.submit(_load, image_ids[next_index], read, decode_slots))
+                    pending.add(pool.submit(_load, image_ids[next_index], read, decode_slots, budget))
                     next_index += 1
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -208,7 +271,7 @@ def embed_stream(
                     if len(batch_ids) == batch_size:
                         # Keep the pool busy with the next window while this batch is embedded.
                         while len(pending) < window and next_index < len(image_ids):
-                            pending.add(pool.submit(_load, image_ids[next_index], read, decode_slots))
+                            pending.add(pool.submit(_load, image_ids[next_index], read, decode_slots, budget))
                             next_index += 1
                         flush()
                 if progress is not None:

@@ -1,6 +1,6 @@
 """Reusable constructs, grouped by capability (one subpackage each, one module per concern).
 
-``observability/`` (DevOps Guru coverage, notifications, delegated admin; observed functions), ``tenants/``
+``observability/`` (application boundary and CloudWatch engine; DevOps Guru coverage, notifications, delegated admin; observed functions), ``tenants/``
 (deployment table, provisioner, release orchestrator), ``embeddings/`` (the image embedding pipeline),
 ``guardrails/`` (SCPs and the OU tree). Modules directly in this package (``key_policies``,
 ``app_boundary``) are shared by several capabilities and import none of them.
@@ -12,10 +12,16 @@ from __future__ import annotations
 from devops_blueprints.constructs.embeddings import ImageEmbeddingPipeline as ImageEmbeddingPipeline
 from devops_blueprints.constructs.guardrails import OrganizationGuardrails as OrganizationGuardrails
 from devops_blueprints.constructs.guardrails import ServiceControlPolicy as ServiceControlPolicy
+from devops_blueprints.constructs.observability import ApplicationBoundary as ApplicationBoundary
+from devops_blueprints.constructs.observability import CloudWatchEngine as CloudWatchEngine
+from devops_blueprints.constructs.observability import CloudWatchEngineOptions as CloudWatchEngineOptions
+from devops_blueprints.constructs.observability import DevOpsAgentSpace as DevOpsAgentSpace
 from devops_blueprints.constructs.observability import DevOpsGuruAppBoundary as DevOpsGuruAppBoundary
 from devops_blueprints.constructs.observability import DevOpsGuruDelegatedAdmin as DevOpsGuruDelegatedAdmin
 from devops_blueprints.constructs.observability import DevOpsGuruNotifications as DevOpsGuruNotifications
 from devops_blueprints.constructs.observability import DevOpsGuruStackCoverage as DevOpsGuruStackCoverage
+from devops_blueprints.constructs.observability import InvestigationGroup as InvestigationGroup
+from devops_blueprints.constructs.observability import LambdaErrorQueries as LambdaErrorQueries
 from devops_blueprints.constructs.observability import ObservedFunction as ObservedFunction
 from devops_blueprints.constructs.tenants import DeploymentProvisioner as DeploymentProvisioner
 from devops_blueprints.constructs.tenants import DeploymentTable as DeploymentTable

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from devops_blueprints._json_input import dumps
+from devops_blueprints._outputs import OutputError, check_outputs, write_texts
+from devops_blueprints._text import printable
 from devops_blueprints.cli import CliError
 from devops_blueprints.guardrails import catalog
 from devops_blueprints.guardrails.linter import ERROR, Finding, Limits, lint_file
@@ -99,7 +102,7 @@ def run_lint(args: argparse.Namespace) -> int:
         print(json.dumps([f.to_dict() for f in findings], indent=2))
     else:
         for finding in findings:
-            print(finding)
+            print(printable(str(finding)))  # a Sid or file name cannot fake a finding line or clear the screen
         print(f"{len(args.files)} file(s) checked: {errors} error(s), {len(findings) - errors} warning(s)")
     return EXIT_LINT_ERRORS if errors else 0
 
@@ -153,9 +156,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     elif decision.allowed:
         print(ALLOWED)
     elif decision.matched:
-        print("DENIED by " + ", ".join(f"{name}#{sid}" for name, sid in decision.matched))
+        print(printable("DENIED by " + ", ".join(f"{name}#{sid}" for name, sid in decision.matched)))
     else:
-        print(f"DENIED ({decision.reason})")
+        print(printable(f"DENIED ({decision.reason})"))
     return 0 if decision.allowed else EXIT_DENIED
 
 
@@ -215,12 +218,15 @@ def run_catalog(args: argparse.Namespace) -> int:
                 print(f"{p.name:32} {','.join(p.attach_to):18} {p.title}")
             print(f"{len(selected)} catalog policies")
         return 0
+    # The output rule (devops_blueprints._outputs): every file checked first, all written or none.
+    suffix = ".published.json" if args.published else ".json"
+    files = [("--out", args.out / f"{name}{suffix}", dumps(document)) for name, document in rendered.items()]
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        suffix = ".published.json" if args.published else ".json"
-        for name, document in rendered.items():
-            (args.out / f"{name}{suffix}").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise CliError(f"--out {args.out}: cannot write policy files: {exc.strerror or exc}") from None
+        if args.out.exists() and not args.out.is_dir():
+            raise OutputError(f"--out {args.out}: is not a directory")
+        check_outputs([(option, path) for option, path, _text in files])
+        write_texts(files)
+    except OutputError as exc:
+        raise CliError(str(exc)) from None
     print(f"wrote {len(rendered)} policies to {args.out}", file=sys.stdout)
     return 0

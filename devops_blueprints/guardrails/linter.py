@@ -101,7 +101,7 @@ def lint_text(text: str, file: str = "<policy>", limits: Limits | None = None) -
     try:
         document = parse_json(text, file)
     except PolicyParseError as exc:
-        message = f"line {exc.line}, column {exc.column}: {exc.reason}"
+        message = f"line {exc.line}, column {exc.column}: {exc.reason}" if exc.line else exc.reason
         return [Finding(file, "invalid-json", ERROR, message)]
     return lint_document(document, file, limits)
 

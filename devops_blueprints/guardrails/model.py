@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devops_blueprints._json_input import JsonInputError, loads, read_text
+
 VERSIONS = ("2012-10-17", "2008-10-17")
 STATEMENT_KEYS = frozenset(
     {
@@ -40,6 +42,9 @@ BASE_OPERATORS = frozenset(
     }
 )  # fmt: skip
 SET_QUALIFIERS = ("ForAllValues", "ForAnyValue")
+# An SCP is at most 10,240 characters minified (5,120 legacy); a file of 1 MiB leaves room for any
+# indentation and --max-size a user would pass, and bounds what one bad path can make us read.
+MAX_POLICY_FILE_BYTES = 1024 * 1024
 
 
 class PolicyError(ValueError):
@@ -47,8 +52,11 @@ class PolicyError(ValueError):
 
 
 class PolicyParseError(PolicyError):
+    """Text that is not JSON, or JSON beyond the reader's bounds (``line`` 0: no position)."""
+
     def __init__(self, source: str, message: str, line: int, column: int) -> None:
-        super().__init__(f"{source}: invalid JSON at line {line}, column {column}: {message}")
+        where = f" at line {line}, column {column}" if line else ""
+        super().__init__(f"{source}: invalid JSON{where}: {message}")
         self.source, self.reason, self.line, self.column = source, message, line, column
 
 
@@ -123,10 +131,12 @@ def policy_size(document: Any) -> int:
 
 
 def parse_json(text: str, source: str = "<policy>") -> Any:
+    """Parse within the bounds of :mod:`devops_blueprints._json_input` (nesting depth, integer digits, no
+    NaN/Infinity, no lone surrogates): a policy beyond them is not one AWS would accept either."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PolicyParseError(source, exc.msg, exc.lineno, exc.colno) from None
+        return loads(text, source)
+    except JsonInputError as exc:
+        raise PolicyParseError(source, exc.reason, exc.line, exc.column) from None
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -265,13 +275,14 @@ def parse_policy(text: str, name: str = "<policy>") -> Policy:
 
 
 def read_policy_file(path: Path) -> str:
-    """The text of a policy file; a missing or unreadable file is a one-line :class:`PolicyError`."""
+    """The text of a policy file (UTF-8, at most :data:`MAX_POLICY_FILE_BYTES`); a missing, unreadable or
+    oversized file is a one-line :class:`PolicyError`."""
     try:
-        return path.read_text(encoding="utf-8")
+        return read_text(path, str(path), max_bytes=MAX_POLICY_FILE_BYTES)
     except FileNotFoundError:
         raise PolicyError(f"{path}: no such policy file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{path}: cannot read policy file: {exc}") from None
+    except JsonInputError as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc.reason}") from None
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from devops_blueprints.stacks.embeddings import EmbeddingStack as EmbeddingStack
 from devops_blueprints.stacks.guardrails import GovernanceStack as GovernanceStack
 from devops_blueprints.stacks.observability import AnomalousLambdaStack as AnomalousLambdaStack
+from devops_blueprints.stacks.observability import CloudWatchObservabilityStack as CloudWatchObservabilityStack
 from devops_blueprints.stacks.observability import ContainerInsightsEcsStack as ContainerInsightsEcsStack
 from devops_blueprints.stacks.observability import DevOpsGuruStack as DevOpsGuruStack
 from devops_blueprints.stacks.observability import ServerlessSampleStack as ServerlessSampleStack

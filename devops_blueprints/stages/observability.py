@@ -1,4 +1,4 @@
-"""ObservabilityStage: DevOps Guru set-up plus the three sample workloads inside one app boundary."""
+"""ObservabilityStage: the engines of one application boundary plus the three sample workloads inside it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY
+from devops_blueprints.constructs.observability.boundary import ENGINE_NAMES, ApplicationBoundary, BoundaryEngine
+from devops_blueprints.constructs.observability.cloudwatch_engine import CloudWatchEngineOptions
+from devops_blueprints.constructs.observability.devops_agent import DevOpsAgentSpace
 from devops_blueprints.stacks.observability.anomalous_lambda import AnomalousLambdaStack
+from devops_blueprints.stacks.observability.cloudwatch import CloudWatchObservabilityStack
 from devops_blueprints.stacks.observability.container_insights_ecs import ContainerInsightsEcsStack
 from devops_blueprints.stacks.observability.devops_guru import DevOpsGuruStack
 from devops_blueprints.stacks.observability.serverless_sample import ServerlessSampleStack
@@ -22,12 +26,39 @@ SAMPLE_APPLICATIONS = {
 }
 
 
+#: The engines of the stage when none are named (DevOps Guru until its end of support, and its successor).
+DEFAULT_ENGINES: tuple[str, ...] = ("devops-guru", "cloudwatch")
+
+
+def validate_engines(engines: Sequence[str]) -> tuple[str, ...]:
+    """Known engine names, at least one, no repeats."""
+    if isinstance(engines, str):
+        raise ValueError(f"engines must be a list of engine names, got the string {engines!r}")
+    names = tuple(engines)
+    if not names:
+        raise ValueError(f"engines must name at least one of {', '.join(ENGINE_NAMES)}")
+    for name in names:
+        if name not in ENGINE_NAMES:
+            raise ValueError(f"unknown observability engine {name!r}; known: {', '.join(ENGINE_NAMES)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"engines must not repeat an engine, got {list(names)}")
+    return names
+
+
 class ObservabilityStage(cdk.Stage):
-    """Everything DevOps Guru needs in one account/region, and workloads for it to analyse.
+    """The engines of one application boundary in one account/region, and workloads for them to cover.
 
-    Stacks: ``DevOpsGuru`` (notifications, resource collection of the boundary), ``ServerlessSample``,
-    ``AnomalousLambda``, ``ContainerInsightsEcs`` — each sample tagged ``<tag_key>=<application>``.
+    Stacks: ``DevOpsGuru`` (devops-guru engine: notifications, resource collection of the boundary),
+    ``CloudWatchObservability`` (cloudwatch engine: encrypted topic), ``ServerlessSample``,
+    ``AnomalousLambda``, ``ContainerInsightsEcs`` — each sample tagged ``<tag_key>=<application>`` and
+    covered by every engine (the CloudWatch engine's alarms live in the sample stacks themselves).
 
+    :param engines: engine names (``devops-guru``, ``cloudwatch``, ``devops-agent``). Default: the first two.
+        ``devops-agent`` adds a ``DevOpsAgent`` stack (an AWS DevOps Agent space narrowed to the applications),
+        refused at synth in a region the service does not serve.
+    :param cloudwatch_options: options of the CloudWatch engine (only with that engine).
+    :param investigations: a CloudWatch investigation group that every application's composite alarm opens
+        investigations in (only with the cloudwatch engine). Default: False.
     :param tag_key: the application boundary key. Default: ``devops-guru-applications``.
     :param notification_emails: email subscriptions for insights. Default: none.
     :param injected_latency_ms: latency the anomalous function injects. Default: 0 (healthy).
@@ -47,17 +78,50 @@ class ObservabilityStage(cdk.Stage):
         provisioned_concurrency: int = 0,
         leak_mb_per_minute: int = 5,
         include_samples: bool = True,
+        engines: Sequence[str] = DEFAULT_ENGINES,
+        cloudwatch_options: CloudWatchEngineOptions | None = None,
+        investigations: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.devops_guru = DevOpsGuruStack(
-            self,
-            "DevOpsGuru",
-            tag_key=tag_key,
-            notification_emails=notification_emails,
-            description="DevOps Guru notifications and application boundary (devops-blueprints)",
-        )
-        boundary = self.devops_guru.boundary
+        self.engine_names = validate_engines(engines)
+        if cloudwatch_options is not None and "cloudwatch" not in self.engine_names:
+            raise ValueError("cloudwatch_options given, but the cloudwatch engine is not among the engines")
+        if investigations and "cloudwatch" not in self.engine_names:
+            raise ValueError("investigations=True needs the cloudwatch engine (its alarms open the investigations)")
+        engine_objects: list[BoundaryEngine] = []
+        self.devops_guru: DevOpsGuruStack | None = None
+        if "devops-guru" in self.engine_names:
+            self.devops_guru = DevOpsGuruStack(
+                self,
+                "DevOpsGuru",
+                tag_key=tag_key,
+                notification_emails=notification_emails,
+                description="DevOps Guru notifications and application boundary (devops-blueprints)",
+            )
+            engine_objects.append(self.devops_guru.boundary)
+        self.cloudwatch: CloudWatchObservabilityStack | None = None
+        if "cloudwatch" in self.engine_names:
+            self.cloudwatch = CloudWatchObservabilityStack(
+                self,
+                "CloudWatchObservability",
+                notification_emails=notification_emails,
+                options=cloudwatch_options,
+                investigations=investigations,
+                description="CloudWatch engine of the application boundary: encrypted notifications (devops-blueprints)",
+            )
+            engine_objects.append(self.cloudwatch.engine)
+        self.devops_agent: cdk.Stack | None = None
+        if "devops-agent" in self.engine_names:
+            self.devops_agent = cdk.Stack(
+                self, "DevOpsAgent", description="AWS DevOps Agent space for the boundary's applications"
+            )
+            agent = DevOpsAgentSpace(
+                self.devops_agent, "AgentSpace", name=f"{construct_id}-applications", tag_key=tag_key
+            )
+            engine_objects.append(agent)
+        self.boundary = ApplicationBoundary(self, "Boundary", engines=engine_objects, tag_key=tag_key)
+        boundary = self.boundary
         self.samples: list[cdk.Stack] = []
         if not include_samples:
             return

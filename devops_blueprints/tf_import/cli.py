@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from devops_blueprints.tf_import.errors import TfImportError
@@ -39,75 +40,98 @@ def register(subparsers: Any) -> None:
     deploy.set_defaults(func=run_deploy)
 
 
-def _cli_error(exc: TfImportError) -> Exception:
+def _cli_error(exc: Exception) -> Exception:
     from devops_blueprints.cli import CliError
 
     return CliError(str(exc), 2)
 
 
 def _err(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    from devops_blueprints._text import printable
+
+    print(printable(line), file=sys.stderr, flush=True)
+
+
+def _client(service: str) -> Any:
+    from devops_blueprints._aws import AwsSetupError, client
+
+    try:
+        return client(service)
+    except AwsSetupError as exc:
+        raise TfImportError(str(exc)) from None
 
 
 def run_cfn(args: argparse.Namespace) -> int:
+    """Check the outputs, read, translate, check the size (upload with --s3-path), then write both files.
+
+    Nothing is written unless every step succeeds; the summary goes to stderr after the files are written."""
+    from devops_blueprints._outputs import OutputError, check_outputs, write_texts
     from devops_blueprints.tf_import.reader import load_module, load_state_file
     from devops_blueprints.tf_import.s3path import parse_s3_path, upload_template
     from devops_blueprints.tf_import.template import (
         STACK_RESOURCE_LIMIT,
         TEMPLATE_BODY_LIMIT,
         body_size,
+        output_texts,
         template_body,
         translate,
-        write_outputs,
     )
 
+    outputs = [("--template", Path(args.template)), ("--resources", Path(args.resources))]
     try:
+        check_outputs(
+            outputs,
+            inputs=[("--state-file", Path(args.state_file))] if args.state_file else [],
+            input_dirs=[("--module", Path(args.module))] if args.module else [],
+        )
         if args.s3_path:
             parse_s3_path(args.s3_path)  # fail before any work
         resources = load_module(args.module) if args.module else load_state_file(args.state_file)
         translation = translate(resources, args.types)
-        write_outputs(translation, args.template, args.resources)
-        for line in translation.summary_lines():
-            _err(line)
+        texts = output_texts(translation)
         count = len(translation.resources_to_import)
-        if count > STACK_RESOURCE_LIMIT:
-            _err(
-                f"warning: {count} resources exceed CloudFormation's {STACK_RESOURCE_LIMIT} per stack; "
-                "split with --types"
-            )
+        too_many = count > STACK_RESOURCE_LIMIT
         size = body_size(translation.template)
+        url = None
         if size > TEMPLATE_BODY_LIMIT:
             if not args.s3_path:
+                split = f"; {count} resources also exceed {STACK_RESOURCE_LIMIT} per stack" if too_many else ""
                 raise TfImportError(
-                    f"--template {args.template} is {size} bytes, over CloudFormation's "
-                    f"{TEMPLATE_BODY_LIMIT}-byte "
-                    "TemplateBody limit (files written); pass --s3-path s3://BUCKET/PREFIX to upload it"
+                    f"--template {args.template} would be {size} bytes, over CloudFormation's "
+                    f"{TEMPLATE_BODY_LIMIT}-byte TemplateBody limit{split} (nothing written); "
+                    "pass --s3-path s3://BUCKET/PREFIX to upload it, or split with --types"
                 )
-            import boto3
-
-            url = upload_template(boto3.client("s3"), args.s3_path, template_body(translation.template))
-            _err(f"template uploaded: {url}")
-    except TfImportError as exc:
+            url = upload_template(_client("s3"), args.s3_path, template_body(translation.template))
+        write_texts([(option, path, text) for (option, path), text in zip(outputs, texts, strict=True)])
+    except (TfImportError, OutputError) as exc:
         raise _cli_error(exc) from None
+    for line in translation.summary_lines():
+        _err(line)
+    if too_many:
+        _err(f"warning: {count} resources exceed CloudFormation's {STACK_RESOURCE_LIMIT} per stack; split with --types")
+    if url:
+        _err(f"template uploaded: {url}")
     print(f"wrote {args.template} and {args.resources}: {count} resource(s) to import")
     return 0
 
 
 def run_deploy(args: argparse.Namespace) -> int:
-    import boto3
-
-    from devops_blueprints.tf_import.deploy import DEFAULT_STACK_NAME, deploy, load_inputs
+    from devops_blueprints.tf_import.deploy import DEFAULT_STACK_NAME, check_stack_name, deploy, load_inputs
     from devops_blueprints.tf_import.s3path import parse_s3_path
 
-    stack_name = args.stack_name or DEFAULT_STACK_NAME
+    stack_name = DEFAULT_STACK_NAME if args.stack_name is None else args.stack_name
     try:
+        check_stack_name(stack_name)
         if args.s3_path:
             parse_s3_path(args.s3_path)
         template, resources = load_inputs(args.template, args.resources)
+        cfn = _client("cloudformation")
+        guru = None if args.no_guru else _client("devops-guru")
+        s3 = _client("s3") if args.s3_path else None
         result = deploy(
-            boto3.client("cloudformation"),
-            None if args.no_guru else boto3.client("devops-guru"),
-            boto3.client("s3") if args.s3_path else None,
+            cfn,
+            guru,
+            s3,
             template=template,
             resources=resources,
             stack_name=stack_name,
@@ -116,9 +140,9 @@ def run_deploy(args: argparse.Namespace) -> int:
         )
     except TfImportError as exc:
         raise _cli_error(exc) from None
-    guru = "added to DevOps Guru" if result.guru_added else "DevOps Guru not changed (--no-guru)"
+    guru_text = "added to DevOps Guru" if result.guru_added else "DevOps Guru not changed (--no-guru)"
     print(
         f"stack {result.stack_name}: {len(result.imported)} imported, "
-        f"{len(result.already_in_stack)} already there; {guru}"
+        f"{len(result.already_in_stack)} already there; {guru_text}"
     )
     return 0

@@ -9,6 +9,7 @@ kept and the new resources are added to it.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from jsonschema import Draft202012Validator
 
+from devops_blueprints._json_input import JsonInputError, loads, read_text, schema_problem
 from devops_blueprints.tf_import.errors import TfImportError
 from devops_blueprints.tf_import.s3path import upload_template
 from devops_blueprints.tf_import.template import STACK_RESOURCE_LIMIT, TEMPLATE_BODY_LIMIT, template_body
@@ -55,48 +58,99 @@ class DeployResult:
     guru_added: bool
 
 
-def load_inputs(template_path: str | Path, resources_path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The template and ResourcesToImport files written by ``tf cfn``, checked for shape."""
-    template = _read_json(template_path, "--template")
-    resources = _read_json(resources_path, "--resources")
-    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
-        raise TfImportError(f"--template {template_path}: expected a CloudFormation template with a Resources object")
-    if not isinstance(resources, list):
-        raise TfImportError(f"--resources {resources_path}: expected a JSON list in ResourcesToImport shape")
-    for position, item in enumerate(resources):
-        ok = (
-            isinstance(item, dict)
-            and set(item) == {"ResourceType", "LogicalResourceId", "ResourceIdentifier"}
-            and isinstance(item["ResourceIdentifier"], dict)
-            and item["ResourceIdentifier"]
+# CreateStack / CreateChangeSet StackName: "A stack name can contain only alphanumeric characters (case
+# sensitive) and hyphens. It must start with an alphabetical character and can't be longer than 128
+# characters." (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html)
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+MAX_INPUT_BYTES = 16 * 1024 * 1024  # templates go up to 1 MB through S3; ResourcesToImport is smaller
+
+# What `tf cfn` writes. The logical id rule is CloudFormation's ("alphanumeric (A-Za-z0-9) and unique within
+# the template", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resources-section-structure.html);
+# resource types are SERVICE-PROVIDER::SERVICE-NAME::DATA-TYPE-NAME.
+_LOGICAL_ID = {"type": "string", "pattern": "^[A-Za-z0-9]{1,255}$"}
+_RESOURCE_TYPE = {"type": "string", "pattern": "^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$"}
+TEMPLATE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["Resources"],
+    "properties": {
+        "Resources": {
+            "type": "object",
+            "propertyNames": {"pattern": "^[A-Za-z0-9]{1,255}$"},
+            "additionalProperties": {
+                "type": "object",
+                "required": ["Type"],
+                "properties": {"Type": _RESOURCE_TYPE, "Properties": {"type": "object"}},
+            },
+        }
+    },
+}
+RESOURCES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "required": ["ResourceType", "LogicalResourceId", "ResourceIdentifier"],
+        "additionalProperties": False,
+        "properties": {
+            "ResourceType": _RESOURCE_TYPE,
+            "LogicalResourceId": _LOGICAL_ID,
+            "ResourceIdentifier": {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 2048},
+            },
+        },
+    },
+}
+
+
+_SHAPES = {
+    "--template": "expected a CloudFormation template written by `tf cfn`",
+    "--resources": "expected a ResourcesToImport list [{ResourceType, LogicalResourceId, ResourceIdentifier}]",
+}
+
+
+def check_stack_name(name: str) -> None:
+    if not _STACK_NAME.match(name):
+        raise TfImportError(
+            f"--stack-name {name!r}: a stack name is 1-128 letters, digits and hyphens, starting with a letter"
         )
-        if not ok:
+
+
+def load_inputs(template_path: str | Path, resources_path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The template and ResourcesToImport files written by ``tf cfn``, checked for shape (JSON Schema) and
+    against each other."""
+    template = _read_json(template_path, "--template", TEMPLATE_SCHEMA)
+    resources = _read_json(resources_path, "--resources", RESOURCES_SCHEMA)
+    seen: set[str] = set()
+    for position, item in enumerate(resources):
+        lid = item["LogicalResourceId"]
+        if lid in seen:
+            raise TfImportError(f"--resources {resources_path}: [{position}]: LogicalResourceId {lid} is listed twice")
+        seen.add(lid)
+        declared = template["Resources"].get(lid)
+        if declared is None or declared.get("Type") != item["ResourceType"]:
             raise TfImportError(
-                f"--resources {resources_path}: item {position} is not "
-                "{ResourceType, LogicalResourceId, ResourceIdentifier:{...}}"
-            )
-        declared = template["Resources"].get(item["LogicalResourceId"])
-        if not isinstance(declared, dict) or declared.get("Type") != item["ResourceType"]:
-            raise TfImportError(
-                f"--resources {resources_path}: {item['LogicalResourceId']} ({item['ResourceType']}) "
+                f"--resources {resources_path}: {lid} ({item['ResourceType']}) "
                 f"is not a resource of that type in --template {template_path}"
             )
         if declared.get("DeletionPolicy") != "Retain":
-            raise TfImportError(
-                f"--template {template_path}: {item['LogicalResourceId']} needs DeletionPolicy Retain to be imported"
-            )
+            raise TfImportError(f"--template {template_path}: {lid} needs DeletionPolicy Retain to be imported")
     return template, resources
 
 
-def _read_json(path: str | Path, option: str) -> Any:
+def _read_json(path: str | Path, option: str, schema: dict[str, Any]) -> Any:
+    source = f"{option} {path}"
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        value = loads(read_text(path, source, max_bytes=MAX_INPUT_BYTES), source)
     except FileNotFoundError:
-        raise TfImportError(f"{option} {path}: no such file (write it with `devops-blueprints tf cfn`)") from None
-    except json.JSONDecodeError as exc:
-        raise TfImportError(f"{option} {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    except OSError as exc:
-        raise TfImportError(f"{option} {path}: cannot read ({exc.strerror or exc})") from None
+        raise TfImportError(f"{source}: no such file (write it with `devops-blueprints tf cfn`)") from None
+    except JsonInputError as exc:
+        raise TfImportError(str(exc)) from None
+    problem = schema_problem(Draft202012Validator(schema), value)
+    if problem is not None:
+        raise TfImportError(f"{source}: {problem} ({_SHAPES[option]})")
+    return value
 
 
 def _aws_error(action: str, exc: Exception) -> TfImportError:

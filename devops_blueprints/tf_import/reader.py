@@ -8,7 +8,6 @@ holds ``resources`` and ``child_modules``, each child module its own ``address``
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -16,10 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devops_blueprints._json_input import JsonInputError, loads, read_text, schema_problem
 from devops_blueprints.tf_import.errors import TfImportError
+from devops_blueprints.tf_import.schema import VALUES, validator
 
 _SHOW_HINT = "run `terraform show -json > state.json` in the module directory and pass --state-file state.json"
 _TERRAFORM_TIMEOUT_S = 600
+MAX_STATE_CHARACTERS = 256 * 1024 * 1024  # a 5,000-resource state is about 2.6 MB
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,17 @@ class TfResource:
 
 
 def load_show_json(text: str, source: str) -> list[TfResource]:
-    """Parse ``terraform show -json`` text; ``source`` names the input in error messages."""
+    """Parse ``terraform show -json`` text; ``source`` names the input in error messages.
+
+    The text is parsed within bounds (:mod:`devops_blueprints._json_input`: nesting depth, integer digits,
+    no NaN/Infinity, no lone surrogates) and its shape is checked against :mod:`.schema` before anything is
+    translated; every problem is one :class:`TfImportError` line naming the JSON path."""
+    if len(text) > MAX_STATE_CHARACTERS:
+        raise TfImportError(f"{source}: larger than {MAX_STATE_CHARACTERS:,} characters; split the state")
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TfImportError(
-            f"{source}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-            "expected the output of `terraform show -json`"
-        ) from None
+        document = loads(text, source)
+    except JsonInputError as exc:
+        raise TfImportError(f"{exc}; expected the output of `terraform show -json`") from None
     return resources_from_document(document, source)
 
 
@@ -52,11 +57,11 @@ def load_state_file(path: str | Path) -> list[TfResource]:
     """Read a file holding ``terraform show -json`` output."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_text(file, str(file), max_bytes=MAX_STATE_CHARACTERS)
     except FileNotFoundError:
         raise TfImportError(f"{file}: no such state file; {_SHOW_HINT}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TfImportError(f"{file}: cannot read the state file ({exc})") from None
+    except JsonInputError as exc:
+        raise TfImportError(f"{exc}; expected the output of `terraform show -json`") from None
     return load_show_json(text, str(file))
 
 
@@ -76,7 +81,6 @@ def run_terraform_show(module_dir: str | Path, terraform: str = "terraform") -> 
             [executable, "show", "-no-color", "-json"],
             cwd=directory,
             capture_output=True,
-            text=True,
             timeout=_TERRAFORM_TIMEOUT_S,
             check=False,
         )
@@ -84,12 +88,20 @@ def run_terraform_show(module_dir: str | Path, terraform: str = "terraform") -> 
         raise TfImportError(
             f"--module {directory}: `terraform show -json` did not finish in {_TERRAFORM_TIMEOUT_S} s"
         ) from None
+    except OSError as exc:
+        raise TfImportError(f"--module {directory}: cannot run {executable}: {exc.strerror or exc}") from None
     if completed.returncode != 0:
-        detail = next((line.strip() for line in completed.stderr.splitlines() if line.strip()), "no output")
+        stderr = completed.stderr.decode("utf-8", errors="replace")
+        detail = next((line.strip() for line in stderr.splitlines() if line.strip()), "no output")
         raise TfImportError(
             f"--module {directory}: `terraform show -json` failed with exit code {completed.returncode}: {detail}"
         )
-    return completed.stdout
+    try:
+        return str(completed.stdout.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise TfImportError(
+            f"--module {directory}: `terraform show -json` printed text that is not UTF-8 (byte {exc.start})"
+        ) from None
 
 
 def load_module(module_dir: str | Path, terraform: str = "terraform") -> list[TfResource]:
@@ -111,10 +123,9 @@ def resources_from_document(document: Any, source: str) -> list[TfResource]:
         raise TfImportError(f"{source} is a Terraform plan, not the state; {_SHOW_HINT} (without a plan file argument)")
     if "format_version" not in document:
         raise TfImportError(f"{source}: no 'format_version' key, so not `terraform show -json` output; {_SHOW_HINT}")
+    _check(source, "DOCUMENT", document, "")
     root = (document.get("values") or {}).get("root_module") or {}
-    if not isinstance(root, dict):
-        raise TfImportError(f"{source}: 'values.root_module' must be an object")
-    resources = list(_walk(root, "", source))
+    resources = list(_walk(root, source))
     if not resources:
         raise TfImportError(
             f"{source}: the state has no managed resources (empty state: has `terraform apply` run in this "
@@ -123,35 +134,44 @@ def resources_from_document(document: Any, source: str) -> list[TfResource]:
     return resources
 
 
-def _walk(module: dict[str, Any], module_address: str, source: str) -> Iterator[TfResource]:
-    for raw in module.get("resources") or []:
-        if not isinstance(raw, dict):
-            raise TfImportError(f"{source}: a resource entry in {module_address or 'the root module'} is not an object")
-        if raw.get("mode", "managed") != "managed":
-            continue
-        address = raw.get("address")
-        rtype = raw.get("type")
-        name = raw.get("name")
-        if not (isinstance(address, str) and isinstance(rtype, str) and isinstance(name, str)):
-            raise TfImportError(
-                f"{source}: a resource in {module_address or 'the root module'} lacks address, type or name"
+def _check(source: str, schema: str, instance: Any, path: str) -> None:
+    problem = schema_problem(validator(schema), instance, path)
+    if problem is not None:
+        raise TfImportError(f"{source}: {problem}")
+
+
+def _walk(root: dict[str, Any], source: str) -> Iterator[TfResource]:
+    """Every managed resource, module by module in document order (depth first), without recursion."""
+    seen: dict[str, str] = {}  # address -> JSON path of its first entry
+    stack: list[tuple[dict[str, Any], str, str]] = [(root, "", "values.root_module")]
+    while stack:
+        module, module_address, path = stack.pop()
+        _check(source, "MODULE", module, path)
+        for position, raw in enumerate(module.get("resources") or []):
+            where = f"{path}.resources[{position}]"
+            if raw.get("mode", "managed") != "managed":
+                continue
+            address = raw["address"]
+            if address in seen:
+                raise TfImportError(
+                    f"{source}: {where}: the resource address {address} appears twice (first at {seen[address]}); "
+                    "a Terraform state lists every resource instance once"
+                )
+            seen[address] = where
+            if raw["type"] in VALUES:
+                _check(source, raw["type"], raw["values"], f"{where}.values")
+            sensitive = raw.get("sensitive_values")
+            yield TfResource(
+                address=address,
+                type=raw["type"],
+                name=raw["name"],
+                module=module_address,
+                index=raw.get("index"),
+                values=raw["values"],
+                sensitive_values=sensitive if isinstance(sensitive, dict) else {},
+                provider_name=str(raw.get("provider_name", "")),
             )
-        values = raw.get("values")
-        if not isinstance(values, dict):
-            raise TfImportError(f"{source}: {address} has no 'values' object")
-        sensitive = raw.get("sensitive_values")
-        index = raw.get("index")
-        yield TfResource(
-            address=address,
-            type=rtype,
-            name=name,
-            module=module_address,
-            index=index if isinstance(index, int | str) and not isinstance(index, bool) else None,
-            values=values,
-            sensitive_values=sensitive if isinstance(sensitive, dict) else {},
-            provider_name=str(raw.get("provider_name", "")),
-        )
-    for child in module.get("child_modules") or []:
-        if not isinstance(child, dict) or not isinstance(child.get("address"), str):
-            raise TfImportError(f"{source}: a child module of {module_address or 'the root module'} lacks an 'address'")
-        yield from _walk(child, child["address"], source)
+        children = module.get("child_modules") or []
+        for position in reversed(range(len(children))):
+            child = children[position]
+            stack.append((child, child["address"], f"{path}.child_modules[{position}]"))

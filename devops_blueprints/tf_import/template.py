@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from devops_blueprints._json_input import JsonInputError, dumps
 from devops_blueprints.tf_import.errors import TfImportError
 from devops_blueprints.tf_import.logical_ids import assign_logical_ids
 from devops_blueprints.tf_import.reader import TfResource
@@ -64,7 +64,10 @@ def translate(resources: Sequence[TfResource], types: Iterable[str] | None = Non
     to_import: list[dict[str, Any]] = []
     for resource in supported:
         translator = BY_TF_TYPE[resource.type]
-        identifier, properties = translator.translate(resource)
+        try:
+            identifier, properties = translator.translate(resource)
+        except JsonInputError as exc:  # a JSON-text attribute (event_pattern) of an unvalidated resource
+            raise TfImportError(str(exc)) from None
         logical_id = ids[resource.address]
         template_resources[logical_id] = {
             "Type": translator.cfn_type,
@@ -101,20 +104,13 @@ def _check_types(types: Iterable[str] | None) -> set[str] | None:
 
 def template_body(template: dict[str, Any]) -> str:
     """The compact JSON sent to CloudFormation (its byte length is what the 51,200 limit counts)."""
-    return json.dumps(template, separators=(",", ":"), sort_keys=False)
+    return json.dumps(template, separators=(",", ":"), sort_keys=False, allow_nan=False)
 
 
 def body_size(template: dict[str, Any]) -> int:
     return len(template_body(template).encode("utf-8"))
 
 
-def write_outputs(translation: Translation, template_path: str | Path, resources_path: str | Path) -> None:
-    """Write the template and the resources file (pretty JSON, trailing newline)."""
-    for path, payload in (
-        (template_path, translation.template),
-        (resources_path, translation.resources_to_import),
-    ):
-        try:
-            Path(path).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise TfImportError(f"{path}: cannot write ({exc.strerror or exc})") from None
+def output_texts(translation: Translation) -> tuple[str, str]:
+    """The text of the template file and of the resources file (pretty JSON, trailing newline)."""
+    return dumps(translation.template), dumps(translation.resources_to_import)

@@ -15,6 +15,7 @@ from batch_job.engine import Embedder
 from batch_job.preprocess import preprocess
 
 from tests.batch_job import images
+from tests.batch_job.hostile import EXTENSIONS, NAMES, hostile_bytes, snapshot
 
 
 def write_tree(root: Path, files: dict[str, bytes]) -> None:
@@ -114,20 +115,6 @@ def test_local_bad_input_is_one_clear_line(
     assert len(err) == 1 and err[0].startswith("error: ")
     assert re.search(message, err[0]), err[0]
     assert not (tmp_path / "v.parquet").exists()
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    """Every regular file under ``root`` (not following links) and its bytes."""
-    import os
-
-    found: dict[str, bytes] = {}
-    for folder, _dirs, names in os.walk(os.fsencode(root)):
-        for name in names:
-            path = os.path.join(folder, name)
-            if os.path.isfile(path) and not os.path.islink(path):
-                with open(path, "rb") as handle:
-                    found[os.fsdecode(os.path.relpath(path, os.fsencode(root)))] = handle.read()
-    return found
 
 
 def read_results(out: Path) -> tuple[list[str], dict[str, str]]:
@@ -291,38 +278,10 @@ def test_rerun_replaces_both_outputs_atomically(image_dir: Path, model_path: Pat
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-_GOOD = images.jpeg(images.photo(32, 24, seed=9))
-_SEEDS = [_GOOD, images.png(images.photo(20, 20, seed=8)), *images.foreign_formats().values()]
-
-
-@st.composite
-def hostile_bytes(draw: st.DrawFn) -> bytes:
-    kind = draw(st.sampled_from(["valid", "mutated", "random", "truncated", "foreign"]))
-    base = draw(st.sampled_from(_SEEDS))
-    if kind == "valid":
-        return base
-    if kind == "random":
-        return draw(st.binary(max_size=256))
-    if kind == "truncated":
-        return base[: draw(st.integers(0, len(base)))]
-    if kind == "foreign":
-        return draw(st.sampled_from(list(images.foreign_formats().values())))
-    data = bytearray(base)
-    for _ in range(draw(st.integers(1, 8))):
-        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
-    return bytes(data)
-
-
-_NAME = st.one_of(
-    st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)), min_size=1, max_size=12),
-    st.binary(min_size=1, max_size=12).filter(lambda b: b"/" not in b and b"\x00" not in b and b not in (b".", b"..")),
-)
-_EXT = st.sampled_from([".jpg", ".JPEG", ".png", ".gif", ".tif", ".webp", ".bmp", ".txt", ""])
-
 
 @seed(11)
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-@given(files=st.lists(st.tuples(_NAME, _EXT, hostile_bytes()), min_size=1, max_size=6))
+@given(files=st.lists(st.tuples(NAMES, EXTENSIONS, hostile_bytes()), min_size=1, max_size=6))
 def test_fuzz_local_never_tracebacks_and_accounts_for_every_image(
     model_path: Path, tmp_path_factory: pytest.TempPathFactory, files: list[tuple[str | bytes, str, bytes]]
 ) -> None:

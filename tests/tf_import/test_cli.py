@@ -126,13 +126,16 @@ def _big_state(tmp_path: Path, count: int) -> Path:
 
 
 def test_template_over_the_body_limit_needs_s3_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, template_path, _ = _cfn(tmp_path, "--state-file", str(_big_state(tmp_path, 600)))
+    state = _big_state(tmp_path, 600)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, _, _ = _cfn(tmp_path, "--state-file", str(state))
     err = capsys.readouterr().err
     assert code == 2
+    assert err.count("\n") == 1 and err.startswith("devops-blueprints: error: ")
     assert f"over CloudFormation's {TEMPLATE_BODY_LIMIT}-byte TemplateBody limit" in err
-    assert "pass --s3-path" in err
-    assert "warning: 600 resources exceed CloudFormation's 500 per stack" in err
-    assert template_path.exists()  # written, nothing lost
+    assert "600 resources also exceed 500 per stack" in err
+    assert "(nothing written); pass --s3-path" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # neither output nor a temporary file
 
 
 def test_template_over_the_body_limit_is_uploaded_with_s3_path(
@@ -174,7 +177,8 @@ def test_cfn_module_without_terraform(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    code, _, _ = _cfn(tmp_path, "--module", str(tmp_path))
+    (tmp_path / "infra").mkdir()
+    code, _, _ = _cfn(tmp_path, "--module", str(tmp_path / "infra"))
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert "terraform is not installed or not on PATH" in err

@@ -440,10 +440,13 @@ def _write_inputs(tmp_path: Path, template: Any, resources: Any) -> tuple[Path, 
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda t, r: (t, {"not": "a list"}), "expected a JSON list in ResourcesToImport shape"),
-        (lambda t, r: (t, [{"ResourceType": "AWS::SQS::Queue"}]), "item 0 is not {ResourceType"),
+        (lambda t, r: (t, {"not": "a list"}), "r.json: expected a list, got an object .* ResourcesToImport list"),
+        (
+            lambda t, r: (t, [{"ResourceType": "AWS::SQS::Queue"}]),
+            r"r.json: \[0\]: missing the required key \"LogicalResourceId\"",
+        ),
         (lambda t, r: ({"Resources": {}}, r), "is not a resource of that type in --template"),
-        (lambda t, r: ([], r), "expected a CloudFormation template"),
+        (lambda t, r: ([], r), "t.json: expected an object, got a list .*expected a CloudFormation template"),
     ],
 )
 def test_bad_input_files(

@@ -1,8 +1,15 @@
-"""Observability constructs: DevOps Guru coverage (tag boundaries, per-stack coverage), notifications,
-delegated administration, and Lambda functions with Lambda Insights and X-Ray."""
+"""Observability constructs: the application boundary and its engines (CloudWatch; DevOps Guru coverage,
+notifications and delegated administration until its end of support), and Lambda functions with Lambda
+Insights and X-Ray."""
 
 from __future__ import annotations
 
+from devops_blueprints.constructs.observability.boundary import ApplicationBoundary as ApplicationBoundary
+from devops_blueprints.constructs.observability.cloudwatch_engine import CloudWatchEngine as CloudWatchEngine
+from devops_blueprints.constructs.observability.cloudwatch_engine import (
+    CloudWatchEngineOptions as CloudWatchEngineOptions,
+)
+from devops_blueprints.constructs.observability.devops_agent import DevOpsAgentSpace as DevOpsAgentSpace
 from devops_blueprints.constructs.observability.devops_guru_admin import (
     DevOpsGuruDelegatedAdmin as DevOpsGuruDelegatedAdmin,
 )
@@ -15,4 +22,6 @@ from devops_blueprints.constructs.observability.devops_guru_coverage import (
 from devops_blueprints.constructs.observability.devops_guru_notifications import (
     DevOpsGuruNotifications as DevOpsGuruNotifications,
 )
+from devops_blueprints.constructs.observability.investigations import InvestigationGroup as InvestigationGroup
+from devops_blueprints.constructs.observability.lambda_error_queries import LambdaErrorQueries as LambdaErrorQueries
 from devops_blueprints.constructs.observability.observed_function import ObservedFunction as ObservedFunction

@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from devops_blueprints.constructs.observability.boundary import warn_devops_guru_end_of_support
 from devops_blueprints.constructs.observability.devops_guru_coverage import acknowledge_custom_resource_provider
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -49,6 +50,7 @@ class DevOpsGuruDelegatedAdmin(Construct):
                 "account cannot be its own delegated administrator"
             )
         self.admin_account_id = admin_account_id
+        warn_devops_guru_end_of_support(self)
 
         self.service_access = cr.AwsCustomResource(
             self,

@@ -23,6 +23,7 @@ from devops_blueprints.constructs.app_boundary import (
     validate_tag_key,
     validate_tag_values,
 )
+from devops_blueprints.constructs.observability.boundary import warn_devops_guru_end_of_support
 
 _REGISTRY_ID = "DevOpsGuruCoverageRegistry"
 
@@ -100,6 +101,7 @@ class DevOpsGuruAppBoundary(Construct):
         validate_tag_key(tag_key)
         values = validate_tag_values(tag_values)
         _CoverageRegistry.of(self).claim(self, "tags", f"tag key {tag_key}")
+        warn_devops_guru_end_of_support(self)
         self.tag_key = tag_key
         self.tag_values: tuple[str, ...] = tuple(values)
         self.resource_collection = devopsguru.CfnResourceCollection(
@@ -114,13 +116,17 @@ class DevOpsGuruAppBoundary(Construct):
 
     def include(self, scope: IConstruct, app_name: str) -> None:
         """Put ``scope`` (a stack, a stage or any construct) inside the boundary as application ``app_name``."""
+        self.cover(scope, app_name)
+        self.tag(scope, app_name, tag_key=self.tag_key)
+
+    def cover(self, scope: IConstruct, app_name: str) -> None:
+        """The engine side of :meth:`include` (an ``ApplicationBoundary`` tags; this checks coverage)."""
         if "*" not in self.tag_values and not cdk.Token.is_unresolved(app_name) and app_name not in self.tag_values:
             cdk.Annotations.of(self).add_warning_v2(
                 "devops-blueprints:appNotCovered",
                 f"application {app_name!r} is tagged but not in tag_values {list(self.tag_values)}; "
                 "DevOps Guru will not analyse it",
             )
-        self.tag(scope, app_name, tag_key=self.tag_key)
 
     @staticmethod
     def tag(scope: IConstruct, app_name: str, *, tag_key: str = DEFAULT_TAG_KEY) -> None:
@@ -140,6 +146,7 @@ class DevOpsGuruStackCoverage(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         _CoverageRegistry.of(self).claim(self, "stacks", f"stack {stack.stack_name}")
+        warn_devops_guru_end_of_support(self)
         self.stack_name = stack.stack_name
 
         def call(action: str) -> cr.AwsSdkCall:

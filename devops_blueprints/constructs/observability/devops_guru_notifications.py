@@ -12,6 +12,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from devops_blueprints.constructs.observability.boundary import warn_devops_guru_end_of_support
+from devops_blueprints.constructs.observability.encrypted_topic import (
+    create_encrypted_topic,
+    validate_email_addresses,
+)
+
 #: Severities a notification filter accepts (AWS::DevOpsGuru::NotificationChannel NotificationFilterConfig).
 SEVERITIES: tuple[str, ...] = ("LOW", "MEDIUM", "HIGH")
 #: Message types a notification filter accepts.
@@ -94,27 +100,20 @@ class DevOpsGuruNotifications(Construct):
             )
         severity_filter = _validated(severities, SEVERITIES, "severities")
         message_type_filter = _validated(message_types, MESSAGE_TYPES, "message_types")
-        for address in email_addresses:
-            if not cdk.Token.is_unresolved(address) and "@" not in address:
-                raise ValueError(f"email_addresses must contain email addresses, got {address!r}")
+        validate_email_addresses(email_addresses)
+        warn_devops_guru_end_of_support(self)
 
         self.encryption_key: kms.IKey | None
         if topic is None:
-            self.encryption_key = encryption_key or kms.Key(
+            self.encryption_key, new_topic = create_encrypted_topic(
                 self,
-                "Key",
-                description="Encrypts DevOps Guru notifications",
-                enable_key_rotation=True,
+                display_name="DevOps Guru insights",
+                key_description="Encrypts DevOps Guru notifications",
+                encryption_key=encryption_key,
                 removal_policy=removal_policy,
             )
             self._allow_devops_guru_to_use_key(self.encryption_key)
-            self.topic: sns.ITopic = sns.Topic(
-                self,
-                "Resource",
-                display_name="DevOps Guru insights",
-                master_key=self.encryption_key,
-                enforce_ssl=True,
-            )
+            self.topic: sns.ITopic = new_topic
             self._allow_devops_guru_to_publish(self.topic)
         else:
             self.encryption_key = None

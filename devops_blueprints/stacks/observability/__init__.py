@@ -1,8 +1,12 @@
-"""Observability stacks: the account-level DevOps Guru stack and the sample workloads inside its boundary."""
+"""Observability stacks: the account-level engine stacks (DevOps Guru, CloudWatch) and the sample workloads
+inside their boundary."""
 
 from __future__ import annotations
 
 from devops_blueprints.stacks.observability.anomalous_lambda import AnomalousLambdaStack as AnomalousLambdaStack
+from devops_blueprints.stacks.observability.cloudwatch import (
+    CloudWatchObservabilityStack as CloudWatchObservabilityStack,
+)
 from devops_blueprints.stacks.observability.container_insights_ecs import (
     ContainerInsightsEcsStack as ContainerInsightsEcsStack,
 )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from devops_blueprints._json_input import loads
 from devops_blueprints.tf_import.errors import TfImportError
 from devops_blueprints.tf_import.translators.base import Attrs, Translator
 
@@ -61,7 +61,7 @@ def _rule_properties(attrs: Attrs) -> dict[str, Any]:
     return {
         "Name": attrs.req("name"),
         "EventBusName": _event_bus(attrs),
-        "EventPattern": json.loads(pattern) if isinstance(pattern, str) else pattern,
+        "EventPattern": loads(pattern, f"{attrs.address} event_pattern") if isinstance(pattern, str) else pattern,
         "ScheduleExpression": schedule,
         "State": state,
         "Description": attrs.opt("description"),

@@ -1,0 +1,95 @@
+"""What the CloudWatch engine adds to synth time, as ratios measured in the same run:
+
+* the sample app with the default engines (devops-guru and cloudwatch) against the sample app with the
+  devops-guru engine only (``-c observability_engines=...``);
+* a generated app of 1,000 resources in one stage (10 stacks of 100: queues, topics, tables and functions
+  with their roles), three ways: no boundary; the stage inside the application boundary with no engine
+  (its tagging alone, what the boundary costs today); the boundary with the CloudWatch engine. The engine's
+  aspect is measured against the boundary without it. Goal (issue 13): at most 1.3x.
+
+Each figure is the median of three ``python`` subprocess runs, as in ``benchmarks.app_synth``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from benchmarks.app_synth import synth_seconds
+
+RESOURCES = 1000
+STACKS = 10
+GOAL = 1.3
+
+GENERATED_APP = """
+import sys
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb, aws_lambda as lambda_, aws_sns as sns, aws_sqs as sqs
+
+mode = sys.argv[1]
+app = cdk.App()
+stage = cdk.Stage(app, "Generated")
+per_stack = {per_stack}
+for s in range({stacks}):
+    stack = cdk.Stack(stage, f"Stack{{s}}")
+    count = 0
+    unit = 0
+    while count < per_stack:
+        kind = unit % 4
+        if kind == 0:
+            sqs.Queue(stack, f"Queue{{unit}}")
+            count += 1
+        elif kind == 1:
+            sns.Topic(stack, f"Topic{{unit}}")
+            count += 1
+        elif kind == 2:
+            dynamodb.CfnTable(
+                stack, f"Table{{unit}}", key_schema=[{{"attributeName": "pk", "keyType": "HASH"}}],
+                attribute_definitions=[{{"attributeName": "pk", "attributeType": "S"}}], billing_mode="PAY_PER_REQUEST")
+            count += 1
+        else:
+            lambda_.Function(stack, f"Function{{unit}}", runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handler",
+                             code=lambda_.Code.from_inline("def handler(event, context):\\n    return None\\n"))
+            count += 2  # the function and its role
+        unit += 1
+if mode == "tagged":
+    from devops_blueprints.constructs.app_boundary import tag_application
+    tag_application(stage, "generated")
+elif mode == "engine":
+    from devops_blueprints.constructs.observability import ApplicationBoundary, CloudWatchEngine
+    engine = CloudWatchEngine(cdk.Stack(stage, "Engine"), "Engine")
+    ApplicationBoundary(stage, "Boundary", engines=[engine]).include(stage, "generated")
+app.synth()
+"""
+
+
+def run() -> dict[str, float]:
+    guru_only = synth_seconds(["app.py"], {"observability_engines": "devops-guru"})
+    default = synth_seconds(["app.py"], {})
+    with tempfile.TemporaryDirectory() as scratch:
+        script = Path(scratch) / "generated_app.py"
+        script.write_text(GENERATED_APP.format(per_stack=RESOURCES // STACKS, stacks=STACKS))
+        bare = synth_seconds([str(script), "bare"], {})
+        without = synth_seconds([str(script), "tagged"], {})
+        with_engine = synth_seconds([str(script), "engine"], {})
+    figures = {
+        "sample_guru_only_s": round(guru_only, 2),
+        "sample_default_engines_s": round(default, 2),
+        "sample_ratio": round(default / guru_only, 2),
+        "generated_bare_s": round(bare, 2),
+        "generated_without_s": round(without, 2),
+        "generated_with_engine_s": round(with_engine, 2),
+        "generated_ratio": round(with_engine / without, 2),
+        "generated_ratio_to_bare": round(with_engine / bare, 2),
+    }
+    print(
+        f"  sample app: devops-guru only {figures['sample_guru_only_s']} s, default engines "
+        f"{figures['sample_default_engines_s']} s ({figures['sample_ratio']}x)"
+    )
+    print(
+        f"  generated app of {RESOURCES} resources: no boundary {figures['generated_bare_s']} s, boundary without "
+        f"the engine {figures['generated_without_s']} s, with the CloudWatch engine "
+        f"{figures['generated_with_engine_s']} s ({figures['generated_ratio']}x the boundary without it, goal <= "
+        f"{GOAL}x; {figures['generated_ratio_to_bare']}x no boundary)"
+    )
+    return figures
