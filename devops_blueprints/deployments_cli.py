@@ -20,6 +20,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, NoReturn, Protocol, cast
 
+from devops_blueprints._text import escaped as escape
 from devops_blueprints.assets import AssetNotFoundError, load_lambda_module
 from devops_blueprints.cli import CliError
 
@@ -28,7 +29,6 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _TABLE_ARN = re.compile(r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}")
-_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 #: Longest value shown inside a PROBLEMS cell (the full value is in its own column).
 _PROBLEM_VALUE_CHARS = 40
 
@@ -75,23 +75,6 @@ def records() -> RecordsModule:
         raise CliError(f"cannot load the record validation module: {exc}") from None
 
 
-def escape(text: str) -> str:
-    """``text`` with backslashes and every non-printable character escaped (``\\n``, ``\\x1b``, ``\\u202e``):
-    one terminal line that moves no cursor and starts no escape sequence."""
-    if text.isprintable() and "\\" not in text:
-        return text
-    parts = []
-    for char in text:
-        if char in _ESCAPES:
-            parts.append(_ESCAPES[char])
-        elif char.isprintable():
-            parts.append(char)
-        else:
-            code = ord(char)
-            parts.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-    return "".join(parts)
-
-
 def check_table(table: str) -> str:
     if not (_TABLE_NAME.fullmatch(table) or _TABLE_ARN.fullmatch(table)):
         raise CliError(
@@ -101,41 +84,18 @@ def check_table(table: str) -> str:
     return table
 
 
-_ENDPOINT_SOURCES = "AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB or a profile's endpoint_url"
-
-
-def _endpoint_error(url: str | None, problem: str) -> CliError:
-    return CliError(f"AWS endpoint URL {url!r} ({_ENDPOINT_SOURCES}) is invalid: {escape(problem)}")
-
-
-def check_endpoint(url: str | None) -> None:
-    """An endpoint URL boto3 can send to (http or https, a host, a valid port); CliError otherwise."""
-    if url is None:
-        return
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-    except ValueError as exc:
-        raise _endpoint_error(url, str(exc)) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _endpoint_error(url, "not an http(s) URL with a host")
-
-
 def _dynamodb(table: str) -> Any:
-    import os
-
     import boto3
 
+    from devops_blueprints._aws import AwsSetupError, client
+
     check_table(table)
+    if boto3.session.Session().region_name is None:
+        raise CliError("no AWS region for the deployment table: set AWS_DEFAULT_REGION or a profile region")
     try:
-        client = _call("connect", table, lambda: boto3.client("dynamodb"))
-    except ValueError as exc:  # botocore refuses a malformed endpoint URL with a bare ValueError
-        url = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
-        raise _endpoint_error(url, str(exc)) from None
-    check_endpoint(client.meta.endpoint_url)
-    return client
+        return client("dynamodb")  # a malformed AWS_ENDPOINT_URL(_DYNAMODB) is one line, not a traceback
+    except AwsSetupError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _fail(action: str, table: str, exc: Exception) -> NoReturn:
@@ -162,7 +122,7 @@ def _call(action: str, table: str, call: Callable[[], Any]) -> Any:
 
     try:
         return call()
-    except (BotoCoreError, ClientError) as exc:
+    except (BotoCoreError, ClientError, ValueError) as exc:  # ValueError: e.g. a profile's endpoint_url port
         _fail(action, table, exc)
 
 
