@@ -510,12 +510,8 @@ def expected_record(record: dict[str, str | None]) -> dict[str, Any] | None:
 _fuzz_tables = iter(range(10**6))
 
 
-@seed(20261202)
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(records=st.lists(_RECORD, min_size=1, max_size=4))
-def test_fuzz_add_never_tracebacks_and_writes_exactly_the_valid_records(
-    aws: str, capsys: pytest.CaptureFixture[str], records: list[dict[str, str | None]]
-) -> None:
+def fresh_table() -> tuple[Any, str]:
+    """A DynamoDB client and a new, empty deployment table of its own (one per hypothesis example)."""
     import boto3
 
     dynamodb = boto3.client("dynamodb")
@@ -526,6 +522,16 @@ def test_fuzz_add_never_tracebacks_and_writes_exactly_the_valid_records(
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    return dynamodb, name
+
+
+@seed(20261202)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(records=st.lists(_RECORD, min_size=1, max_size=4))
+def test_fuzz_add_never_tracebacks_and_writes_exactly_the_valid_records(
+    aws: str, capsys: pytest.CaptureFixture[str], records: list[dict[str, str | None]]
+) -> None:
+    dynamodb, name = fresh_table()
     expected: dict[str, dict[str, Any]] = {}
     for record in records:
         args = ["deployments", "add", f"--table={name}"]
@@ -583,16 +589,7 @@ _ITEM = st.fixed_dictionaries(
 def test_fuzz_list_shows_every_item_on_one_printable_line(
     aws: str, capsys: pytest.CaptureFixture[str], stored: list[dict[str, Any]]
 ) -> None:
-    import boto3
-
-    dynamodb = boto3.client("dynamodb")
-    name = f"fuzz-list-{next(_fuzz_tables)}"
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb, name = fresh_table()
     for item in stored:
         dynamodb.put_item(TableName=name, Item=item)
     capsys.readouterr()
