@@ -7,7 +7,8 @@
   (its tagging alone, what the boundary costs today); the boundary with the CloudWatch engine. The engine's
   aspect is measured against the boundary without it. Goal (issue 13): at most 1.3x.
 
-Each figure is the median of three ``python`` subprocess runs, as in ``benchmarks.app_synth``.
+Each figure is the median of three (sample app) or five (generated app) ``python`` subprocess runs, as in
+``benchmarks.app_synth``.
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ def run() -> dict[str, float]:
     with tempfile.TemporaryDirectory() as scratch:
         script = Path(scratch) / "generated_app.py"
         script.write_text(GENERATED_APP.format(per_stack=RESOURCES // STACKS, stacks=STACKS))
-        bare = synth_seconds([str(script), "bare"], {})
-        without = synth_seconds([str(script), "tagged"], {})
-        with_engine = synth_seconds([str(script), "engine"], {})
+        bare = synth_seconds([str(script), "bare"], {}, repeats=5)
+        without = synth_seconds([str(script), "tagged"], {}, repeats=5)
+        with_engine = synth_seconds([str(script), "engine"], {}, repeats=5)
     figures = {
         "sample_guru_only_s": round(guru_only, 2),
         "sample_default_engines_s": round(default, 2),

@@ -407,10 +407,13 @@ def test_saved_queries_cover_every_function_log_group(templates: dict[str, dict[
     }
     assert function_log_groups
     queries = _of_type(template, "AWS::Logs::QueryDefinition").values()
-    errors = [q for q in queries if q["Properties"]["Name"].endswith("/lambda-errors-and-timeouts")]
+    errors = [q for q in queries if _joined(q["Properties"]["Name"]).endswith("/lambda-errors-and-timeouts")]
     assert len(errors) == 1
     assert errors[0]["Properties"]["Name"].startswith(f"devops-blueprints/{SAMPLE_APPLICATIONS[name]}/")
     assert {group["Ref"] for group in errors[0]["Properties"]["LogGroupNames"]} == function_log_groups
+    # Every sample function has Lambda Insights: one performance query each.
+    insights = [q for q in queries if "/lambda-insights/" in _joined(q["Properties"]["Name"])]
+    assert len(insights) == len(_of_type(template, "AWS::Lambda::Function"))
 
 
 def test_no_saved_queries_without_function_log_groups(templates: dict[str, dict[str, Any]]) -> None:
@@ -458,3 +461,14 @@ def test_investigations_make_every_composite_open_an_investigation() -> None:
 def test_investigations_without_the_cloudwatch_engine_is_an_error() -> None:
     with pytest.raises(ValueError, match="investigations=True needs the cloudwatch engine"):
         ObservabilityStage(new_app(), "Observability", engines=["devops-guru"], investigations=True)
+
+
+def test_the_docs_coverage_table_is_the_engines_table() -> None:
+    from tests.support.cdk import REPO_ROOT
+
+    text = (REPO_ROOT / "docs" / "observability.md").read_text()
+    section = text.split("## The CloudWatch engine", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(AWS::[A-Za-z0-9:]+)` \| `([A-Za-z0-9]+)[^`]*` \|", section, flags=re.M))
+    expected = {(resource_type, spec.name) for resource_type, cov in COVERAGE.items() for spec in cov.alarms}
+    expected.add(("AWS::SQS::Queue", DEAD_LETTER_ALARM.name))
+    assert documented == expected

@@ -35,7 +35,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct, IConstruct
 
-from devops_blueprints.constructs.app_boundary import validate_tag_values
+from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY, validate_tag_key, validate_tag_values
 from devops_blueprints.constructs.observability.cloudwatch_coverage import (
     COVERAGE,
     DEAD_LETTER_ALARM,
@@ -209,6 +209,8 @@ class CloudWatchEngine(Construct):
     :param options: thresholds, disabled alarms, band width, log anomaly detection, dashboards,
         per-application subscriptions.
     :param alarm_actions: more actions for every composite alarm (e.g. an investigation group's ARN).
+    :param tag_key: the application boundary key the engine's alarms are tagged with, like every other
+        resource of the application. Default: ``devops-guru-applications``.
     """
 
     def __init__(
@@ -222,8 +224,12 @@ class CloudWatchEngine(Construct):
         options: CloudWatchEngineOptions | None = None,
         alarm_actions: Sequence[str] = (),
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        tag_key: str = DEFAULT_TAG_KEY,
     ) -> None:
         super().__init__(scope, construct_id)
+        validate_tag_key(tag_key)
+        #: The boundary key the engine's own alarms carry (an ApplicationBoundary checks it matches its own).
+        self.tag_key = tag_key
         if topic is not None and encryption_key is not None:
             raise ValueError("give either topic (an existing topic) or encryption_key (for a new topic), not both")
         validate_email_addresses(email_addresses)
@@ -416,7 +422,9 @@ class CloudWatchEngine(Construct):
             log_group if isinstance(log_group, str) else cdk.Token.as_string(log_group)
         )
         layers = stack.resolve(getattr(function, "layers", None)) or []
-        if any("LambdaInsightsExtension" in json.dumps(layer) for layer in layers):
+        # The Insights extension is a layer: LambdaInsightsExtension by ARN, or aws-cdk-lib's per-region map of
+        # its ARNs (CloudwatchlambdainsightsversionMap) when the version is given as LambdaInsightsVersion.
+        if any("lambdainsights" in json.dumps(layer).lower() for layer in layers):
             app.result.insights_functions.setdefault(stack.node.path, []).append(function.ref)
 
     def _alarm(
@@ -452,6 +460,8 @@ class CloudWatchEngine(Construct):
             "DatapointsToAlarm": spec.datapoints_to_alarm,
             "TreatMissingData": "notBreaching",
             "Metrics": metrics,
+            # Plain CfnResources have no tag manager: the boundary's tags are written here.
+            "Tags": [{"Key": self.tag_key, "Value": app.app_name}, {"Key": METRICS_TAG_KEY, "Value": app.app_name}],
         }
         if spec.kind == "anomaly":
             band = f"ANOMALY_DETECTION_BAND({spec.metrics[0].id}, {spec.band_width:g})"
