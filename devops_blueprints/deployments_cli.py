@@ -4,6 +4,10 @@ Records are validated by the same module the provisioner Lambda uses
 (``lambda_src/deployment_provisioner/records.py``), loaded from the checkout or the installed wheel.
 The table's AWS region and credentials come from the usual AWS environment (``AWS_DEFAULT_REGION``,
 ``AWS_PROFILE``, ...); ``--region`` is the deployment's (the component's) region.
+
+Hostile input: every error is one line (``--table``, the AWS endpoint URL and AWS's own messages are checked
+or flattened); ``list`` escapes control characters in every value it prints (a value cannot fake a row or
+drive the terminal) and flags malformed items in its PROBLEMS column instead of failing on them.
 """
 
 from __future__ import annotations
@@ -11,14 +15,22 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from typing import Any, NoReturn, Protocol, cast
 
+from devops_blueprints._text import escaped as escape
 from devops_blueprints.assets import AssetNotFoundError, load_lambda_module
 from devops_blueprints.cli import CliError
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# DynamoDB TableName: a table name (3-255 of a-z A-Z 0-9 _ - .) or the table's ARN.
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_TABLE_ARN = re.compile(r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}")
+#: Longest value shown inside a PROBLEMS cell (the full value is in its own column).
+_PROBLEM_VALUE_CHARS = 40
 
 
 class DeploymentRecord(Protocol):
@@ -32,12 +44,24 @@ class DeploymentRecord(Protocol):
     def to_item(self) -> dict[str, Any]: ...
 
 
+class RecordError(Protocol):
+    field: str
+    value: object
+    expected: str
+    missing: bool
+
+
 class RecordsModule(Protocol):
     """What the CLI uses of ``records.py``."""
 
     __file__: str | None
     DEFAULT_WAVE: int
+    STATUSES: tuple[str, ...]
+    SYSTEM_ATTRIBUTES: tuple[str, ...]
     InvalidRecordError: type[ValueError]
+    RecordError: type[ValueError]
+
+    def check_wave(self, value: object) -> int | None: ...
 
     def validate(self, item: Mapping[str, Any], *, regions: Collection[str] | None = None) -> DeploymentRecord: ...
 
@@ -51,10 +75,27 @@ def records() -> RecordsModule:
         raise CliError(f"cannot load the record validation module: {exc}") from None
 
 
+def check_table(table: str) -> str:
+    if not (_TABLE_NAME.fullmatch(table) or _TABLE_ARN.fullmatch(table)):
+        raise CliError(
+            "--table must be a DynamoDB table name (3-255 letters, digits, '_', '-' or '.') or a table ARN, "
+            f"got {table!r}"
+        )
+    return table
+
+
 def _dynamodb(table: str) -> Any:
     import boto3
 
-    return _call("connect", table, lambda: boto3.client("dynamodb"))
+    from devops_blueprints._aws import AwsSetupError, client
+
+    check_table(table)
+    if boto3.session.Session().region_name is None:
+        raise CliError("no AWS region for the deployment table: set AWS_DEFAULT_REGION or a profile region")
+    try:
+        return client("dynamodb")  # a malformed AWS_ENDPOINT_URL(_DYNAMODB) is one line, not a traceback
+    except AwsSetupError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _fail(action: str, table: str, exc: Exception) -> NoReturn:
@@ -66,8 +107,14 @@ def _fail(action: str, table: str, exc: Exception) -> NoReturn:
         error = exc.response.get("Error", {})
         if error.get("Code") == "ResourceNotFoundException":
             raise CliError(f"table {table!r} not found (check --table and the AWS region)") from None
-        raise CliError(f"{action} on table {table!r} failed: {error.get('Code')}: {error.get('Message')}") from None
-    raise CliError(f"{action} on table {table!r} failed: {exc}") from None
+        detail = f"{error.get('Code')}: {error.get('Message')}"
+        raise CliError(f"{action} on table {table!r} failed: {_one_line(detail)}") from None
+    raise CliError(f"{action} on table {table!r} failed: {_one_line(str(exc))}") from None
+
+
+def _one_line(message: str) -> str:
+    """A library's message as one line: line breaks become "; ", anything else unprintable is escaped."""
+    return escape("; ".join(line.strip() for line in message.splitlines() if line.strip()))
 
 
 def _call(action: str, table: str, call: Callable[[], Any]) -> Any:
@@ -75,7 +122,7 @@ def _call(action: str, table: str, call: Callable[[], Any]) -> Any:
 
     try:
         return call()
-    except (BotoCoreError, ClientError) as exc:
+    except (BotoCoreError, ClientError, ValueError) as exc:  # ValueError: e.g. a profile's endpoint_url port
         _fail(action, table, exc)
 
 
@@ -94,11 +141,28 @@ def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: serializer.serialize(value) for name, value in item.items()}
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """An attribute value boto3 cannot deserialize (e.g. a number of more than 38 digits from a store that is
+    laxer than DynamoDB): shown as its raw typed value and flagged, instead of stopping the listing."""
+
+    raw: object
+
+    def __str__(self) -> str:
+        return f"<unreadable {self.raw!r}>"
+
+
 def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     from boto3.dynamodb.types import TypeDeserializer
 
     deserializer = TypeDeserializer()
-    return {name: deserializer.deserialize(value) for name, value in item.items()}
+    values: dict[str, Any] = {}
+    for name, value in item.items():
+        try:
+            values[name] = deserializer.deserialize(value)
+        except (ArithmeticError, TypeError, ValueError, KeyError):  # decimal.Rounded/Inexact are ArithmeticErrors
+            values[name] = Unreadable(value)
+    return values
 
 
 def _get(client: Any, table: str, deployment_id: str) -> dict[str, Any] | None:
@@ -112,10 +176,11 @@ def _get(client: Any, table: str, deployment_id: str) -> dict[str, Any] | None:
 
 
 def _wave_argument(value: str | None) -> object:
-    """--wave as given: an integer when it is one, else the text (so validation names the bad value)."""
+    """--wave as given: a Decimal when it is an integer (exact at any length, unlike int() past 4,300 digits),
+    else the text (so validation names the bad value)."""
     if value is None:
         return None
-    return int(value) if _INTEGER.fullmatch(value.strip()) else value
+    return Decimal(value.strip()) if _INTEGER.fullmatch(value.strip()) else value
 
 
 def add(args: argparse.Namespace) -> int:
@@ -146,7 +211,7 @@ def add(args: argparse.Namespace) -> int:
         if not _is_conditional_failure(exc):
             _fail("PutItem", args.table, exc)
         existing = _get(client, args.table, deployment.id) or {}
-        status = existing.get("status", "not yet provisioned")
+        status = _cell(existing.get("status", "not yet provisioned"))
         raise CliError(
             f"deployment {deployment.id!r} already exists in table {args.table!r} (status {status}); "
             "records are never overwritten: remove it first or choose another id"
@@ -170,40 +235,117 @@ def _scan(client: Any, table: str) -> Iterator[dict[str, Any]]:
             yield _deserialize(item)
 
 
-def _text(value: object) -> str:
-    return "-" if value is None else str(value)
+def _kind(value: object) -> str:
+    """The DynamoDB type of a deserialized value, as a word for a message."""
+    from boto3.dynamodb.types import Binary
+
+    kinds: tuple[tuple[type | tuple[type, ...], str], ...] = (
+        (str, "string"),
+        (bool, "boolean"),
+        ((Decimal, int), "number"),
+        ((Binary, bytes), "binary"),
+        (list, "list"),
+        (dict, "map"),
+        ((set, frozenset), "set"),
+        (Unreadable, "unreadable value"),
+    )
+    return next((word for types, word in kinds if isinstance(value, types)), type(value).__name__)
+
+
+def _cell(value: object) -> str:
+    """Any deserialized attribute value as one escaped table cell ("-" when absent)."""
+    from boto3.dynamodb.types import Binary
+
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, Binary | bytes):
+        data = value.value if isinstance(value, Binary) else value
+        return f"<binary, {len(data)} bytes>"
+    if isinstance(value, set | frozenset):
+        return "{" + ", ".join(sorted(_cell(member) for member in value)) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_cell(member) for member in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{escape(str(key))}: {_cell(member)}" for key, member in value.items()) + "}"
+    return escape(str(value))
+
+
+def _shown(value: object) -> str:
+    text = repr(value) if isinstance(value, str) else _cell(value)  # repr() escapes what is not printable
+    return text if len(text) <= _PROBLEM_VALUE_CHARS else text[: _PROBLEM_VALUE_CHARS - 3] + "..."
+
+
+def problems(item: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a table item, one phrase per attribute (empty for a well-formed record)."""
+    module = records()
+    found: list[str] = []
+    try:
+        module.validate(item)
+    except module.InvalidRecordError as exc:
+        for error in cast(tuple[RecordError, ...], getattr(exc, "errors", ())):
+            if error.missing:
+                found.append(f"{error.field} missing")
+            else:
+                found.append(f"{error.field} must be {error.expected}, got {_kind(error.value)} {_shown(error.value)}")
+    for name in module.SYSTEM_ATTRIBUTES:
+        value = item.get(name)
+        if value is None:
+            continue
+        if name == "status" and value not in module.STATUSES:
+            found.append(f"status must be one of {', '.join(module.STATUSES)}, got {_kind(value)} {_shown(value)}")
+        elif not isinstance(value, str):
+            found.append(f"{name} must be a string, got {_kind(value)} {_shown(value)}")
+    return found
 
 
 def list_deployments(args: argparse.Namespace) -> int:
-    default_wave = records().DEFAULT_WAVE
+    module = records()
     items = list(_scan(_dynamodb(args.table), args.table))
     if not items:
-        print(f"no deployments in table {args.table}")
+        print(f"no deployments in table {escape(args.table)}")
         return 0
 
-    def order(item: Mapping[str, Any]) -> tuple[int, str]:
-        wave = item.get("wave")
-        return (int(wave) if isinstance(wave, int | Decimal) else default_wave, str(item.get("id")))
+    def wave_of(item: Mapping[str, Any]) -> int:
+        try:
+            wave = module.check_wave(item.get("wave"))
+        except module.RecordError:
+            wave = None
+        return module.DEFAULT_WAVE if wave is None else wave
 
     columns = ("id", "type", "account", "region", "tier", "wave", "status", "updated_at", "status_reason")
-    rows = [tuple(_text(item.get(column)) for column in columns) for item in sorted(items, key=order)]
-    header = tuple(column.upper() for column in columns)
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(columns) - 1)]
-    for row in (header, *rows):
+    rows = sorted(
+        (
+            wave_of(item),
+            (*(_cell(item.get(column)) for column in columns), "; ".join(problems(item)) or "-"),
+        )
+        for item in items
+    )
+    table = [tuple(column.upper() for column in (*columns, "problems")), *(row for _, row in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
+    for row in table:
         cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
         print("  ".join([*cells, row[-1]]).rstrip())
     counts: dict[str, int] = {}
     for item in items:
-        status = str(item.get("status", "NEW"))
+        status = _cell(item.get("status", "NEW"))
         counts[status] = counts.get(status, 0) + 1
     summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
-    print(f"{len(items)} deployment(s): {summary}")
+    malformed = sum(1 for _, row in rows if row[-1] != "-")
+    print(f"{len(items)} deployment(s): {summary}" + (f"; {malformed} malformed (see PROBLEMS)" if malformed else ""))
     return 0
 
 
 def remove(args: argparse.Namespace) -> int:
     if not args.id:
         raise CliError("--id must not be empty")
+    try:
+        args.id.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of another encoding in argv arrive as lone surrogates
+        raise CliError(f"--id must be UTF-8 text, got {args.id!r}") from None
     client = _dynamodb(args.table)
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -222,9 +364,9 @@ def remove(args: argparse.Namespace) -> int:
         if existing is None:
             raise CliError(f"deployment {args.id!r} not found in table {args.table!r}") from None
         raise CliError(
-            f"deployment {args.id!r} is already being deprovisioned (build {existing.get('build_id')})"
+            f"deployment {args.id!r} is already being deprovisioned (build {_cell(existing.get('build_id'))})"
         ) from None
-    print(f"removed deployment {args.id}; deprovisioning starts from the table stream")
+    print(f"removed deployment {escape(args.id)}; deprovisioning starts from the table stream")
     return 0
 
 

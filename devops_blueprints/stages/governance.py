@@ -18,6 +18,17 @@ from devops_blueprints.stacks.guardrails.governance import GovernanceStack
 CONTEXT_KEY = "organization_root_id"
 
 
+def root_id_from_context(scope: Construct) -> str | None:
+    """The ``organization_root_id`` context value (None when absent); ContextError when it is not a root id."""
+    context = scope.node.try_get_context(CONTEXT_KEY)
+    if context is not None and (not isinstance(context, str) or not ROOT_ID_PATTERN.match(context)):
+        raise ContextError(
+            f"context {CONTEXT_KEY} must be an organization root id like r-ab12 "
+            f"(r- then 4-32 lower-case letters or digits), got {context!r}"
+        )
+    return context
+
+
 class GovernanceStage(cdk.Stage):
     """Stack ``Guardrails`` (:class:`GovernanceStack`): OUs and catalog SCPs.
 
@@ -43,13 +54,7 @@ class GovernanceStage(cdk.Stage):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         if root_id is None:
-            context = self.node.try_get_context(CONTEXT_KEY)
-            if context is not None and (not isinstance(context, str) or not ROOT_ID_PATTERN.match(context)):
-                raise ContextError(
-                    f"context {CONTEXT_KEY} must be an organization root id like r-ab12 "
-                    f"(r- then 4-32 lower-case letters or digits), got {context!r}"
-                )
-            root_id = context or PLACEHOLDER_ROOT_ID
+            root_id = root_id_from_context(self) or PLACEHOLDER_ROOT_ID
         self.guardrails = GovernanceStack(
             self,
             "Guardrails",

@@ -325,8 +325,45 @@ def new_processor() -> BatchProcessor:
     return BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
+def _sequence_number(record: object) -> str | None:
+    """The record's ``dynamodb.SequenceNumber`` (what a batch item failure names), None when it has none."""
+    stream = record.get("dynamodb") if isinstance(record, dict) else None
+    number = stream.get("SequenceNumber") if isinstance(stream, dict) else None
+    return number if isinstance(number, str) and number else None
+
+
+def _excerpt(value: object, limit: int = 500) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def process_batch(event: dict[str, Any], provisioner: Provisioner, context: Any = None) -> dict[str, Any]:
-    """Process a stream batch; returns ``{"batchItemFailures": [{"itemIdentifier": <sequence number>}]}``."""
+    """Process a stream batch; returns ``{"batchItemFailures": [{"itemIdentifier": <sequence number>}]}``.
+
+    A record that raises is reported by its sequence number (Lambda retries it, then the DLQ gets it). A record
+    without one (not an object, no ``dynamodb`` object, no string ``SequenceNumber``: never a real stream
+    record) cannot be named in ``batchItemFailures`` - a null, empty or unknown itemIdentifier makes Lambda treat
+    the whole batch as failed (https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html,
+    "Success and failure conditions") - so it is logged at ERROR with an excerpt and skipped, and the rest of
+    the batch goes on.
+    """
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        raise UnprocessableRecordError(
+            f'event must be a DynamoDB stream batch {{"Records": [...]}}, got {_excerpt(event, 200)}'
+        )
+    kept = []
+    for position, record in enumerate(records):
+        if _sequence_number(record) is None:
+            logger.error(
+                "stream record without dynamodb.SequenceNumber skipped (cannot be reported or retried alone)",
+                extra={"position": position, "record": _excerpt(record)},
+            )
+        else:
+            kept.append(record)
+
+    if not kept:  # Powertools refuses an empty batch
+        return {"batchItemFailures": []}
 
     def record_handler(record: DynamoDBRecord) -> str:
         outcome = process_record(record.raw_event, provisioner)
@@ -334,7 +371,9 @@ def process_batch(event: dict[str, Any], provisioner: Provisioner, context: Any 
         return outcome
 
     return dict(
-        process_partial_response(event=event, record_handler=record_handler, processor=new_processor(), context=context)
+        process_partial_response(
+            event={**event, "Records": kept}, record_handler=record_handler, processor=new_processor(), context=context
+        )
     )
 
 

@@ -33,6 +33,11 @@ SYSTEM_ATTRIBUTES = ("status", "status_reason", "build_id", "updated_at")
 CANARY_WAVE = 0
 DEFAULT_WAVE = 1
 MAX_TIER_LENGTH = 64
+# A DynamoDB number holds at most 38 significant digits; more is a ValidationException (and boto3's serializer
+# refuses it before sending): https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html
+# ("Numbers can have up to 38 digits of precision. Exceeding this results in an exception.")
+MAX_WAVE_DIGITS = 38
+WAVE_EXPECTED = "a whole number >= 0 (0 is the canary wave)"
 
 
 class RecordError(ValueError):
@@ -108,9 +113,10 @@ def pipeline_name(deployment_type: str, deployment_id: str) -> str:
 
 
 def _show(value: object) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
-    text = repr(value)
+    """``value`` for a message: at most 80 characters, never raising (not even for a 5,000-digit integer)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"a number of about {int(value.bit_length() * 0.30103)} digits"
+    text = str(value) if isinstance(value, Decimal) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -157,16 +163,20 @@ def check_tier(value: object) -> str | None:
 
 
 def check_wave(value: object) -> int | None:
+    """A whole number >= 0 (int, or an integral Decimal as DynamoDB returns) of at most 38 digits."""
     if value is None:
         return None
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
+    number: int | Decimal | None = None
+    if isinstance(value, Decimal):
+        number = value if value.is_finite() and value == value.to_integral_value() else None
+    elif isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        number = int(value)
     if number is None or number < 0:
-        raise RecordError("wave", value, "a whole number >= 0 (0 is the canary wave)")
-    return number
+        raise RecordError("wave", value, WAVE_EXPECTED)
+    # Compared before int()/str(): Decimal("1E+100000") is a huge int, and str() of one raises ValueError.
+    if number >= 10**MAX_WAVE_DIGITS:
+        raise RecordError("wave", value, f"a whole number of at most {MAX_WAVE_DIGITS} digits (a DynamoDB number)")
+    return int(number)
 
 
 def validate(item: Mapping[str, Any], *, regions: Collection[str] | None = None) -> Deployment:

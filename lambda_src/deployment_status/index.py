@@ -15,7 +15,9 @@ event of an older (stale) build, or a repeated event, never overwrites a newer s
   ``FAILED`` with a reason (removing the record again retries the deprovisioning);
 * IN_PROGRESS -> nothing (the record already says PROVISIONING or DEPROVISIONING).
 
-Builds without a ``DEPLOYMENT_ID`` variable are not deployment builds and are ignored.
+Builds without a ``DEPLOYMENT_ID`` variable (or with one that is not a record id) are not deployment builds and
+are ignored. An event without the fields above raises :class:`InvalidEventError` (EventBridge retries it, then
+sends it to the rule target's dead-letter queue).
 
 Logs: one structured JSON line per event (Powertools ``Logger``, service ``deployment-status``, with the
 Lambda context keys): ``build state change applied`` with ``deployment_id``, ``build_id``, ``build_status``
@@ -25,6 +27,7 @@ and ``outcome``, or ``build carries no DEPLOYMENT_ID; ignored`` with ``build_id`
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +40,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 FAILED_BUILD_STATES = ("FAILED", "FAULT", "STOPPED", "TIMED_OUT")
+# Record ids (ARCHITECTURE.md section 2: ^[a-z][a-z0-9-]{0,30}$); a build whose DEPLOYMENT_ID is anything else was
+# not started by the provisioner, and would otherwise reach GetItem (a key over 2,048 bytes is a ValidationException).
+_DEPLOYMENT_ID = re.compile(r"[a-z][a-z0-9-]{0,30}")
 logger = Logger(service="deployment-status")
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 
@@ -63,7 +69,10 @@ class BuildStateChange:
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> BuildStateChange | None:
-        """The change described by the event; None for a build that carries no DEPLOYMENT_ID."""
+        """The change described by the event; None for a build that carries no DEPLOYMENT_ID (or one that cannot
+        be a deployment id, so never names an item of the table)."""
+        if not isinstance(event, Mapping):
+            raise InvalidEventError(f"event must be an object, got {type(event).__name__}")
         detail = event.get("detail")
         if not isinstance(detail, dict):
             raise InvalidEventError("event has no detail object; expected a CodeBuild Build State Change event")
@@ -84,7 +93,7 @@ class BuildStateChange:
             ),
             None,
         )
-        if not isinstance(deployment_id, str) or not deployment_id:
+        if not isinstance(deployment_id, str) or not _DEPLOYMENT_ID.fullmatch(deployment_id):
             return None
         return cls(
             project=fields["project-name"],

@@ -75,6 +75,11 @@ DEFAULT_BATCH_SIZE = 1000
 MAX_BATCH_SIZE = 10_000
 MAX_ARRAY_SIZE = 10_000  # AWS Batch: an array job has 2..10,000 children
 MANIFEST_PREFIX = "manifests/"
+# Every path costs at least one ListObjectsV2 call: a bound keeps a hostile event from running the function to
+# its timeout. A prefix longer than the longest S3 key (1,024 bytes of UTF-8,
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html) can match nothing.
+MAX_PATHS = 1000
+MAX_KEY_BYTES = 1024
 DEFAULT_METRICS_NAMESPACE = "DevOpsBlueprints/Embedding"
 THROTTLING_CODES = frozenset(
     {
@@ -132,6 +137,14 @@ class Part:
 # --------------------------------------------------------------------------------------------- event
 
 
+def _show(value: object) -> str:
+    """``value`` for a message: at most 80 characters (an event may hold megabytes), never raising."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"a number of about {int(value.bit_length() * 0.30103)} digits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def parse_event(event: Any, *, images_prefix: str = "") -> SubmitRequest:
     """Validate the event; raise :class:`InvalidEventError` naming the field on anything unexpected.
 
@@ -145,10 +158,20 @@ def parse_event(event: Any, *, images_prefix: str = "") -> SubmitRequest:
         raise InvalidEventError('Paths is required: a non-empty list of key prefixes, e.g. {"Paths": ["images"]}')
     paths = event["Paths"]
     if not isinstance(paths, list) or not paths:
-        raise InvalidEventError(f"Paths must be a non-empty list of key prefixes, got {paths!r}")
+        raise InvalidEventError(f"Paths must be a non-empty list of key prefixes, got {_show(paths)}")
+    if len(paths) > MAX_PATHS:
+        raise InvalidEventError(f"Paths must hold at most {MAX_PATHS} prefixes, got {len(paths)}")
     for index, path in enumerate(paths):
         if not isinstance(path, str) or not path.strip():
-            raise InvalidEventError(f"Paths[{index}] must be a non-empty string key prefix, got {path!r}")
+            raise InvalidEventError(f"Paths[{index}] must be a non-empty string key prefix, got {_show(path)}")
+        try:
+            size = len(path.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the event's JSON) is no S3 key
+            raise InvalidEventError(f"Paths[{index}] must be valid Unicode text, got {_show(path)}") from None
+        if size > MAX_KEY_BYTES:
+            raise InvalidEventError(
+                f"Paths[{index}] must be at most {MAX_KEY_BYTES} bytes (the longest S3 key), got {size} bytes"
+            )
         if path.startswith(MANIFEST_PREFIX):
             raise InvalidEventError(
                 f"Paths[{index}] must not be under {MANIFEST_PREFIX!r} (the submitter's own manifests), got {path!r}"
@@ -160,9 +183,9 @@ def parse_event(event: Any, *, images_prefix: str = "") -> SubmitRequest:
             )
     batch_size = event.get("BatchSize", DEFAULT_BATCH_SIZE)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise InvalidEventError(f"BatchSize must be an integer from 1 to {MAX_BATCH_SIZE}, got {batch_size!r}")
+        raise InvalidEventError(f"BatchSize must be an integer from 1 to {MAX_BATCH_SIZE}, got {_show(batch_size)}")
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise InvalidEventError(f"BatchSize must be from 1 to {MAX_BATCH_SIZE}, got {batch_size}")
+        raise InvalidEventError(f"BatchSize must be from 1 to {MAX_BATCH_SIZE}, got {_show(batch_size)}")
     unique_paths = tuple(dict.fromkeys(paths))
     return SubmitRequest(paths=unique_paths, batch_size=batch_size)
 

@@ -44,7 +44,7 @@ class InvalidRequestError(ValueError):
 def _required_string(event: Mapping[str, Any], name: str) -> str:
     value = event.get(name)
     if not isinstance(value, str) or not value:
-        raise InvalidRequestError(f"{name} must be a non-empty string, got {value!r}")
+        raise InvalidRequestError(f"{name} must be a non-empty string, got {planner.show_value(value)}")
     return value
 
 
@@ -106,6 +106,8 @@ def pipeline_status(codepipeline: Any, pipeline_name: str, execution_id: str) ->
 
 
 def dispatch(event: Mapping[str, Any], dynamodb: Any, codepipeline: Any, table: str) -> dict[str, Any]:
+    if not isinstance(event, Mapping):
+        raise InvalidRequestError(f'event must be an object like {{"action": "plan", ...}}, got {type(event).__name__}')
     action = event.get("action")
     if action == "plan":
         return plan_release(dynamodb, table, event.get("concurrency"), event.get("failure_budget"))
@@ -119,7 +121,9 @@ def dispatch(event: Mapping[str, Any], dynamodb: Any, codepipeline: Any, table: 
         )
     if action == "evaluate":
         return planner.evaluate(event.get("results"), event.get("failed_so_far"), event.get("failure_budget"))
-    raise InvalidRequestError(f"action must be one of plan, wave, start, status, evaluate, got {action!r}")
+    raise InvalidRequestError(
+        f"action must be one of plan, wave, start, status, evaluate, got {planner.show_value(action)}"
+    )
 
 
 @cache

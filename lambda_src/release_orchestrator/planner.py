@@ -52,10 +52,23 @@ def pipeline_name(deployment_type: str, deployment_id: str) -> str:
     return f"{deployment_type}-{deployment_id}-pipeline"
 
 
+def show_value(value: object) -> str:
+    """``value`` for a message: at most 80 characters, never raising (repr() of a 5,000-digit int does)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"a number of about {int(value.bit_length() * 0.30103)} digits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _whole_number(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal) or value != int(value) or value < minimum:
-        raise PlanError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return int(value)
+    number: int | Decimal | None = None
+    if isinstance(value, Decimal):
+        number = value if value.is_finite() and value == value.to_integral_value() else None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    if number is None or number < minimum:
+        raise PlanError(f"{name} must be a whole number >= {minimum}, got {show_value(value)}")
+    return int(number)
 
 
 def _wave_of(item: Mapping[str, Any]) -> int:
@@ -196,7 +209,7 @@ def wave_deployments(items: Iterable[Mapping[str, Any]], wave: object) -> dict[s
 def evaluate(results: object, failed_so_far: object, failure_budget: object) -> dict[str, Any]:
     """Add a wave's failures (any result whose ``status`` is not "Succeeded") to the running total."""
     if not isinstance(results, Sequence) or isinstance(results, str | bytes):
-        raise PlanError(f"results must be a list of {{'status': ...}} objects, got {results!r}")
+        raise PlanError(f"results must be a list of {{'status': ...}} objects, got {show_value(results)}")
     failed = _whole_number("failed_so_far", failed_so_far, 0)
     budget = _whole_number("failure_budget", failure_budget, 0)
     for result in results:

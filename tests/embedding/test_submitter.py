@@ -395,6 +395,53 @@ def test_bad_events_raise_one_clear_error_and_write_or_submit_nothing(env: Batch
     assert env.top_level_jobs() == []
 
 
+HOSTILE_EVENTS = [
+    ({"Paths": ["in/"] * 1001}, r"^Paths must hold at most 1000 prefixes, got 1001$"),
+    ({"Paths": ["in/\ud800"]}, r"^Paths\[0\] must be valid Unicode text, got 'in/\\ud800'$"),
+    (
+        {"Paths": ["in/" + "x" * 1022]},
+        r"^Paths\[0\] must be at most 1024 bytes \(the longest S3 key\), got 1025 bytes$",
+    ),
+    (
+        {"Paths": ["in/" + "\u2603" * 341]},
+        r"^Paths\[0\] must be at most 1024 bytes \(the longest S3 key\), got 1026 bytes$",
+    ),
+    ({"Paths": "x" * 100_000}, r"^Paths must be a non-empty list of key prefixes, got 'x{76}\.\.\.$"),
+    (
+        {"Paths": ["in/"], "BatchSize": 10**5000},
+        r"^BatchSize must be from 1 to 10000, got a number of about 5000 digits$",
+    ),
+    (
+        {"Paths": ["in/"], "BatchSize": [1] * 10_000},
+        r"^BatchSize must be an integer from 1 to 10000, got \[1, 1, .{60,}\.\.\.$",
+    ),
+]
+
+
+@pytest.mark.parametrize(("event", "message"), HOSTILE_EVENTS, ids=[m[:40] for _, m in HOSTILE_EVENTS])
+def test_hostile_events_raise_one_short_error_and_write_or_submit_nothing(
+    env: BatchEnv, event: Any, message: str
+) -> None:
+    put_keys(env, ["in/1.jpg"])
+
+    with pytest.raises(submitter.InvalidEventError, match=message) as raised:
+        run(env, event)
+
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 200
+    assert env.keys("manifests/") == []
+    assert env.top_level_jobs() == []
+
+
+def test_the_longest_prefix_and_the_most_paths_are_accepted(env: BatchEnv) -> None:
+    longest = "in/" + "x" * 1017 + ".jpg"  # 1,024 bytes: the longest S3 key
+    put_keys(env, [longest])
+
+    result = run(env, {"Paths": [longest] + ["in/"] * 999})
+
+    assert result["ImageCount"] == 1
+    assert env.read(result["ManifestKeys"][0]) == longest + "\n"
+
+
 # ------------------------------------------------------------------------------------------ handler
 
 CONTEXT = LambdaContext(function_name="embedding-submitter")

@@ -103,3 +103,52 @@ def test_anomalous_function_sleeps_the_injected_latency(monkeypatch: pytest.Monk
 def test_anomalous_function_rejects_bad_configuration(raw: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         anomalous.injected_latency_ms({"INJECTED_LATENCY_MS": raw})
+
+
+# -- hostile messages (issue 11) -----------------------------------------------------------------------------
+
+UNREADABLE = [
+    ("m-nan", '{"orderId": "o", "x": NaN}', "message body is not JSON: NaN is not a JSON value"),
+    ("m-deep", "[" * 50_000 + "]" * 50_000, "message body is not JSON this function can read: nested too deeply"),
+    ("m-digits", '{"orderId": "o", "n": ' + "9" * 5000 + "}", "message body is not JSON this function can read"),
+    ("m-big", json.dumps({"orderId": "o", "pad": "x" * 400_000}), "message body must be at most 307200 bytes"),
+    ("m-key", json.dumps({"orderId": "k" * 2049}), "message orderId must be at most 2048 bytes, got 2049"),
+    ("m-surrogate", '{"orderId": "\\ud800"}', "message orderId must be valid Unicode text, got '\\ud800'"),
+    ("m-list", '["orderId"]', "message body must be a JSON object, got list"),
+]
+
+
+def test_hostile_messages_are_reported_and_the_rest_of_the_batch_is_stored(resources: dict[str, Any]) -> None:
+    event = {
+        "Records": [
+            _record("m1", json.dumps({"orderId": "o-1"})),
+            *(_record(message_id, body) for message_id, body, _ in UNREADABLE),
+            {"messageId": "m-nobody"},
+            {"messageId": "m-bytes", "body": {"orderId": "o-x"}},
+            5,
+            {"body": json.dumps({"orderId": "o-lost"})},
+            {"messageId": ["m"], "body": "{}"},
+            _record("m2", json.dumps({"orderId": "o-2"})),
+        ]
+    }
+
+    with captured_logs(serverless.logger) as logs:
+        response = serverless.handler(event, LambdaContext(function_name="serverless-sample"))
+
+    reported = [message_id for message_id, _, _ in UNREADABLE] + ["m-nobody", "m-bytes"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in reported]}
+    errors = {line["messageId"]: line["error"] for line in logs.records() if line["message"] == "message not processed"}
+    for message_id, _, message in UNREADABLE:
+        assert errors[message_id].startswith(message)
+    assert errors["m-nobody"] == "message body must be a string, got NoneType"
+    assert errors["m-bytes"] == "message body must be a string, got dict"
+    skipped = [line for line in logs.records() if line["message"].startswith("record without messageId")]
+    assert [(line["level"], line["position"]) for line in skipped] == [("ERROR", 10), ("ERROR", 11), ("ERROR", 12)]
+    items = resources["dynamodb"].scan(TableName="orders")["Items"]
+    assert sorted(item["pk"]["S"] for item in items) == ["o-1", "o-2"]
+
+
+@pytest.mark.parametrize("event", [{"Records": "m1"}, {"Records": {"messageId": "m1"}}, "Records"])
+def test_an_event_that_is_not_an_sqs_batch_is_refused(resources: dict[str, Any], event: Any) -> None:
+    with pytest.raises(serverless.BadMessageError, match=r"^event must be an SQS batch"):
+        serverless.handler(event, LambdaContext(function_name="serverless-sample"))

@@ -601,3 +601,114 @@ def test_status_write_failing_after_the_build_started_is_retried_without_a_secon
     assert len(builds) == 1
     item = tenant.get("acme")
     assert item is not None and item["status"] == {"S": "PROVISIONING"} and item["build_id"] == {"S": builds[0]}
+
+
+# -- hostile input (issue 11): parsing of malformed stream records and build events --------------------------
+
+
+def test_malformed_records_never_block_or_lose_the_valid_records_of_their_batch(
+    tenant: Tenant, provisioner: Any
+) -> None:
+    tenant.put({**VALID, "id": {"S": "first"}})
+    tenant.put({**VALID, "id": {"S": "third"}})
+    real = tenant.stream.event()["Records"]
+    template = real[0]
+
+    def variant(sequence: str, **dynamodb: Any) -> dict[str, Any]:
+        return {**template, "dynamodb": {**template["dynamodb"], "SequenceNumber": sequence, **dynamodb}}
+
+    unidentifiable: list[Any] = [
+        5,
+        ["INSERT"],
+        None,
+        {**template, "dynamodb": "INSERT"},
+        {**template, "dynamodb": {**template["dynamodb"], "SequenceNumber": 7}},
+        {key: value for key, value in template.items() if key != "dynamodb"},
+    ]
+    reported = [
+        variant("900001", NewImage={"id": {"Q": "first"}}),  # an attribute type DynamoDB does not have
+        variant("900002", NewImage={"id": "first"}),  # an attribute value that is not typed
+        variant("900003", NewImage=["id"]),
+        variant("900004", Keys="first"),
+        {**variant("900005"), "eventName": 42},
+        variant("900006", NewImage={"id": {"N": "1" * 50}}),  # boto3 cannot read it (decimal.Rounded)
+    ]
+    event = {"Records": [real[0], *unidentifiable, *reported, real[1]]}
+
+    with powertools.captured_logs(provisioner_index.logger) as logs:
+        response = provisioner_index.process_batch(event, provisioner)
+
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": record["dynamodb"]["SequenceNumber"]} for record in reported]
+    }
+    assert [r["environmentVariablesOverride"][0]["value"] for r in tenant.start_build_requests] == ["first", "third"]
+    skipped = [line for line in logs.records() if line["message"].startswith("stream record without")]
+    assert [(line["level"], line["position"]) for line in skipped] == [("ERROR", n) for n in range(1, 7)]
+    assert skipped[0]["record"] == "5"
+    for deployment_id in ("first", "third"):
+        stored = tenant.get(deployment_id)
+        assert stored is not None and stored["status"] == {"S": "PROVISIONING"}
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": None}, {"Records": "x"}, [1], "Records"])
+def test_an_event_that_is_not_a_stream_batch_is_refused_naming_it(provisioner: Any, event: Any) -> None:
+    with pytest.raises(provisioner_index.UnprocessableRecordError, match=r"^event must be a DynamoDB stream batch"):
+        provisioner_index.process_batch(event, provisioner)
+
+
+def test_a_batch_of_only_unidentifiable_records_reports_nothing(provisioner: Any) -> None:
+    assert provisioner_index.process_batch({"Records": [1, "x", {}]}, provisioner) == {"batchItemFailures": []}
+
+
+def test_a_huge_record_is_failed_with_a_short_reason(tenant: Tenant, provisioner: Any) -> None:
+    tenant.put({**VALID, "id": {"S": "big"}, "tier": {"S": "x" * 300_000}, "account": {"S": "\x1b[2J" * 10_000}})
+
+    assert deliver(tenant, provisioner) == {"batchItemFailures": []}
+
+    stored = tenant.get("big")
+    assert stored is not None and stored["status"] == {"S": "FAILED"}
+    reason = stored["status_reason"]["S"]
+    assert reason.startswith("invalid record: account must be a string of 12 digits, got '\\x1b[2J")
+    assert len(reason) < 1_000
+    assert tenant.start_build_requests == []
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ("not an event", "event must be an object, got str"),
+        ([{"detail": {}}], "event must be an object, got list"),
+        ({"detail": "SUCCEEDED"}, "event has no detail object"),
+        ({"detail": {"project-name": "p", "build-id": ["b"], "build-status": "SUCCEEDED"}}, r"detail.build-id must be"),
+        ({"detail": {"project-name": "p", "build-id": "b", "build-status": 5}}, r"detail.build-status must be"),
+    ],
+)
+def test_malformed_build_events_are_refused_naming_the_field(tenant: Tenant, event: Any, message: str) -> None:
+    tenant.put({**VALID, "status": {"S": "PROVISIONING"}, "build_id": {"S": "b"}})
+
+    with pytest.raises(status_index.InvalidEventError, match=message):
+        status_index.handler(event, STATUS_CONTEXT)
+
+    assert tenant.get("acme") == {**VALID, "status": {"S": "PROVISIONING"}, "build_id": {"S": "b"}}
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        "DEPLOYMENT_ID=acme",
+        [{"name": "DEPLOYMENT_ID", "value": ["acme"]}],
+        [{"name": "DEPLOYMENT_ID", "value": "x" * 5000}],  # over DynamoDB's 2,048-byte key limit
+        [{"name": "DEPLOYMENT_ID", "value": "ACME"}],
+        [{"name": "DEPLOYMENT_ID", "value": ""}],
+        [7, None],
+    ],
+)
+def test_build_events_whose_deployment_id_cannot_name_a_record_are_ignored(tenant: Tenant, variables: Any) -> None:
+    tenant.put({**VALID, "status": {"S": "PROVISIONING"}, "build_id": {"S": "p:1"}})
+    event = state_change(PROVISIONING_PROJECT, "p:1", "SUCCEEDED", "acme")
+    event["detail"]["additional-information"]["environment"]["environment-variables"] = variables
+
+    assert status_index.handler(event, STATUS_CONTEXT) == {"outcome": "ignored"}
+
+    stored = tenant.get("acme")
+    assert stored is not None and stored["status"] == {"S": "PROVISIONING"}

@@ -291,6 +291,42 @@ def test_bad_requests_fail_with_one_clear_message(table: Any, event: dict[str, A
         orchestrator.dispatch(event, table, None, TABLE)
 
 
+HOSTILE_REQUESTS = [
+    ("plan", 'event must be an object like {"action": "plan", ...}, got str'),
+    ([{"action": "plan"}], 'event must be an object like {"action": "plan", ...}, got list'),
+    (None, 'event must be an object like {"action": "plan", ...}, got NoneType'),
+    ({"action": "x" * 10_000}, "action must be one of plan, wave, start, status, evaluate, got 'xxxxxxxx"),
+    ({"action": "wave", "wave": 10**5000}, None),  # a valid (huge) wave: no deployments in it
+    ({"action": "wave", "wave": -(10**5000)}, "wave must be a whole number >= 0, got a number of about 5000 digits"),
+    ({"action": "wave", "wave": Decimal("NaN")}, "wave must be a whole number >= 0, got Decimal('NaN')"),
+    ({"action": "wave", "wave": Decimal("-Infinity")}, "wave must be a whole number >= 0, got Decimal('-Infinity')"),
+    ({"action": "wave", "wave": 1.5}, "wave must be a whole number >= 0, got 1.5"),
+    ({"action": "start", "pipeline_name": ["p"] * 10_000}, "pipeline_name must be a non-empty string, got ['p', "),
+    (
+        {"action": "evaluate", "results": {"status": "Failed"}, "failed_so_far": 0, "failure_budget": 0},
+        "results must be a list",
+    ),
+]
+
+
+@pytest.mark.parametrize(("event", "message"), HOSTILE_REQUESTS, ids=[str(i) for i in range(len(HOSTILE_REQUESTS))])
+def test_hostile_requests_fail_with_one_short_message(table: Any, event: Any, message: str | None) -> None:
+    if message is None:
+        assert orchestrator.dispatch(event, table, None, TABLE)["deployments"] == []
+        return
+    with pytest.raises(ValueError) as raised:
+        orchestrator.dispatch(event, table, None, TABLE)
+    assert str(raised.value).startswith(message)
+    assert len(str(raised.value)) < 200
+
+
+def test_malformed_results_count_as_failures(table: Any) -> None:
+    results = [{"status": "Succeeded"}, 5, {"status": ["Succeeded"]}, {}, None]
+    event = {"action": "evaluate", "results": results, "failed_so_far": 1, "failure_budget": 4}
+
+    assert orchestrator.dispatch(event, table, None, TABLE) == {"failed": 5, "budget_exceeded": True}
+
+
 # -- start / status ----------------------------------------------------------------------------------------
 
 

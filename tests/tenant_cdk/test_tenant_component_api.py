@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from types import ModuleType
@@ -88,3 +89,64 @@ def test_body_that_is_not_json_is_refused(table: Any) -> None:
     response = api.handle(event, table, SILO)
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["error"].startswith("body must be JSON: ")
+
+
+# -- hostile requests (issue 11): always a 4xx naming the problem, nothing stored ------------------------------
+
+
+def _put(body: Any, **extra: Any) -> dict[str, Any]:
+    return {**_event("PUT", "k"), "body": body, **extra}
+
+
+MAX = api.MAX_BODY_BYTES
+HOSTILE = [
+    ("not an event", 400, "event must be an HTTP API request object, got str"),
+    ({**_event("GET", "k"), "headers": ["x-tenant-id", "a"]}, 400, "headers must be an object, got list"),
+    ({**_event("GET", "k"), "headers": {5: "a", "x-tenant-id": ["a"]}}, 400, "header x-tenant-id must match"),
+    ({**_event("GET", "k", tenant="a" * 5000)}, 400, "header x-tenant-id must match"),
+    ({**_event("GET", "k"), "pathParameters": "k"}, 400, "pathParameters must be an object, got str"),
+    ({**_event("GET", "k"), "requestContext": "GET"}, 400, "requestContext must be an object, got str"),
+    ({**_event("GET", "k"), "requestContext": {"http": ["GET"]}}, 400, "http must be an object, got list"),
+    ({**_event("GET", "k"), "requestContext": {"http": {"method": ["GET"]}}}, 405, "method ['GET'] not allowed"),
+    (_put({"a": 1}), 400, "body must be a string, got dict"),
+    (_put("NaN"), 400, "body must be JSON: NaN is not JSON"),
+    (_put('{"x": -Infinity}'), 400, "body must be JSON: -Infinity is not JSON"),
+    (_put("[" * 100_000 + "]" * 100_000), 400, "body must be JSON nested less deeply"),
+    (_put("9" * 5000), 400, "body must be JSON: Exceeds the limit"),
+    (_put("{\x00}"), 400, "body must be JSON: "),
+    (_put(json.dumps("x" * MAX)), 413, f"body must be at most {MAX} bytes"),
+    (_put('"' + "\u2603" * (MAX // 3 - 1) + '"'), 413, f"value must be at most {MAX} bytes as JSON text"),
+    (_put("not base64!", isBase64Encoded=True), 400, "body is marked isBase64Encoded but is not valid base64"),
+    (_put(base64.b64encode(b'"\xff"').decode(), isBase64Encoded=True), 400, "body must be UTF-8 text"),
+    (_put("A" * (MAX * 2), isBase64Encoded=True), 413, f"body must be at most {MAX} bytes"),
+]
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "message"), HOSTILE, ids=[f"{i}-{message[:30]}" for i, (_, _, message) in enumerate(HOSTILE)]
+)
+def test_hostile_requests_get_a_4xx_naming_the_problem(table: Any, event: Any, status: int, message: str) -> None:
+    response = api.handle(event, table, POOL if message.startswith("header") else SILO)  # pool reads the header
+
+    assert response["statusCode"] == status
+    error = json.loads(response["body"])["error"]
+    assert error.startswith(message)
+    assert len(error) < 300
+    assert table.scan()["Items"] == []
+
+
+def test_a_base64_encoded_json_body_is_stored(table: Any) -> None:
+    body = base64.b64encode(json.dumps({"snow": "\u2603"}).encode()).decode()
+
+    assert api.handle(_put(body, isBase64Encoded=True), table, SILO)["statusCode"] == 200
+
+    assert json.loads(table.get_item(Key={"pk": "acme#k"})["Item"]["value"]) == {"snow": "\u2603"}
+
+
+def test_the_largest_body_is_stored(table: Any) -> None:
+    body = json.dumps("x" * (MAX - 2))
+    assert len(body) == MAX
+
+    assert api.handle(_put(body), table, SILO)["statusCode"] == 200
+
+    assert table.get_item(Key={"pk": "acme#k"})["Item"]["value"] == body

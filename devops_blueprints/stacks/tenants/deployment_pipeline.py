@@ -30,7 +30,7 @@ from constructs import Construct
 
 from devops_blueprints.assets import load_lambda_module
 from devops_blueprints.constructs.app_boundary import tag_application
-from devops_blueprints.context import ContextError
+from devops_blueprints.context import ContextError, check_account, check_region, str_context
 from devops_blueprints.stacks.tenants._cdk_pipelines import (
     acknowledge_pipeline_findings,
     prefer_sub_in_action_role_arns,
@@ -179,39 +179,69 @@ def toolchain_source(
     return pipelines.CodePipelineSource.connection(repo, branch, connection_arn=connection_arn, trigger_on_push=trigger)
 
 
+@dataclass(frozen=True)
+class _SourceContext:
+    branch: str
+    code_commit_name: str | None
+    connection_arn: str | None
+    repository: str
+
+
+def _source_context(scope: Construct) -> _SourceContext:
+    def ctx(key: str) -> str | None:  # strings only: a list or number would reach jsii as a traceback
+        return str_context(scope, key)
+
+    code_commit_name = ctx("toolchain_codecommit_repository")
+    connection_arn = ctx("toolchain_connection_arn")
+    if code_commit_name is not None and connection_arn is not None:
+        raise DeploymentContextError(
+            f"context: set toolchain_connection_arn ({connection_arn!r}) or "
+            f"toolchain_codecommit_repository "
+            f"({code_commit_name!r}), not both"
+        )
+    return _SourceContext(
+        branch=ctx("toolchain_branch") or DEFAULT_BRANCH,
+        code_commit_name=code_commit_name,
+        connection_arn=connection_arn,
+        repository=(ctx("toolchain_repository") or DEFAULT_REPOSITORY) if code_commit_name is None else "",
+    )
+
+
+def _connection_source(settings: _SourceContext, *, trigger: bool) -> pipelines.CodePipelineSource:
+    try:
+        return toolchain_source(
+            connection_arn=settings.connection_arn or PLACEHOLDER_CONNECTION_ARN,
+            repository=settings.repository,
+            branch=settings.branch,
+            trigger=trigger,
+        )
+    except ValueError as exc:
+        raise DeploymentContextError(f"context: {exc}") from None
+
+
+def check_source_context(scope: Construct) -> None:
+    """Raise :class:`DeploymentContextError` for bad toolchain source context, constructing nothing: the sample
+    app checks it before any stage exists, so a bad value leaves no partial cloud assembly."""
+    settings = _source_context(scope)
+    if settings.code_commit_name is None:
+        _connection_source(settings, trigger=False)
+
+
 def source_from_context(scope: Construct, *, trigger: bool) -> pipelines.CodePipelineSource:
     """The toolchain source from context: ``toolchain_codecommit_repository`` (an existing repository's
     name) or ``toolchain_connection_arn`` + ``toolchain_repository``; ``toolchain_branch``. Default: the
     placeholder connection (a warning says to replace it)."""
-    ctx = scope.node.try_get_context
-    branch = ctx("toolchain_branch") or DEFAULT_BRANCH
-    code_commit_name = ctx("toolchain_codecommit_repository")
-    connection_arn = ctx("toolchain_connection_arn")
-    if code_commit_name is not None:
-        if connection_arn is not None:
-            raise DeploymentContextError(
-                f"context: set toolchain_connection_arn ({connection_arn!r}) or "
-                f"toolchain_codecommit_repository "
-                f"({code_commit_name!r}), not both"
-            )
-        repo = codecommit.Repository.from_repository_name(scope, "ToolchainRepository", code_commit_name)
-        return toolchain_source(code_commit_repository=repo, branch=branch, trigger=trigger)
-    if connection_arn is None:
-        connection_arn = PLACEHOLDER_CONNECTION_ARN
+    settings = _source_context(scope)
+    if settings.code_commit_name is not None:
+        repo = codecommit.Repository.from_repository_name(scope, "ToolchainRepository", settings.code_commit_name)
+        return toolchain_source(code_commit_repository=repo, branch=settings.branch, trigger=trigger)
+    if settings.connection_arn is None:
         cdk.Annotations.of(scope).add_warning_v2(
             "devops-blueprints:PlaceholderConnection",
             "the toolchain source is the placeholder connection; set context toolchain_connection_arn and "
             "toolchain_repository (or toolchain_codecommit_repository) in cdk.json",
         )
-    try:
-        return toolchain_source(
-            connection_arn=connection_arn,
-            repository=ctx("toolchain_repository") or DEFAULT_REPOSITORY,
-            branch=branch,
-            trigger=trigger,
-        )
-    except ValueError as exc:
-        raise DeploymentContextError(f"context: {exc}") from None
+    return _connection_source(settings, trigger=trigger)
 
 
 def tag_app_boundary(scope: Construct, app_name: str) -> None:
@@ -332,13 +362,20 @@ def toolchain_env(scope: Construct) -> tuple[cdk.Environment, list[str]]:
     ``toolchain_account``/``toolchain_region`` context of cdk.json; also which keys fell back to cdk.json."""
     values: dict[str, str | None] = {}
     from_sample: list[str] = []
+    checks = {"account": check_account, "region": check_region}
     for key, variable in (("account", "CDK_DEFAULT_ACCOUNT"), ("region", "CDK_DEFAULT_REGION")):
-        value = scope.node.try_get_context(key) or os.environ.get(variable)
-        if not value:
-            value = scope.node.try_get_context(SAMPLE_TOOLCHAIN_KEYS[key])
-            if value:
+        value, source = scope.node.try_get_context(key), f"context {key}"
+        if value in (None, ""):
+            value, source = os.environ.get(variable), f"environment variable {variable}"
+        if value in (None, ""):
+            value, source = (
+                scope.node.try_get_context(SAMPLE_TOOLCHAIN_KEYS[key]),
+                f"context {SAMPLE_TOOLCHAIN_KEYS[key]}",
+            )
+            if value not in (None, ""):
                 from_sample.append(SAMPLE_TOOLCHAIN_KEYS[key])
-        values[key] = value
+        # One line naming the key, instead of CloudFormation's or jsii's many for a bad account/region.
+        values[key] = None if value in (None, "") else checks[key](value, source)
     return cdk.Environment(account=values["account"], region=values["region"]), from_sample
 
 
