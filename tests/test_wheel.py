@@ -79,8 +79,12 @@ def test_installed_wheel_synthesizes_outside_the_repository(wheel: Path, tmp_pat
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "DevOpsGuruNotifications" in result.stdout
+    assert "CloudWatchEngine" in result.stdout
 
-    assert len(list((app_dir / "cdk.out" / "assembly-Observability").glob("*.template.json"))) == 4
+    # DevOpsGuru, CloudWatchObservability and the three samples (whose CloudWatch alarms are inside them).
+    templates = list((app_dir / "cdk.out" / "assembly-Observability").glob("*.template.json"))
+    assert len(templates) == 5
+    assert any("AWS::CloudWatch::CompositeAlarm" in template.read_text() for template in templates)
     referenced = {"files": 0, "dockerImages": 0}
     for stage in STAGES:
         assembly = app_dir / "cdk.out" / f"assembly-{stage}"
