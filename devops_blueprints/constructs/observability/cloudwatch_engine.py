@@ -263,6 +263,7 @@ class CloudWatchEngine(Construct):
         self.alarm_actions = list(alarm_actions)
         self._apps: dict[str, _App] = {}
         self._created: set[int] = set()
+        self._stack_names: dict[int, str] = {}
 
     # -- declaring -------------------------------------------------------------------------------------
 
@@ -502,7 +503,7 @@ class CloudWatchEngine(Construct):
         dimensions: list[dict[str, str]],
         spec: AlarmSpec,
     ) -> None:
-        stack_name = stack if isinstance(stack, str) else stack.stack_name
+        stack_name = stack if isinstance(stack, str) else self._stack_name(stack)
         name = _short(f"{app.app_name}-{stack_name}-{logical_id}-{spec.name}", MAX_ALARM_NAME)
         metrics: list[dict[str, Any]] = []
         for metric in spec.metrics:
@@ -550,6 +551,13 @@ class CloudWatchEngine(Construct):
         result.alarm_names.append(name)
         result.anomaly_alarms += spec.kind == "anomaly"
         result.billed_alarm_metrics += spec.metric_count
+
+    def _stack_name(self, stack: cdk.Stack) -> str:
+        """The stack's name, read from node once per stack (every jsii read is a round trip)."""
+        name = self._stack_names.get(id(stack))
+        if name is None:
+            name = self._stack_names[id(stack)] = stack.stack_name
+        return name
 
     def _composites(self, app: _App, container: Construct) -> None:
         result = app.result
@@ -610,10 +618,8 @@ class CloudWatchEngine(Construct):
     def _dashboard(self, app: _App, container: Construct) -> None:
         result = app.result
         stack = cdk.Stack.of(container)
-        alarm_arns = [
-            f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:{name}"
-            for name in result.alarm_names
-        ]
+        prefix = f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:"  # read once
+        alarm_arns = [prefix + name for name in result.alarm_names]
         widgets: list[dict[str, Any]] = [
             {
                 "type": "alarm",
