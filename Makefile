@@ -36,7 +36,7 @@ help:
 	@echo "make synth   set everything up and synthesize the sample app into cdk.out/"
 	@echo "make test    set everything up and run every check (lint, types, tests, synth, cfn-lint, cdk-nag)"
 	@echo "make bench   run the benchmarks (ratios against a baseline measured in the same run)"
-	@echo "make lint    ruff and mypy only"
+	@echo "make lint    ruff, mypy and the bandit security scan only"
 	@echo "make lock    recompile the lock files from requirements*.in (UPGRADE=1: newest allowed releases)"
 
 setup: $(VENV_STAMP) $(TOOLS_STAMP) $(ORACLE_STAMP)
@@ -67,6 +67,7 @@ $(ORACLE_STAMP): $(ORACLE)/package.json $(ORACLE)/package-lock.json $(TOOLS_STAM
 lock: $(VENV_STAMP)
 	$(UV_COMPILE) --python-version 3.11 pyproject.toml requirements-dev.in -o requirements-dev.txt
 	$(UV_COMPILE) --python-version 3.11 pyproject.toml requirements.in -c requirements-dev.txt -o requirements.txt
+	$(UV_COMPILE) --python-version 3.11 requirements-scan.in -c requirements-dev.txt -o requirements-scan.txt
 	$(UV_COMPILE) --python-version 3.11 batch_job/requirements.in -c requirements-dev.txt \
 		-o batch_job/requirements.txt
 	$(UV_COMPILE) --python-version 3.11 --no-emit-package torch batch_job/requirements-export.in \
@@ -84,6 +85,7 @@ lint: setup
 	ruff check .
 	ruff format --check .
 	mypy devops_blueprints app.py batch_job/batch_job
+	bandit --quiet -c pyproject.toml -r .
 	for d in lambda_src/*/; do mypy --scripts-are-modules "$$d"index.py || exit 1; done
 
 pytest: setup

@@ -32,6 +32,7 @@ LOCKS = {
     "batch_job/requirements.txt": "batch_job/requirements.in",
     "batch_job/requirements-export.txt": "batch_job/requirements-export.in",
     "batch_job/requirements-gpu.txt": "batch_job/requirements-gpu.in",
+    "requirements-scan.txt": "requirements-scan.in",
 }
 # Packages a lock deliberately leaves out, with the reason (the Dockerfiles install them by exact version).
 NOT_EMITTED = {"batch_job/requirements-export.txt": {"torch"}}  # its CPU wheel differs per architecture

@@ -102,7 +102,7 @@ def batch_write(
         if not requests:
             return []
         if attempt + 1 < max_attempts:
-            sleep(random.uniform(0, min(max_delay, base_delay * 2**attempt)))  # noqa: S311 - jitter, not crypto
+            sleep(random.uniform(0, min(max_delay, base_delay * 2**attempt)))  # noqa: S311  # nosec B311  # jitter, not crypto
     return [request["PutRequest"]["Item"] for request in requests]
 
 

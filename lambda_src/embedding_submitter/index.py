@@ -287,7 +287,7 @@ def call_with_backoff(
     rng: random.Random | None = None,
 ) -> T:
     """Run ``call``; on throttling retry with exponential backoff and full jitter, up to ``max_attempts``."""
-    jitter = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+    jitter = rng or random.Random()  # noqa: S311  # nosec B311  # jitter, not cryptography
     for attempt in range(1, max_attempts + 1):
         try:
             return call()

@@ -67,8 +67,9 @@ def test_pipeline_sources_from_the_connection_and_mutates_itself(template: Templ
 def test_last_steps_publish_the_source_then_start_the_orchestrator(template: Template) -> None:
     release = _pipeline(template)["Stages"][-1]["Actions"]
     order = sorted((action["RunOrder"], action["Name"]) for action in release)
-    assert [name for _, name in order] == ["PublishSource", "StartRelease"]
-    assert order[0][0] < order[1][0]
+    # The security scan first (tests/tenant_cdk/test_security_scan.py), then publish, then start.
+    assert [name for _, name in order] == ["SecurityScan", "PublishSource", "StartRelease"]
+    assert order[0][0] < order[1][0] < order[2][0]
     projects = template.find_resources("AWS::CodeBuild::Project")
     start_spec = next(
         json.loads(p["Properties"]["Source"]["BuildSpec"])

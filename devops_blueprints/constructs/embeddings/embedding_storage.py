@@ -97,7 +97,8 @@ def _log_access(bucket: s3.Bucket, logs_bucket: s3.IBucket, *, prefix: str) -> N
     ACLs, which its BUCKET_OWNER_ENFORCED ownership refuses at synth. Configuring it here works in any app.
     """
     cfn_bucket = bucket.node.default_child
-    assert isinstance(cfn_bucket, s3.CfnBucket)
+    if not isinstance(cfn_bucket, s3.CfnBucket):
+        raise TypeError(f"{bucket.node.path} has no CfnBucket default child")
     cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
         destination_bucket_name=logs_bucket.bucket_name, log_file_prefix=prefix
     )

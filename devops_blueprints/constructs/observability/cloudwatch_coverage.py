@@ -50,7 +50,8 @@ class MetricRef:
             from devops_blueprints.constructs.observability.monitoring_metrics import metric_definition
 
             return metric_definition(*self.monitoring)
-        assert self.metric_name is not None and self.statistic is not None
+        if self.metric_name is None or self.statistic is None:  # excluded by __post_init__
+            raise ValueError(f"metric {self.id} has no definition")
         return self.metric_name, self.statistic
 
 

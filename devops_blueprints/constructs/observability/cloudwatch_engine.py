@@ -712,6 +712,12 @@ _INSIGHTS: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+_INSIGHTS_QUERY = (
+    'SELECT {aggregate}({metric}) FROM SCHEMA("{namespace}", {dimension}) '
+    "WHERE tag.{key} = '{app}' GROUP BY {dimension} ORDER BY {aggregate}() DESC LIMIT 10"
+)
+
+
 def _insights_queries(app_name: str, covered: Mapping[str, int]) -> list[tuple[str, str]]:
     """CloudWatch Metrics Insights (SQL) queries over the application's resources, selected by the engine's
     tag (``WHERE tag.<key> = 'value'``, "Query components and syntax in CloudWatch Metrics Insights",
@@ -723,13 +729,15 @@ def _insights_queries(app_name: str, covered: Mapping[str, int]) -> list[tuple[s
         if resource_type not in covered:
             continue
         aggregate = function.get(resource_type, "SUM")
-        queries.append(
-            (
-                title,
-                # app_name is a validated tag value: it cannot hold a quote.
-                f'SELECT {aggregate}({metric}) FROM SCHEMA("{namespace}", {dimension}) '  # noqa: S608
-                f"WHERE tag.{METRICS_TAG_KEY} = '{app_name}' GROUP BY {dimension} "
-                f"ORDER BY {aggregate}() DESC LIMIT 10",
-            )
+        # A CloudWatch Metrics Insights query, not SQL run on a database; app_name is a validated tag value
+        # (no quotes), the rest are this module's constants.
+        query = _INSIGHTS_QUERY.format(  # nosec B608
+            aggregate=aggregate,
+            metric=metric,
+            namespace=namespace,
+            dimension=dimension,
+            key=METRICS_TAG_KEY,
+            app=app_name,
         )
+        queries.append((title, query))
     return queries

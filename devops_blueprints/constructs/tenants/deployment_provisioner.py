@@ -380,7 +380,8 @@ class DeploymentProvisioner(Construct):
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
         )
         role = project.role
-        assert role is not None
+        if role is None:
+            raise TypeError(f"{project.node.path} has no role")
         ref = stack_ref(project)
         for finding, reason in {
             **{

@@ -108,7 +108,8 @@ class DeploymentTable(Construct):
     def table_stream_arn(self) -> str:
         """The table's stream ARN (``NEW_AND_OLD_IMAGES``)."""
         arn = self._table.table_stream_arn
-        assert arn is not None  # checked in the constructor
+        if arn is None:  # checked in the constructor
+            raise ValueError(f"{self.node.path}: the table has no stream")
         return arn
 
     @property

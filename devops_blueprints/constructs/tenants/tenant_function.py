@@ -103,7 +103,8 @@ def arn_prefix(scope: IConstruct, service: str) -> str:
 def stack_ref(construct: IConstruct) -> str:
     """The logical id of ``construct``'s CloudFormation resource (as cdk-nag prints ``<Ref>``)."""
     child = construct.node.default_child
-    assert isinstance(child, cdk.CfnElement)
+    if not isinstance(child, cdk.CfnElement):
+        raise TypeError(f"{construct.node.path} has no CloudFormation default child")
     return cdk.Stack.of(construct).get_logical_id(child)
 
 

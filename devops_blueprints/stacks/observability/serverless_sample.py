@@ -81,7 +81,8 @@ class ServerlessSampleStack(cdk.Stack):
         self.table.grant_write_data(self.processor.function)
         self.results_topic.grant_publish(self.processor.function)
         role = self.processor.function.role
-        assert role is not None
+        if role is None:
+            raise TypeError("the processor function has no role")
         for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
             cdk.Validations.of(role).acknowledge(
                 cdk.Acknowledgment(

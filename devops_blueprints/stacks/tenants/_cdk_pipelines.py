@@ -36,7 +36,8 @@ def prefer_sub_in_action_role_arns(pipeline: pipelines.CodePipeline) -> None:
     role, built by CDK Pipelines with ``Fn::Join``) as the equivalent ``Fn::Sub``, the form cfn-lint's E3703
     validates as a role ARN. Same value, no behaviour change."""
     cfn = pipeline.pipeline.node.default_child
-    assert isinstance(cfn, codepipeline.CfnPipeline)
+    if not isinstance(cfn, codepipeline.CfnPipeline):
+        raise TypeError(f"{pipeline.node.path} has no CfnPipeline")
     stages = cdk.Stack.of(pipeline).resolve(cfn.stages)
     for i, stage in enumerate(stages or []):
         for j, action in enumerate(stage.get("actions", [])):

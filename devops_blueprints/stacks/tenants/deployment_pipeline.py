@@ -35,6 +35,7 @@ from devops_blueprints.stacks.tenants._cdk_pipelines import (
     acknowledge_pipeline_findings,
     prefer_sub_in_action_role_arns,
 )
+from devops_blueprints.stacks.tenants._security_scan import security_scan_step
 
 __all__ = [
     "CONTEXT_KEYS",
@@ -164,7 +165,8 @@ def toolchain_source(
             if trigger
             else codepipeline_actions.CodeCommitTrigger.NONE,
         )
-    assert connection_arn is not None
+    if connection_arn is None:
+        raise DeploymentContextError("context: no toolchain connection ARN")
     if not cdk.Token.is_unresolved(connection_arn) and not (
         connection_arn.startswith("arn:") and ":connection/" in connection_arn
     ):
@@ -346,9 +348,11 @@ class DeploymentPipelineStack(cdk.Stack):
         )
         factory = component_stage or _default_component
         self.component_stage = factory(self, "Component", deployment, deployment.component_env)
-        self.pipeline.add_stage(self.component_stage)
+        # The component is deployed only after the source passes the security scan.
+        self.security_scan = security_scan_step(source)
+        self.pipeline.add_stage(self.component_stage, pre=[self.security_scan])
         self.pipeline.build_pipeline()
-        acknowledge_pipeline_findings(self.pipeline)
+        acknowledge_pipeline_findings(self.pipeline, extra_steps=(self.security_scan,))
         prefer_sub_in_action_role_arns(self.pipeline)
 
 

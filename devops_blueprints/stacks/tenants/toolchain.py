@@ -22,6 +22,7 @@ from devops_blueprints.constructs.tenants.deployment_provisioner import Deployme
 from devops_blueprints.constructs.tenants.deployment_table import DeploymentTable
 from devops_blueprints.constructs.tenants.release_orchestrator import ReleaseOrchestrator
 from devops_blueprints.stacks.tenants._cdk_pipelines import acknowledge_pipeline_findings
+from devops_blueprints.stacks.tenants._security_scan import security_scan_step
 from devops_blueprints.stacks.tenants.deployment_pipeline import (
     CDK_CLI_VERSION,
     DEFAULT_BRANCH,
@@ -160,6 +161,10 @@ class ToolchainStack(cdk.Stack):
             ],
         )
         start.add_step_dependency(publish)
-        self.pipeline.add_wave("Release", post=[publish, start])
+        # Nothing is published or released before the source passes the security scan.
+        self.security_scan = security_scan_step(source)
+        # A wave without stages runs pre and post steps side by side: order them explicitly.
+        publish.add_step_dependency(self.security_scan)
+        self.pipeline.add_wave("Release", pre=[self.security_scan], post=[publish, start])
         self.pipeline.build_pipeline()
-        acknowledge_pipeline_findings(self.pipeline, extra_steps=(publish, start))
+        acknowledge_pipeline_findings(self.pipeline, extra_steps=(self.security_scan, publish, start))
