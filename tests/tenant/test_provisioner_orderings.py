@@ -9,6 +9,7 @@ deployment has not ended (stopped and seen ended, or finished by its state-chang
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -500,3 +501,40 @@ def test_b2_a_build_has_ended_when_codebuild_says_it_is_complete(builds: list[di
         stub.add_response("batch_get_builds", {"builds": builds}, {"ids": ["p:1"]})
         assert provisioner_index.make_build_checker(client)("p:1") is ended
         stub.assert_no_pending_responses()
+
+
+# -- the table itself ------------------------------------------------------------------------------------------
+
+# Rows whose test lives in test_provisioner.py (written before the table); the others have a test_<row>_ here.
+EARLIER_TESTS = {
+    "I1": ["test_valid_insert_starts_one_build_then_build_state_sets_status"],
+    "I2": ["test_invalid_record_starts_no_build_and_fails_naming_field_and_value"],
+    "I10": ["test_remove_starts_deprovisioning_build_from_old_image"],
+    "M1": ["test_modify_of_system_attributes_only_starts_nothing"],
+    "M2": ["test_modify_of_identity_is_refused_and_reverted"],
+    "M3": ["test_modify_of_tier_or_wave_starts_no_build", "test_modify_to_an_invalid_wave_is_reported_without_a_build"],
+    "M4": ["test_correcting_an_invalid_record_provisions_it"],
+    "R1": ["test_remove_starts_deprovisioning_build_from_old_image"],
+    "R3": ["test_remove_of_a_never_valid_record_starts_nothing"],
+    "R4": ["test_remove_starts_deprovisioning_build_from_old_image"],
+}
+
+
+def test_every_row_of_the_state_table_has_a_test() -> None:
+    from pathlib import Path
+
+    from tests.tenant import test_provisioner
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "tenant-deployments.md").read_text(encoding="utf-8")
+    section = page.split("\n## Ordering rules\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = [row for row in rows if row != "row"]
+    here = {match[1].upper() for name in globals() if (match := re.match(r"test_([a-z][0-9]+)_", name))}
+
+    assert len(rows) == len(set(rows)) > 20
+    untested = [row for row in rows if row not in here and row not in EARLIER_TESTS]
+    assert untested == []
+    for names in EARLIER_TESTS.values():
+        for name in names:
+            assert callable(getattr(test_provisioner, name)), name
+    assert sorted(set(EARLIER_TESTS) - set(rows)) == []
