@@ -215,15 +215,11 @@ def is_version(current: Mapping[str, Any] | None, image: Mapping[str, Any]) -> b
     )
 
 
-def version_condition(image: Mapping[str, Any], attributes: tuple[str, ...] = records.OPERATOR_ATTRIBUTES) -> Condition:
-    """The write-side twin of :func:`is_version` (compared on ``attributes`` only)."""
-    parts = [
-        "attribute_exists(#id)",
-        "attribute_not_exists(#build_id)",
-        "(attribute_not_exists(#status) OR #status <> :deprovisioning)",
-    ]
-    names = {"#id": "id", "#build_id": "build_id", "#status": "status"}
-    values: dict[str, Any] = {":deprovisioning": "DEPROVISIONING"}
+def same_attributes(image: Mapping[str, Any], attributes: tuple[str, ...]) -> Condition:
+    """The item exists and each of ``attributes`` is what ``image`` holds (absent where the image has none)."""
+    parts = ["attribute_exists(#id)"]
+    names = {"#id": "id"}
+    values: dict[str, Any] = {}
     for index, name in enumerate(attributes):
         if name == "id":
             continue
@@ -234,6 +230,17 @@ def version_condition(image: Mapping[str, Any], attributes: tuple[str, ...] = re
             parts.append(f"#v{index} = :v{index}")
             values[f":v{index}"] = image[name]
     return Condition(" AND ".join(parts), names, values)
+
+
+def version_condition(image: Mapping[str, Any], attributes: tuple[str, ...] = records.OPERATOR_ATTRIBUTES) -> Condition:
+    """The write-side twin of :func:`is_version` (compared on ``attributes`` only)."""
+    same = same_attributes(image, attributes)
+    return Condition(
+        same.expression
+        + " AND attribute_not_exists(#build_id) AND (attribute_not_exists(#status) OR #status <> :deprovisioning)",
+        {**same.names, "#build_id": "build_id", "#status": "status"},
+        {**same.values, ":deprovisioning": "DEPROVISIONING"},
+    )
 
 
 @dataclass(frozen=True)
@@ -389,9 +396,7 @@ class Provisioner:
     ) -> str:
         described = ", ".join(f"{name} {old.get(name)!r} -> {new.get(name)!r}" for name in fields)
         sets: dict[str, Any] = {"status": "FAILED"}
-        condition_parts = ["attribute_exists(#id)"]
-        names = {"#id": "id"}
-        condition_values: dict[str, Any] = {}
+        condition = Condition("attribute_exists(#id)", {"#id": "id"})
         try:
             records.validate(old)
             revertible = True
@@ -399,14 +404,8 @@ class Provisioner:
             revertible = False
         if revertible:
             # Put the deployed identity back so that a later REMOVE deprovisions what really exists.
-            for index, name in enumerate(records.IDENTITY_ATTRIBUTES):
-                sets[name] = old[name]
-                names[f"#n{index}"] = name
-                if new.get(name) is None:
-                    condition_parts.append(f"attribute_not_exists(#n{index})")
-                else:
-                    condition_parts.append(f"#n{index} = :n{index}")
-                    condition_values[f":n{index}"] = new[name]
+            sets.update({name: old[name] for name in records.IDENTITY_ATTRIBUTES})
+            condition = same_attributes(new, records.IDENTITY_ATTRIBUTES)
             reason = (
                 f"identity is immutable: {described} refused and reverted; the deployment was not changed "
                 "(to move it, remove the record and add a new one)"
@@ -414,7 +413,7 @@ class Provisioner:
         else:
             reason = f"identity is immutable: {described} refused; the deployment was not changed"
         sets["status_reason"] = reason
-        self._update(keys, sets, Condition(" AND ".join(condition_parts), names, condition_values))
+        self._update(keys, sets, condition)
         logger.warning("identity change refused", extra={"reason": reason})
         return "identity refused"
 

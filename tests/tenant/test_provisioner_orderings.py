@@ -394,15 +394,22 @@ def test_r5_remove_after_a_readd_not_yet_processed_replaces_it_with_the_marker(w
     assert world.deliver() == ok()
 
 
-def test_r6_remove_redelivered_after_a_readd_was_taken_up_does_nothing(world: World) -> None:
+def deprovisioned(world: World) -> tuple[dict[str, Any], str]:
+    """Provision acme, remove it and let deprovisioning succeed; returns the REMOVE record and the build id."""
     provisioned(world)
     world.delete()
     (remove,) = world.tenant.stream.new_records()
     world.batch([remove])
     (deprovisioning,) = world.builds(DEPROVISIONING_PROJECT)
     world.deliver()
-    world.finish(DEPROVISIONING_PROJECT, deprovisioning, "SUCCEEDED")
+    assert world.finish(DEPROVISIONING_PROJECT, deprovisioning, "SUCCEEDED") == "DELETED"
     world.deliver()
+    assert world.tenant.get("acme") is None
+    return remove, deprovisioning
+
+
+def test_r6_remove_redelivered_after_a_readd_was_taken_up_does_nothing(world: World) -> None:
+    remove, deprovisioning = deprovisioned(world)
     readded = provisioned(world, {**VALID, "account": {"S": "222222222222"}}, active=False)
 
     assert world.batch([remove]) == ok()
@@ -414,14 +421,7 @@ def test_r6_remove_redelivered_after_a_readd_was_taken_up_does_nothing(world: Wo
 
 
 def test_r7_remove_redelivered_after_its_deprovisioning_finished_writes_no_marker(world: World) -> None:
-    provisioned(world)
-    world.delete()
-    (remove,) = world.tenant.stream.new_records()
-    world.batch([remove])
-    (deprovisioning,) = world.builds(DEPROVISIONING_PROJECT)
-    world.deliver()
-    assert world.finish(DEPROVISIONING_PROJECT, deprovisioning, "SUCCEEDED") == "DELETED"
-    world.deliver()
+    remove, deprovisioning = deprovisioned(world)
 
     assert world.batch([remove]) == ok()
 
