@@ -75,6 +75,8 @@ START_BUILD_KEY_PREFIX = "deployment-provisioner#start-build"
 # record fails and Lambda retries it (and, behind it, every later record of the same item).
 STOP_WAIT_SECONDS = 40.0
 STOP_POLL_SECONDS = 2.0
+# Time kept back from the function's timeout for the rest of the batch and the response.
+INVOCATION_MARGIN_SECONDS = 10.0
 
 BuildStarter = Callable[..., dict[str, str]]
 BuildLookup = Callable[[dict[str, Any]], "str | None"]
@@ -150,6 +152,17 @@ def make_build_checker(codebuild: Any) -> Callable[[str], bool]:
     return ended
 
 
+@dataclass
+class InvocationDeadline:
+    """When this invocation must stop waiting (``time.monotonic()`` seconds); set by the handler per invocation."""
+
+    at: float = float("inf")
+
+    def start(self, context: Any, margin: float = INVOCATION_MARGIN_SECONDS) -> None:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self.at = time.monotonic() + remaining() / 1000 - margin if callable(remaining) else float("inf")
+
+
 def make_build_waiter(
     ended: Callable[[str], bool],
     *,
@@ -157,15 +170,17 @@ def make_build_waiter(
     interval: float = STOP_POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
+    invocation: InvocationDeadline | None = None,
 ) -> Callable[[str], None]:
-    """``wait(build_id)``: return once ``ended(build_id)``; raise BuildStillRunningError after ``timeout`` s."""
+    """``wait(build_id)``: return once ``ended(build_id)``; raise BuildStillRunningError after ``timeout`` s, or
+    sooner when the invocation's time runs out (several waits in one batch never time the function out)."""
 
     def wait(build_id: str) -> None:
-        deadline = monotonic() + timeout
+        deadline = min(monotonic() + timeout, invocation.at if invocation else float("inf"))
         while not ended(build_id):
             if monotonic() >= deadline:
                 raise BuildStillRunningError(
-                    f"build {build_id} was stopped but has not ended after {timeout:g} s; retried until it has"
+                    f"build {build_id} was stopped but has not ended yet; the record is retried until it has"
                 )
             sleep(interval)
 
@@ -589,6 +604,7 @@ def process_batch(event: dict[str, Any], provisioner: Provisioner, context: Any 
 class _Runtime:
     provisioner: Provisioner
     config: IdempotencyConfig
+    deadline: InvocationDeadline
 
 
 @cache
@@ -599,6 +615,7 @@ def _runtime() -> _Runtime:
     config = idempotency_config(int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", DEFAULT_IDEMPOTENCY_TTL_SECONDS)))
     persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"], boto3_client=dynamodb)
     ended = make_build_checker(codebuild)
+    deadline = InvocationDeadline()
     provisioner = Provisioner(
         table=os.environ["DEPLOYMENT_TABLE"],
         provisioning_project=os.environ["PROVISIONING_PROJECT"],
@@ -608,13 +625,14 @@ def _runtime() -> _Runtime:
         stop_build=make_build_stopper(codebuild),
         build_started=make_build_lookup(persistence, config),
         build_ended=ended,
-        wait_for_build=make_build_waiter(ended),
+        wait_for_build=make_build_waiter(ended, invocation=deadline),
     )
-    return _Runtime(provisioner=provisioner, config=config)
+    return _Runtime(provisioner=provisioner, config=config, deadline=deadline)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     runtime = _runtime()
     runtime.config.register_lambda_context(context)
+    runtime.deadline.start(context)
     return process_batch(event, runtime.provisioner, context)

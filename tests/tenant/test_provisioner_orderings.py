@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -478,11 +479,40 @@ def test_b2_waiting_for_a_stopped_build_gives_up_after_its_timeout() -> None:
         lambda _: False, timeout=10, interval=2, sleep=sleep, monotonic=lambda: now[0]
     )
 
-    with pytest.raises(
-        provisioner_index.BuildStillRunningError, match=r"^build p:1 was stopped but has not ended after 10 s"
-    ):
+    with pytest.raises(provisioner_index.BuildStillRunningError, match=r"^build p:1 was stopped but has not ended yet"):
         wait("p:1")
     assert sleeps == [2, 2, 2, 2, 2]
+
+
+def test_b2_waiting_stops_early_when_the_invocation_runs_out_of_time() -> None:
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 14_000
+
+    deadline = provisioner_index.InvocationDeadline()
+    before = time.monotonic()
+    deadline.start(Context())  # 14 s left, 10 s kept back for the rest of the batch
+    assert before + 4 <= deadline.at <= time.monotonic() + 4
+
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    wait = provisioner_index.make_build_waiter(
+        lambda _: False,
+        timeout=40,
+        interval=1,
+        sleep=sleep,
+        monotonic=lambda: now[0],
+        invocation=provisioner_index.InvocationDeadline(at=3.0),
+    )
+
+    with pytest.raises(provisioner_index.BuildStillRunningError):
+        wait("p:1")
+    assert sleeps == [1, 1, 1]  # the invocation's 3 s, not the 40 s timeout
 
 
 @pytest.mark.parametrize(
