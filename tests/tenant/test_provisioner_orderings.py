@@ -362,7 +362,7 @@ def test_r2_remove_during_provisioning_deprovisions_only_after_the_stopped_build
 
 def test_r2_remove_waits_while_the_stopped_build_is_still_running_then_is_retried(world: World) -> None:
     build_id = provisioned(world, active=False)
-    still_running = provisioner_index.make_build_waiter(lambda _: False, timeout=0, sleep=lambda _: None)
+    still_running = provisioner_index.make_build_waiter(never_ends, timeout=0)
     world.provisioner = dataclasses.replace(world.provisioner, wait_for_build=still_running)
     world.delete()
     (remove,) = world.tenant.stream.new_records()
@@ -467,21 +467,34 @@ def test_b1_a_failed_record_defers_the_later_records_of_its_item_only(world: Wor
     assert world.item()["tier"] == {"S": "platinum"}
 
 
+class FakeClock:
+    """``monotonic`` and ``sleep`` for a waiter: sleeping moves the clock; every sleep is kept."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def never_ends(build_id: str) -> bool:
+    return False
+
+
 def test_b2_waiting_for_a_stopped_build_gives_up_after_its_timeout() -> None:
-    now = [0.0]
-    sleeps: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        now[0] += seconds
-
+    clock = FakeClock()
     wait = provisioner_index.make_build_waiter(
-        lambda _: False, timeout=10, interval=2, sleep=sleep, monotonic=lambda: now[0]
+        never_ends, timeout=10, interval=2, sleep=clock.sleep, monotonic=clock.monotonic
     )
 
     with pytest.raises(provisioner_index.BuildStillRunningError, match=r"^build p:1 was stopped but has not ended yet"):
         wait("p:1")
-    assert sleeps == [2, 2, 2, 2, 2]
+    assert clock.sleeps == [2, 2, 2, 2, 2]
 
 
 def test_b2_waiting_stops_early_when_the_invocation_runs_out_of_time() -> None:
@@ -494,25 +507,15 @@ def test_b2_waiting_stops_early_when_the_invocation_runs_out_of_time() -> None:
     deadline.start(Context())  # 14 s left, 10 s kept back for the rest of the batch
     assert before + 4 <= deadline.at <= time.monotonic() + 4
 
-    now = [0.0]
-    sleeps: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        now[0] += seconds
-
+    clock = FakeClock()
+    invocation = provisioner_index.InvocationDeadline(at=3.0)
     wait = provisioner_index.make_build_waiter(
-        lambda _: False,
-        timeout=40,
-        interval=1,
-        sleep=sleep,
-        monotonic=lambda: now[0],
-        invocation=provisioner_index.InvocationDeadline(at=3.0),
+        never_ends, timeout=40, interval=1, sleep=clock.sleep, monotonic=clock.monotonic, invocation=invocation
     )
 
     with pytest.raises(provisioner_index.BuildStillRunningError):
         wait("p:1")
-    assert sleeps == [1, 1, 1]  # the invocation's 3 s, not the 40 s timeout
+    assert clock.sleeps == [1, 1, 1]  # the invocation's 3 s, not the 40 s timeout
 
 
 @pytest.mark.parametrize(
