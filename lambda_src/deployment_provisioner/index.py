@@ -13,11 +13,31 @@ that follow are conditional and safe to repeat.
 
 Record values reach a build only as CodeBuild environment variables; the buildspec passes them to the CDK
 CLI as list arguments, never through a shell string.
+
+Ordering (the state table in docs/tenant-deployments.md, "Ordering rules"; every row is a test in
+tests/tenant/test_provisioner_orderings.py). Facts relied on:
+
+* per item, stream records appear in the order of the modifications, each exactly once in the stream
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html), but Lambda delivers them at
+  least once: a batch with a failed item is retried from the lowest failed sequence number, records after it
+  included (https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html);
+* the images in a record are the item as it was then; by the time it is processed the table may hold a newer
+  version, or nothing.
+
+So a record acts only on the version of the item it describes: INSERT (and a MODIFY that is a new submission)
+starts a build only when a consistent read shows that version still in the table (same operator attributes, no
+``build_id`` yet) and no REMOVE of the item follows later in the same batch; every write is conditional on that
+version. A build this record started that turns out to belong to a version that is gone is stopped, and the
+record only succeeds once the build has ended, so a deprovisioning build of the item never overlaps it. Within
+a batch, once a record of an item fails, the later records of that item are failed too (not processed out of
+order); Lambda retries them after it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +54,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
@@ -49,12 +70,29 @@ BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 _DESERIALIZER = TypeDeserializer()
 _SERIALIZER = TypeSerializer()
 
+START_BUILD_KEY_PREFIX = "deployment-provisioner#start-build"
+# How long a record waits for a build it stopped to end (the function's timeout is one minute); longer, and the
+# record fails and Lambda retries it (and, behind it, every later record of the same item).
+STOP_WAIT_SECONDS = 40.0
+STOP_POLL_SECONDS = 2.0
+# Time kept back from the function's timeout for the rest of the batch and the response.
+INVOCATION_MARGIN_SECONDS = 10.0
+
 BuildStarter = Callable[..., dict[str, str]]
+BuildLookup = Callable[[dict[str, Any]], "str | None"]
 _SKIPPED_BY_RELEASES = "; releases skip this deployment until it is fixed"
 
 
 class UnprocessableRecordError(Exception):
     """A stream record this function cannot handle; reported as a batch item failure (ends in the DLQ)."""
+
+
+class BuildStillRunningError(Exception):
+    """A build that was stopped has not ended yet; the record fails and is retried, nothing starts meanwhile."""
+
+
+class DeferredRecordError(Exception):
+    """An earlier record of the same item failed in this batch; this one waits for it (retried after it)."""
 
 
 def utc_now() -> str:
@@ -70,7 +108,7 @@ def make_build_starter(
         data_keyword_argument="record",
         persistence_store=persistence_store,
         config=config,
-        key_prefix="deployment-provisioner#start-build",
+        key_prefix=START_BUILD_KEY_PREFIX,
     )
     def start_build_for_record(
         *, record: dict[str, Any], project: str, environment: list[dict[str, str]]
@@ -79,6 +117,74 @@ def make_build_starter(
         return {"build_id": str(response["build"]["id"])}
 
     return start_build_for_record
+
+
+def make_build_lookup(persistence_store: BasePersistenceLayer, config: IdempotencyConfig) -> BuildLookup:
+    """``started(record) -> build id | None``: the build an earlier attempt at this record version started.
+
+    Reads the idempotency record that :func:`make_build_starter` keeps (without starting anything).
+    """
+
+    def started(record: dict[str, Any]) -> str | None:
+        persistence_store.configure(config, key_prefix=START_BUILD_KEY_PREFIX)
+        try:
+            data = persistence_store.get_record(data=record)
+        except IdempotencyItemNotFoundError:
+            return None
+        result = data.response_json_as_dict() if data is not None and data.status == "COMPLETED" else None
+        build_id = result.get("build_id") if isinstance(result, dict) else None
+        return build_id if isinstance(build_id, str) else None
+
+    return started
+
+
+def make_build_checker(codebuild: Any) -> Callable[[str], bool]:
+    """``ended(build_id) -> bool``: True once the build has ended, or when it does not exist.
+
+    Ended: ``buildComplete`` is true, or ``currentPhase`` is ``COMPLETED``
+    (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_Build.html).
+    """
+
+    def ended(build_id: str) -> bool:
+        builds = codebuild.batch_get_builds(ids=[build_id]).get("builds", [])
+        return not builds or builds[0].get("buildComplete") is True or builds[0].get("currentPhase") == "COMPLETED"
+
+    return ended
+
+
+@dataclass
+class InvocationDeadline:
+    """When this invocation must stop waiting (``time.monotonic()`` seconds); set by the handler per invocation."""
+
+    at: float = float("inf")
+
+    def start(self, context: Any, margin: float = INVOCATION_MARGIN_SECONDS) -> None:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self.at = time.monotonic() + remaining() / 1000 - margin if callable(remaining) else float("inf")
+
+
+def make_build_waiter(
+    ended: Callable[[str], bool],
+    *,
+    timeout: float = STOP_WAIT_SECONDS,
+    interval: float = STOP_POLL_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    invocation: InvocationDeadline | None = None,
+) -> Callable[[str], None]:
+    """``wait(build_id)``: return once ``ended(build_id)``; raise BuildStillRunningError after ``timeout`` s, or
+    sooner when the invocation's time runs out (several waits in one batch never time the function out)."""
+
+    def wait(build_id: str) -> None:
+        deadline = min(monotonic() + timeout, invocation.at if invocation else float("inf"))
+        while not ended(build_id):
+            if monotonic() >= deadline:
+                raise BuildStillRunningError(
+                    f"build {build_id} was stopped but has not ended yet; the record is retried until it has"
+                )
+            sleep(interval)
+
+    return wait
 
 
 def make_build_stopper(codebuild: Any) -> Callable[[str], bool]:
@@ -105,6 +211,54 @@ def idempotency_config(ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS) -> Id
 
 
 @dataclass(frozen=True)
+class Condition:
+    """A ConditionExpression with its own attribute names and values."""
+
+    expression: str
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def is_version(current: Mapping[str, Any] | None, image: Mapping[str, Any]) -> bool:
+    """True when ``current`` (the item now) is the version ``image`` shows, not yet taken up by the system:
+    the same operator attributes, no ``build_id``, not a deprovisioning marker."""
+    return (
+        current is not None
+        and current.get("build_id") is None
+        and current.get("status") != "DEPROVISIONING"
+        and all(current.get(name) == image.get(name) for name in records.OPERATOR_ATTRIBUTES)
+    )
+
+
+def same_attributes(image: Mapping[str, Any], attributes: tuple[str, ...]) -> Condition:
+    """The item exists and each of ``attributes`` is what ``image`` holds (absent where the image has none)."""
+    parts = ["attribute_exists(#id)"]
+    names = {"#id": "id"}
+    values: dict[str, Any] = {}
+    for index, name in enumerate(attributes):
+        if name == "id":
+            continue
+        names[f"#v{index}"] = name
+        if image.get(name) is None:
+            parts.append(f"attribute_not_exists(#v{index})")
+        else:
+            parts.append(f"#v{index} = :v{index}")
+            values[f":v{index}"] = image[name]
+    return Condition(" AND ".join(parts), names, values)
+
+
+def version_condition(image: Mapping[str, Any], attributes: tuple[str, ...] = records.OPERATOR_ATTRIBUTES) -> Condition:
+    """The write-side twin of :func:`is_version` (compared on ``attributes`` only)."""
+    same = same_attributes(image, attributes)
+    return Condition(
+        same.expression
+        + " AND attribute_not_exists(#build_id) AND (attribute_not_exists(#status) OR #status <> :deprovisioning)",
+        {**same.names, "#build_id": "build_id", "#status": "status"},
+        {**same.values, ":deprovisioning": "DEPROVISIONING"},
+    )
+
+
+@dataclass(frozen=True)
 class Provisioner:
     table: str
     provisioning_project: str
@@ -112,20 +266,26 @@ class Provisioner:
     dynamodb: Any
     start_build: BuildStarter
     stop_build: Callable[[str], bool]
+    build_started: BuildLookup
+    build_ended: Callable[[str], bool]
+    wait_for_build: Callable[[str], None]
     clock: Callable[[], str] = field(default=utc_now)
 
-    # -- writes ---------------------------------------------------------------------------------------
+    # -- reads and writes -----------------------------------------------------------------------------
+    def _current(self, keys: Mapping[str, Any]) -> dict[str, Any] | None:
+        item = self.dynamodb.get_item(TableName=self.table, Key=dict(keys), ConsistentRead=True).get("Item")
+        return None if item is None else {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}
+
     def _update(
         self,
         keys: Mapping[str, Any],
         sets: Mapping[str, Any],
-        condition: str,
-        condition_values: Mapping[str, Any] | None = None,
+        condition: Condition,
         removes: tuple[str, ...] = (),
     ) -> bool:
         """Conditional UpdateItem; False when the condition does not hold (the item changed or is gone)."""
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
+        names: dict[str, str] = dict(condition.names)
+        values: dict[str, Any] = {key: _SERIALIZER.serialize(value) for key, value in condition.values.items()}
         assignments = []
         for index, (name, value) in enumerate({**sets, "updated_at": self.clock()}.items()):
             names[f"#s{index}"] = name
@@ -136,20 +296,14 @@ class Provisioner:
             for index, name in enumerate(removes):
                 names[f"#r{index}"] = name
             expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(removes)))
-        names["#id"] = "id"
-        for placeholder, value in (condition_values or {}).items():
-            values[placeholder] = _SERIALIZER.serialize(value)
-        for name in ("type", "account", "region", "build_id", "status"):
-            if f"#{name}" in condition:
-                names[f"#{name}"] = name
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
                 Key=dict(keys),
                 UpdateExpression=expression,
-                ConditionExpression=condition,
+                ConditionExpression=condition.expression,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                **({"ExpressionAttributeValues": values} if values else {}),
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -157,35 +311,58 @@ class Provisioner:
             raise
         return True
 
-    @staticmethod
-    def _same_build(image: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Condition: the item still has the build_id this stream image had (none: still has none)."""
-        previous_build = image.get("build_id")
-        if previous_build is None:
-            return "attribute_exists(#id) AND attribute_not_exists(#build_id)", {}
-        return "attribute_exists(#id) AND #build_id = :prev", {":prev": previous_build}
+    def _stop_and_wait(self, build_id: str) -> None:
+        """Stop a provisioning build and return only once it has ended (raises BuildStillRunningError)."""
+        stopped = self.stop_build(build_id)
+        logger.info("provisioning build stop requested", extra={"build_id": build_id, "stopped": stopped})
+        self.wait_for_build(build_id)
+
+    def _stop_orphan(self, raw: dict[str, Any], current: Mapping[str, Any] | None) -> str:
+        """This record's version is gone: stop the build an earlier attempt at it started, if any."""
+        started = self.build_started(raw)
+        if started is None:
+            return "nothing started"
+        if current is not None and current.get("build_id") == started:
+            return f"its build {started} is the item's"  # a redelivery after the status write: nothing to stop
+        self._stop_and_wait(started)
+        return f"build {started} it had started was stopped"
 
     # -- events ---------------------------------------------------------------------------------------
-    def on_insert(self, raw: dict[str, Any], keys: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    def on_insert(
+        self, raw: dict[str, Any], keys: Mapping[str, Any], new: Mapping[str, Any], *, removed_later: bool = False
+    ) -> str:
         if new.get("status") == "DEPROVISIONING":
             return "ignored: deprovisioning marker written by this function"
+        if removed_later:
+            return f"superseded: removed later in this batch; {self._stop_orphan(raw, None)}"
+        current = self._current(keys)
+        if not is_version(current, new):
+            return f"superseded: the table holds a newer version or none; {self._stop_orphan(raw, current)}"
         try:
             deployment = records.validate(new)
         except records.InvalidRecordError as exc:
             reason = f"invalid record: {exc}"
-            # Conditional: a redelivery must not fail a record that was corrected and provisioned since.
-            self._update(keys, {"status": "FAILED", "status_reason": reason}, *self._same_build(new))
+            # Conditional on this very version: a correction written meanwhile is not failed for good.
+            if not self._update(keys, {"status": "FAILED", "status_reason": reason}, version_condition(new)):
+                return "superseded: changed before it could be failed"
             logger.warning("invalid deployment record; no build started", extra={"reason": reason})
             return "invalid"
         build_id = self.start_build(
             record=raw, project=self.provisioning_project, environment=deployment.build_environment()
         )["build_id"]
+        # tier/wave may change meanwhile (they do not change what is built); the identity may not.
         written = self._update(
             keys,
             {"status": "PROVISIONING", "build_id": build_id},
-            *self._same_build(new),
+            version_condition(new, records.IDENTITY_ATTRIBUTES),
             removes=("status_reason",),
         )
+        if not written:
+            current = self._current(keys)
+            if current is None or current.get("build_id") != build_id:
+                self._stop_and_wait(build_id)
+                logger.warning("record changed or removed as its build started; build stopped", extra=dict(keys))
+                return f"superseded: changed or removed as build {build_id} started; stopped"
         logger.info(
             "provisioning build started",
             extra={"deployment_id": deployment.id, "build_id": build_id, "status_written": written},
@@ -193,16 +370,22 @@ class Provisioner:
         return "provisioning"
 
     def on_modify(
-        self, raw: dict[str, Any], keys: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any]
+        self,
+        raw: dict[str, Any],
+        keys: Mapping[str, Any],
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+        *,
+        removed_later: bool = False,
     ) -> str:
         changed = records.changed_attributes(old, new)
         if "updated_at" in changed:
             return "ignored: written by the system"
         if changed <= set(records.SYSTEM_ATTRIBUTES):
             return "ignored: system attributes only"
-        if old.get("status") == "FAILED" and old.get("build_id") is None:
-            # Never provisioned (it was invalid): the corrected record is a new submission.
-            return self.on_insert(raw, keys, new)
+        if old.get("build_id") is None and old.get("status") != "DEPROVISIONING":
+            # Never provisioned (invalid, or not processed yet): the changed record is a new submission.
+            return self.on_insert(raw, keys, new, removed_later=removed_later)
         identity_changes = sorted(changed & set(records.IDENTITY_ATTRIBUTES))
         if identity_changes:
             return self._refuse_identity_change(keys, old, new, identity_changes)
@@ -212,13 +395,14 @@ class Provisioner:
                 check(new.get(name))
             except records.RecordError as exc:
                 problems.append(str(exc))
+        exists = Condition("attribute_exists(#id)", {"#id": "id"})
         if problems:
             reason = "; ".join(problems) + _SKIPPED_BY_RELEASES
-            self._update(keys, {"status_reason": reason}, "attribute_exists(#id)")
+            self._update(keys, {"status_reason": reason}, exists)
             return "invalid tier/wave"
         if str(new.get("status_reason", "")).endswith(_SKIPPED_BY_RELEASES):
             # The tier/wave problem noted earlier is fixed: clear the note (status is unchanged).
-            self._update(keys, {}, "attribute_exists(#id)", removes=("status_reason",))
+            self._update(keys, {}, exists, removes=("status_reason",))
             return "tier/wave fixed"
         return "ignored: tier/wave only matter to releases"
 
@@ -227,8 +411,7 @@ class Provisioner:
     ) -> str:
         described = ", ".join(f"{name} {old.get(name)!r} -> {new.get(name)!r}" for name in fields)
         sets: dict[str, Any] = {"status": "FAILED"}
-        condition_parts = ["attribute_exists(#id)"]
-        condition_values: dict[str, Any] = {}
+        condition = Condition("attribute_exists(#id)", {"#id": "id"})
         try:
             records.validate(old)
             revertible = True
@@ -236,13 +419,8 @@ class Provisioner:
             revertible = False
         if revertible:
             # Put the deployed identity back so that a later REMOVE deprovisions what really exists.
-            for index, name in enumerate(records.IDENTITY_ATTRIBUTES):
-                sets[name] = old[name]
-                if new.get(name) is None:
-                    condition_parts.append(f"attribute_not_exists(#{name})")
-                else:
-                    condition_parts.append(f"#{name} = :n{index}")
-                    condition_values[f":n{index}"] = new[name]
+            sets.update({name: old[name] for name in records.IDENTITY_ATTRIBUTES})
+            condition = same_attributes(new, records.IDENTITY_ATTRIBUTES)
             reason = (
                 f"identity is immutable: {described} refused and reverted; the deployment was not changed "
                 "(to move it, remove the record and add a new one)"
@@ -250,7 +428,7 @@ class Provisioner:
         else:
             reason = f"identity is immutable: {described} refused; the deployment was not changed"
         sets["status_reason"] = reason
-        self._update(keys, sets, " AND ".join(condition_parts), condition_values)
+        self._update(keys, sets, condition)
         logger.warning("identity change refused", extra={"reason": reason})
         return "identity refused"
 
@@ -261,19 +439,33 @@ class Provisioner:
             deployment = records.validate(old)
         except records.InvalidRecordError:
             return "ignored: the removed record was never valid, so nothing was provisioned"
+        current = self._current(keys)
+        if current is not None and current.get("build_id") is not None:
+            # The id was added again and the system has taken that record up (or this is a redelivery and the
+            # item is this REMOVE's own marker): the deployment belongs to the newer record now.
+            return "stale: a newer record of this id holds the deployment; nothing done"
+        earlier = self.build_started(raw)
+        if earlier is not None and current is None and self.build_ended(earlier):
+            # A redelivery: this REMOVE's deprovisioning build ran and its marker is gone (it succeeded).
+            return f"redelivered: deprovisioning build {earlier} already ran; nothing done"
         if old.get("status") == "PROVISIONING" and old.get("build_id"):
-            # Removed while its provisioning build still runs: stop it so the two builds cannot overlap.
-            stopped = self.stop_build(str(old["build_id"]))
-            logger.info("provisioning build stop requested", extra={"build_id": old["build_id"], "stopped": stopped})
+            # Removed while its provisioning build still runs: stop it, and deprovision only once it has ended.
+            self._stop_and_wait(str(old["build_id"]))
         build_id = self.start_build(
             record=raw, project=self.deprovisioning_project, environment=deployment.build_environment()
         )["build_id"]
         # A marker item shows the deprovisioning in `deployments list` and blocks re-adding the id until the
-        # build has removed the stacks; the status handler deletes it when the build succeeds.
+        # build has removed the stacks; the status handler deletes it when the build succeeds. A record re-added
+        # before this REMOVE was processed (not taken up yet: no build_id) is replaced by the marker, so that the
+        # re-added record's own INSERT, which follows in the stream, finds the marker and starts nothing.
+        reason = f"deprovisioning build {build_id} started"
+        if current is not None:
+            readded = ", ".join(f"{name} {current.get(name)!r}" for name in records.IDENTITY_ATTRIBUTES)
+            reason += f"; the record re-added meanwhile ({readded}) was replaced: add it again once this has finished"
         marker = {
             **deployment.to_item(),
             "status": "DEPROVISIONING",
-            "status_reason": f"deprovisioning build {build_id} started",
+            "status_reason": reason,
             "build_id": build_id,
             "updated_at": self.clock(),
         }
@@ -281,13 +473,13 @@ class Provisioner:
             self.dynamodb.put_item(
                 TableName=self.table,
                 Item={name: _SERIALIZER.serialize(value) for name, value in marker.items()},
-                ConditionExpression="attribute_not_exists(#id)",
-                ExpressionAttributeNames={"#id": "id"},
+                ConditionExpression="attribute_not_exists(#id) OR attribute_not_exists(#build_id)",
+                ExpressionAttributeNames={"#id": "id", "#build_id": "build_id"},
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            logger.warning("record re-added before the deprovisioning marker was written", extra=dict(keys))
+            logger.warning("record re-added and taken up before the marker was written", extra=dict(keys))
         logger.info("deprovisioning build started", extra={"deployment_id": deployment.id, "build_id": build_id})
         return "deprovisioning"
 
@@ -301,8 +493,11 @@ def _image(stream: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     return {key: _DESERIALIZER.deserialize(value) for key, value in image.items()}
 
 
-def process_record(raw: dict[str, Any], provisioner: Provisioner) -> str:
-    """Handle one DynamoDB stream record (the raw Lambda event record); returns what was done."""
+def process_record(raw: dict[str, Any], provisioner: Provisioner, *, removed_later: bool = False) -> str:
+    """Handle one DynamoDB stream record (the raw Lambda event record); returns what was done.
+
+    ``removed_later``: a REMOVE of the same item follows this record in its batch.
+    """
     event_name = raw.get("eventName")
     stream = raw.get("dynamodb")
     if not isinstance(stream, dict) or not isinstance(stream.get("Keys"), dict) or not stream.get("SequenceNumber"):
@@ -310,9 +505,9 @@ def process_record(raw: dict[str, Any], provisioner: Provisioner) -> str:
     keys: dict[str, Any] = stream["Keys"]
     new, old = _image(stream, "NewImage"), _image(stream, "OldImage")
     if event_name == "INSERT" and new is not None:
-        return provisioner.on_insert(raw, keys, new)
+        return provisioner.on_insert(raw, keys, new, removed_later=removed_later)
     if event_name == "MODIFY" and new is not None and old is not None:
-        return provisioner.on_modify(raw, keys, old, new)
+        return provisioner.on_modify(raw, keys, old, new, removed_later=removed_later)
     if event_name == "REMOVE" and old is not None:
         return provisioner.on_remove(raw, keys, old)
     raise UnprocessableRecordError(
@@ -330,6 +525,12 @@ def _sequence_number(record: object) -> str | None:
     stream = record.get("dynamodb") if isinstance(record, dict) else None
     number = stream.get("SequenceNumber") if isinstance(stream, dict) else None
     return number if isinstance(number, str) and number else None
+
+
+def _item_key(record: dict[str, Any]) -> str | None:
+    """The record's table key as a comparable string (None when it has no key map)."""
+    keys = record["dynamodb"].get("Keys") if isinstance(record.get("dynamodb"), dict) else None
+    return json.dumps(keys, sort_keys=True, default=str) if isinstance(keys, dict) else None
 
 
 def _excerpt(value: object, limit: int = 500) -> str:
@@ -365,8 +566,30 @@ def process_batch(event: dict[str, Any], provisioner: Provisioner, context: Any 
     if not kept:  # Powertools refuses an empty batch
         return {"batchItemFailures": []}
 
+    # Per item, in batch order: which records a REMOVE of the same item follows, and which items failed so far.
+    removed_later: set[str] = set()
+    seen_remove: set[str] = set()
+    for record in reversed(kept):
+        key = _item_key(record)
+        if key is None:
+            continue
+        if key in seen_remove:
+            removed_later.add(record["dynamodb"]["SequenceNumber"])
+        if record.get("eventName") == "REMOVE":
+            seen_remove.add(key)
+    failed_items: set[str] = set()
+
     def record_handler(record: DynamoDBRecord) -> str:
-        outcome = process_record(record.raw_event, provisioner)
+        raw = record.raw_event
+        key = _item_key(raw)
+        if key is not None and key in failed_items:
+            raise DeferredRecordError("an earlier record of this item failed in this batch; retried after it")
+        try:
+            outcome = process_record(raw, provisioner, removed_later=raw["dynamodb"]["SequenceNumber"] in removed_later)
+        except Exception:
+            if key is not None:
+                failed_items.add(key)
+            raise
         logger.info("stream record processed", extra={"event_id": record.event_id, "outcome": outcome})
         return outcome
 
@@ -381,6 +604,7 @@ def process_batch(event: dict[str, Any], provisioner: Provisioner, context: Any 
 class _Runtime:
     provisioner: Provisioner
     config: IdempotencyConfig
+    deadline: InvocationDeadline
 
 
 @cache
@@ -390,6 +614,8 @@ def _runtime() -> _Runtime:
     codebuild = boto3.client("codebuild", config=BOTO_CONFIG)
     config = idempotency_config(int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", DEFAULT_IDEMPOTENCY_TTL_SECONDS)))
     persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"], boto3_client=dynamodb)
+    ended = make_build_checker(codebuild)
+    deadline = InvocationDeadline()
     provisioner = Provisioner(
         table=os.environ["DEPLOYMENT_TABLE"],
         provisioning_project=os.environ["PROVISIONING_PROJECT"],
@@ -397,12 +623,16 @@ def _runtime() -> _Runtime:
         dynamodb=dynamodb,
         start_build=make_build_starter(codebuild, persistence, config),
         stop_build=make_build_stopper(codebuild),
+        build_started=make_build_lookup(persistence, config),
+        build_ended=ended,
+        wait_for_build=make_build_waiter(ended, invocation=deadline),
     )
-    return _Runtime(provisioner=provisioner, config=config)
+    return _Runtime(provisioner=provisioner, config=config, deadline=deadline)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     runtime = _runtime()
     runtime.config.register_lambda_context(context)
+    runtime.deadline.start(context)
     return process_batch(event, runtime.provisioner, context)

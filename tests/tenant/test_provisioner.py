@@ -54,6 +54,10 @@ class LambdaContext:
 STATUS_CONTEXT = powertools.LambdaContext(function_name="deployment-status")
 
 
+def _no_sleep(seconds: float) -> None:
+    raise AssertionError(f"moto ends a stopped build at once; nothing should wait ({seconds} s)")
+
+
 def new_provisioner(tenant: Tenant) -> Any:
     """A fresh container's worth of provisioner (no in-memory state shared with earlier ones)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -62,6 +66,7 @@ def new_provisioner(tenant: Tenant) -> Any:
     config = provisioner_index.idempotency_config()
     config.register_lambda_context(LambdaContext())
     persistence = DynamoDBPersistenceLayer(table_name=IDEMPOTENCY_TABLE, boto3_client=dynamodb)
+    ended = provisioner_index.make_build_checker(tenant.codebuild)
     return provisioner_index.Provisioner(
         table=TABLE,
         provisioning_project=PROVISIONING_PROJECT,
@@ -69,6 +74,9 @@ def new_provisioner(tenant: Tenant) -> Any:
         dynamodb=dynamodb,
         start_build=provisioner_index.make_build_starter(tenant.codebuild, persistence, config),
         stop_build=provisioner_index.make_build_stopper(tenant.codebuild),
+        build_started=provisioner_index.make_build_lookup(persistence, config),
+        build_ended=ended,
+        wait_for_build=provisioner_index.make_build_waiter(ended, sleep=_no_sleep),
     )
 
 

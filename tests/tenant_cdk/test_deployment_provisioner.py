@@ -189,6 +189,15 @@ def test_provisioner_may_stop_provisioning_builds_only(template: Template) -> No
     assert isinstance(resource, dict) and resource["Fn::GetAtt"][0].startswith("ProvisionerProvisioningProject")
 
 
+def test_provisioner_may_read_builds_of_its_two_projects_only(template: Template) -> None:
+    statements = _policy_statements(template, "ProvisionerRole")
+    (read,) = [s for s in statements if s["Action"] == "codebuild:BatchGetBuilds"]
+    targets = sorted(r["Fn::GetAtt"][0] for r in read["Resource"])
+    assert len(targets) == 2
+    assert targets[0].startswith("ProvisionerDeprovisioningProject")
+    assert targets[1].startswith("ProvisionerProvisioningProject")
+
+
 def test_build_state_changes_of_both_projects_reach_the_status_function(template: Template) -> None:
     target = Capture()
     template.has_resource_properties(

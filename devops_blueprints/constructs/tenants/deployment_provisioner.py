@@ -295,6 +295,15 @@ class DeploymentProvisioner(Construct):
                 resources=[self.provisioning_project.project_arn],
             )
         )
+        provisioner_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                # A stopped build is waited for before anything else of that deployment starts; a redelivered
+                # REMOVE checks whether its deprovisioning build already ran.
+                sid="ReadTenantBuilds",
+                actions=["codebuild:BatchGetBuilds"],
+                resources=[self.provisioning_project.project_arn, self.deprovisioning_project.project_arn],
+            )
+        )
         provisioner_fn.add_event_source(
             sources.DynamoEventSource(
                 table.table,
