@@ -312,15 +312,10 @@ class CloudWatchEngine(Construct):
             coverage = COVERAGE.get(resource_type)
             if coverage is not None:
                 dimensions = coverage.literal(properties)
-                specs = self.options.alarms_for(coverage)
                 if dimensions is None:
                     result.uncovered.setdefault(resource_type, []).append(f"{source}/{logical_id} (no name)")
                     continue
-                dims = [{"Name": k, "Value": v} for k, v in dimensions.items()]
-                for spec in specs:
-                    self._alarm(app, source, alarms, logical_id, coverage.namespace, dims, spec)
-                if specs:
-                    result.covered[resource_type] = result.covered.get(resource_type, 0) + 1
+                self._cover_one(app, source, alarms, logical_id, coverage, dimensions)
             elif resource_type == "AWS::Logs::LogGroup" and self.options.log_anomaly_detection:
                 name = properties.get("LogGroupName")
                 if not isinstance(name, str):
@@ -332,21 +327,10 @@ class CloudWatchEngine(Construct):
                     resource_name=name,
                     arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
                 )
-                result.log_anomaly_detectors.append(
-                    logs.CfnLogAnomalyDetector(
-                        container,
-                        f"LogAnomalies{logical_id}",
-                        log_group_arn_list=[arn],
-                        evaluation_frequency="FIFTEEN_MIN",
-                        anomaly_visibility_time=21,
-                    )
-                )
+                self._log_anomaly_detector(app, container, logical_id, arn)
             elif not is_passive(resource_type):
                 result.uncovered.setdefault(resource_type, []).append(f"{source}/{logical_id}")
-        self._composites(app, container)
-        if self.options.dashboards and result.alarm_names:
-            self._dashboard(app, container)
-        self._annotate(app, container)
+        self._finish(app, container)
         return result
 
     def coverage(self, app_name: str) -> ApplicationCoverage:
@@ -390,13 +374,15 @@ class CloudWatchEngine(Construct):
                     insights_function_names=result.insights_functions.get(stack_path, []),
                 )
                 result.queries.extend(queries.query_definitions)
-        if home is None:
-            return
-        home_container = containers[home.node.path]
-        self._composites(app, home_container)
-        if self.options.dashboards and result.alarm_names:
-            self._dashboard(app, home_container)
-        self._annotate(app, home_container)
+        if home is not None:
+            self._finish(app, containers[home.node.path])
+
+    def _finish(self, app: _App, container: Construct) -> None:
+        """The application-level part, in ``container``: composite alarm(s), dashboard, annotations."""
+        self._composites(app, container)
+        if self.options.dashboards and app.result.alarm_names:
+            self._dashboard(app, container)
+        self._annotate(app, container)
 
     @staticmethod
     def _check_environment(engine_stack: cdk.Stack, stack: cdk.Stack, app_name: str) -> None:
@@ -439,28 +425,51 @@ class CloudWatchEngine(Construct):
             if coverage is not None:
                 logical_id = stack.get_logical_id(resource)
                 extra = [DEAD_LETTER_ALARM] if logical_id in dead_letter_targets else []
-                specs = self.options.alarms_for(coverage, extra)
-                if specs:
+                if self.options.alarms_for(coverage, extra):
                     if alarms is None:
                         alarms = app.alarm_containers[stack.node.path] = Construct(container, "Alarms")
-                    dimensions = [{"Name": k, "Value": v} for k, v in coverage.dimensions(resource).items()]
-                    for spec in specs:
-                        self._alarm(app, stack, alarms, logical_id, coverage.namespace, dimensions, spec)
-                    result.covered[resource_type] = result.covered.get(resource_type, 0) + 1
+                    self._cover_one(app, stack, alarms, logical_id, coverage, coverage.dimensions(resource), extra)
                 if resource_type == "AWS::Lambda::Function":
                     self._function_logs(app, stack, resource)
             elif resource_type == "AWS::Logs::LogGroup":
                 if self.options.log_anomaly_detection:
-                    detector = logs.CfnLogAnomalyDetector(
-                        container,
-                        f"LogAnomalies{stack.get_logical_id(resource)}",
-                        log_group_arn_list=[resource.get_att("Arn").to_string()],
-                        evaluation_frequency="FIFTEEN_MIN",
-                        anomaly_visibility_time=21,
-                    )
-                    result.log_anomaly_detectors.append(detector)
+                    logical_id = stack.get_logical_id(resource)
+                    self._log_anomaly_detector(app, container, logical_id, resource.get_att("Arn").to_string())
             elif not is_passive(resource_type):
                 result.uncovered.setdefault(resource_type, []).append(resource.node.path)
+
+    def _cover_one(
+        self,
+        app: _App,
+        stack: cdk.Stack | str,
+        alarms: Construct,
+        logical_id: str,
+        coverage: TypeCoverage,
+        dimensions: Mapping[str, Any],
+        extra: Sequence[AlarmSpec] = (),
+    ) -> None:
+        """The alarms of one resource of a covered type (none when the options disable them all)."""
+        specs = self.options.alarms_for(coverage, extra)
+        if not specs:
+            return
+        dims = [{"Name": key, "Value": value} for key, value in dimensions.items()]
+        for spec in specs:
+            self._alarm(app, stack, alarms, logical_id, coverage.namespace, dims, spec)
+        covered = app.result.covered
+        covered[coverage.resource_type] = covered.get(coverage.resource_type, 0) + 1
+
+    @staticmethod
+    def _log_anomaly_detector(app: _App, container: Construct, logical_id: str, log_group_arn: str) -> None:
+        # CreateLogAnomalyDetector takes one log group ARN: one detector per log group.
+        app.result.log_anomaly_detectors.append(
+            logs.CfnLogAnomalyDetector(
+                container,
+                f"LogAnomalies{logical_id}",
+                log_group_arn_list=[log_group_arn],
+                evaluation_frequency="FIFTEEN_MIN",
+                anomaly_visibility_time=21,
+            )
+        )
 
     @staticmethod
     def _dead_letter_targets(stack: cdk.Stack, resources: Sequence[tuple[cdk.CfnResource, str]]) -> set[str]:
@@ -567,45 +576,36 @@ class CloudWatchEngine(Construct):
         actions = [self.topic.topic_arn, *self.alarm_actions]
         top_name = _short(f"{app.app_name}-anomalous", MAX_ALARM_NAME)
         description = f"Application {app.app_name} is anomalous: one of its alarms is in ALARM"
-        if len(chunks) == 1:
-            result.composites.append(
-                cloudwatch.CfnCompositeAlarm(
+        # Past one rule's limits, part composites hold the alarms and the top composite names the parts.
+        parts: list[cloudwatch.CfnCompositeAlarm] = []
+        part_names: list[str] = []
+        if len(chunks) > 1:
+            for index, chunk in enumerate(chunks, start=1):
+                part_names.append(_short(f"{app.app_name}-anomalous-part-{index}", MAX_ALARM_NAME))
+                part = cloudwatch.CfnCompositeAlarm(
                     container,
-                    "Anomalous",
-                    alarm_name=top_name,
-                    alarm_rule=_rule(chunks[0]),
-                    alarm_description=description,
-                    alarm_actions=actions,
-                    ok_actions=[self.topic.topic_arn],
+                    f"AnomalousPart{index}",
+                    alarm_name=part_names[-1],
+                    alarm_rule=_rule(chunk),
+                    alarm_description=f"{description} (part {index} of {len(chunks)})",
                 )
-            )
-            self._depend_on_alarms(app, result.composites[-1])
-            return
-        part_names = []
-        for index, chunk in enumerate(chunks, start=1):
-            part_name = _short(f"{app.app_name}-anomalous-part-{index}", MAX_ALARM_NAME)
-            part = cloudwatch.CfnCompositeAlarm(
-                container,
-                f"AnomalousPart{index}",
-                alarm_name=part_name,
-                alarm_rule=_rule(chunk),
-                alarm_description=f"{description} (part {index} of {len(chunks)})",
-            )
-            self._depend_on_alarms(app, part)
-            result.composites.append(part)
-            part_names.append(part_name)
+                self._depend_on_alarms(app, part)
+                parts.append(part)
         top = cloudwatch.CfnCompositeAlarm(
             container,
             "Anomalous",
             alarm_name=top_name,
-            alarm_rule=_rule(part_names),
+            alarm_rule=_rule(part_names or chunks[0]),
             alarm_description=description,
             alarm_actions=actions,
             ok_actions=[self.topic.topic_arn],
         )
-        for part in result.composites:
-            top.node.add_dependency(part)
-        result.composites.append(top)
+        if parts:
+            for part in parts:
+                top.node.add_dependency(part)
+        else:
+            self._depend_on_alarms(app, top)
+        result.composites.extend([*parts, top])
 
     @staticmethod
     def _depend_on_alarms(app: _App, composite: Construct) -> None:
