@@ -11,6 +11,7 @@ builds, never on import.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -95,28 +96,26 @@ def metric_definition(factory: str, method: str) -> tuple[str, str]:
 @functools.cache
 def _factory(name: str) -> Any:
     """One metric factory of the library, about a stand-in resource in a detached app."""
-    import cdk_monitoring_constructs as monitoring
+    import aws_cdk as cdk
 
-    stack = _stand_ins()
-    return getattr(monitoring, name)(_metric_factory(), **_FACTORIES[name](_stack_in(stack, f"StandIn{name}")))
+    stand_ins = _metric_factory()
+    return getattr(stand_ins.monitoring, name)(
+        stand_ins.factory, **_FACTORIES[name](cdk.Stack(stand_ins.app, f"StandIn{name}"))
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _StandIns:
+    monitoring: Any  # the cdk_monitoring_constructs module, imported on first use
+    app: Any
+    factory: Any
 
 
 @functools.cache
-def _stand_ins() -> Any:
-    import aws_cdk as cdk
-
-    return cdk.App()
-
-
-@functools.cache
-def _metric_factory() -> Any:
+def _metric_factory() -> _StandIns:
+    """The library (loaded here, on first use), a detached app and the MetricFactory every factory shares."""
     import aws_cdk as cdk
     import cdk_monitoring_constructs as monitoring
 
-    return monitoring.MetricFactory(cdk.Stack(_stand_ins(), "StandIns"))
-
-
-def _stack_in(app: Any, construct_id: str) -> Any:
-    import aws_cdk as cdk
-
-    return cdk.Stack(app, construct_id)
+    app = cdk.App()
+    return _StandIns(monitoring, app, monitoring.MetricFactory(cdk.Stack(app, "StandIns")))
