@@ -153,12 +153,14 @@ def run_deploy(args: argparse.Namespace) -> int:
             echo=_err,
         )
         if companion is not None:
-            from devops_blueprints.tf_import.companion import companion_stack_name, deploy_companion, wait_for_stack
+            from devops_blueprints.tf_import.companion import deploy_companion
 
-            deploy_companion(cfn, companion, stack_name, wait=wait_for_stack, echo=_err)
+            deploy_companion(cfn, companion, stack_name, echo=_err)
     except TfImportError as exc:
         raise _cli_error(exc) from None
     if companion is not None:
+        from devops_blueprints.tf_import.companion import companion_stack_name
+
         guru_text = (
             f"CloudWatch engine in {companion_stack_name(stack_name)}: {len(coverage.alarms)} alarms, "
             f"{len(coverage.composites)} composite"

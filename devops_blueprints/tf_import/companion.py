@@ -12,16 +12,23 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from devops_blueprints.tf_import.deploy import execute_and_wait, wait_for_change_set
 from devops_blueprints.tf_import.errors import TfImportError
 
 COMPANION_SUFFIX = "-observability"
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+_CREATED = frozenset({"CREATE_COMPLETE"})
+_UPDATED = frozenset({"UPDATE_COMPLETE"})
+_FAILED = frozenset(
+    {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED"}
+)
 
 
 def companion_stack_name(stack_name: str) -> str:
@@ -64,10 +71,13 @@ def deploy_companion(
     template: dict[str, Any],
     stack_name: str,
     *,
-    wait: Callable[[Any, str, str], None],
+    poll_seconds: float = 5.0,
+    timeout_seconds: float = 3600.0,
+    sleep: Callable[[float], None] = time.sleep,
     echo: Callable[[str], None] = print,
 ) -> bool:
-    """Create or update the companion stack; False when it was already up to date."""
+    """Create or update the companion stack, with ``tf deploy``'s change-set waiting and progress; False
+    when it was already up to date."""
     name = companion_stack_name(stack_name)
     try:
         exists = _exists(cfn, name)
@@ -79,30 +89,29 @@ def deploy_companion(
             TemplateBody=json.dumps(template, allow_nan=False),
             Description="CloudWatch engine for imported resources (devops-blueprints tf deploy)",
         )
-        waiter = cfn.get_waiter("change_set_create_complete")
-        try:
-            waiter.wait(StackName=name, ChangeSetName=change_set, WaiterConfig={"Delay": 5, "MaxAttempts": 120})
-        except WaiterError:  # raised on FAILED; the reason is in the change set
-            described = cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
-            reason = described.get("StatusReason") or "no reason given"
-            if any(marker in reason for marker in _NO_CHANGES):
-                echo(f"companion stack {name} is up to date")
-                return False
-            raise TfImportError(f"change set {change_set} for companion stack {name} failed: {reason}") from None
-        cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
-        wait(cfn, name, "stack_update_complete" if exists else "stack_create_complete")
     except (ClientError, BotoCoreError) as exc:
         raise TfImportError(f"companion stack {name}: {exc}") from None
+    described = wait_for_change_set(cfn, name, change_set, poll_seconds, timeout_seconds, sleep, echo)
+    if described["Status"] == "FAILED":
+        reason = described.get("StatusReason") or "no reason given"
+        if any(marker in reason for marker in _NO_CHANGES):
+            echo(f"companion stack {name} is up to date")
+            return False
+        raise TfImportError(f"change set {change_set} for companion stack {name} failed: {reason}")
+    execute_and_wait(
+        cfn,
+        name,
+        change_set,
+        poll_seconds,
+        timeout_seconds,
+        sleep,
+        echo,
+        done_ok=_UPDATED if exists else _CREATED,
+        done_failed=_FAILED,
+        what="update of" if exists else "creation of",
+    )
     echo(f"companion stack {name} {'updated' if exists else 'created'}")
     return True
-
-
-def wait_for_stack(cfn: Any, name: str, waiter_name: str) -> None:
-    try:
-        cfn.get_waiter(waiter_name).wait(StackName=name, WaiterConfig={"Delay": 5, "MaxAttempts": 720})
-    except WaiterError as exc:
-        status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
-        raise TfImportError(f"companion stack {name} ended {status}: {exc}") from None
 
 
 def _exists(cfn: Any, name: str) -> bool:

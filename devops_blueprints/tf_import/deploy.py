@@ -286,7 +286,7 @@ def deploy(
         source = _template_source(plan.template, s3, s3_path, stack_name)
         name = change_set_name or "tf-import-" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         _create_change_set(cfn, stack_name, name, plan, source, poll_seconds, timeout_seconds, sleep, echo)
-        _execute_and_wait(cfn, stack_name, name, poll_seconds, timeout_seconds, sleep, echo)
+        execute_and_wait(cfn, stack_name, name, poll_seconds, timeout_seconds, sleep, echo)
         echo(f"imported {len(plan.to_import)} resource(s) into stack {stack_name}")
     else:
         echo(f"nothing new to import into stack {stack_name}")
@@ -335,24 +335,13 @@ def _create_change_set(
         )
     except (ClientError, BotoCoreError) as exc:
         raise _aws_error(f"create IMPORT change set for stack {stack_name}", exc) from None
-    waited = 0.0
-    while True:
-        try:
-            described = cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)
-        except (ClientError, BotoCoreError) as exc:
-            raise _aws_error(f"describe change set {name}", exc) from None
-        status = described["Status"]
-        if status == "CREATE_COMPLETE":
-            echo(f"change set {name}: {status}")
-            return
-        if status == "FAILED":
-            reason = described.get("StatusReason") or "no reason given"
-            raise TfImportError(f"change set {name} for stack {stack_name} failed: {reason}")
-        echo(f"change set {name}: {status} ({waited:.0f} s)")
-        waited = _wait(waited, poll_seconds, timeout_seconds, f"change set {name}", sleep)
+    described = wait_for_change_set(cfn, stack_name, name, poll_seconds, timeout_seconds, sleep, echo)
+    if described["Status"] == "FAILED":
+        reason = described.get("StatusReason") or "no reason given"
+        raise TfImportError(f"change set {name} for stack {stack_name} failed: {reason}")
 
 
-def _execute_and_wait(
+def wait_for_change_set(
     cfn: Any,
     stack_name: str,
     name: str,
@@ -360,7 +349,37 @@ def _execute_and_wait(
     timeout_seconds: float,
     sleep: Callable[[float], None],
     echo: Printer,
+) -> dict[str, Any]:
+    """Poll change set ``name`` until it is created or has failed; its last description."""
+    waited = 0.0
+    while True:
+        try:
+            described: dict[str, Any] = cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)
+        except (ClientError, BotoCoreError) as exc:
+            raise _aws_error(f"describe change set {name}", exc) from None
+        status = described["Status"]
+        if status in ("CREATE_COMPLETE", "FAILED"):
+            echo(f"change set {name}: {status}")
+            return described
+        echo(f"change set {name}: {status} ({waited:.0f} s)")
+        waited = _wait(waited, poll_seconds, timeout_seconds, f"change set {name}", sleep)
+
+
+def execute_and_wait(
+    cfn: Any,
+    stack_name: str,
+    name: str,
+    poll_seconds: float,
+    timeout_seconds: float,
+    sleep: Callable[[float], None],
+    echo: Printer,
+    *,
+    done_ok: frozenset[str] | set[str] = _DONE_OK,
+    done_failed: frozenset[str] | set[str] = _DONE_FAILED,
+    what: str = "import into",
 ) -> None:
+    """Execute change set ``name`` and follow the stack's events until it reaches ``done_ok`` (or fails,
+    naming every failed resource's reason)."""
     try:
         # Events already there (an existing stack's history) are not this import's progress.
         seen = {event["EventId"] for event in cfn.describe_stack_events(StackName=stack_name)["StackEvents"]}
@@ -384,11 +403,11 @@ def _execute_and_wait(
             echo(f"  {line}: {reason}" if reason else f"  {line}")
             if event["ResourceStatus"].endswith("_FAILED") and reason:
                 failures.append(f"{event['LogicalResourceId']}: {reason}")
-        if status in _DONE_OK:
+        if status in done_ok:
             return
-        if status in _DONE_FAILED:
+        if status in done_failed:
             detail = "; ".join(failures) or "no reason given"
-            raise TfImportError(f"import into stack {stack_name} failed ({status}): {detail}")
+            raise TfImportError(f"{what} stack {stack_name} failed ({status}): {detail}")
         echo(f"stack {stack_name}: {status} ({waited:.0f} s)")
         waited = _wait(waited, poll_seconds, timeout_seconds, f"stack {stack_name}", sleep)
 

@@ -88,20 +88,23 @@ def test_no_guru_with_the_cloudwatch_engine_is_one_line(
 def test_companion_stack_deploys_and_redeploys_against_moto(
     aws: Any, translated: tuple[dict[str, Any], list[dict[str, Any]]]
 ) -> None:
-    from devops_blueprints.tf_import.companion import deploy_companion, wait_for_stack
+    from devops_blueprints.tf_import.companion import deploy_companion
 
     template, _ = translated
     body, _ = companion_template(template, STACK)
     cfn = boto3.client("cloudformation", region_name="us-east-1")
     messages: list[str] = []
-    assert deploy_companion(cfn, body, STACK, wait=wait_for_stack, echo=messages.append) is True
+    assert deploy_companion(cfn, body, STACK, poll_seconds=0, sleep=lambda _s: None, echo=messages.append) is True
     name = companion_stack_name(STACK)
     (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     deployed = cfn.get_template(StackName=name)["TemplateBody"]
     deployed = json.loads(deployed) if isinstance(deployed, str) else deployed
     assert len(_alarms(deployed)) == len(_alarms(body))
-    assert messages == [f"companion stack {name} created"]
+    # tf deploy's change-set progress: the change set, each resource's event, then the summary line.
+    assert messages[-1] == f"companion stack {name} created"
+    assert any(m.startswith("change set tf-observability-") and m.endswith(": CREATE_COMPLETE") for m in messages)
+    assert any("CREATE_COMPLETE" in m and m.startswith("  ") for m in messages)
     # The same template again: an UPDATE change set (moto may or may not report "no changes").
-    deploy_companion(cfn, body, STACK, wait=wait_for_stack, echo=messages.append)
+    deploy_companion(cfn, body, STACK, poll_seconds=0, sleep=lambda _s: None, echo=messages.append)
     assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
