@@ -508,3 +508,29 @@ def test_metric_definitions_come_from_cdk_monitoring_constructs(monkeypatch: pyt
     monkeypatch.setattr(monitoring_metrics, "_factory", lambda name: Factory())
     with pytest.raises(TypeError, match="is not a plain metric"):
         monitoring_metrics.metric_definition.__wrapped__("Fake", "metric_sum")
+
+
+def test_topic_and_key_together_is_one_clear_error() -> None:
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_sns as sns
+
+    stack = cdk.Stack(new_app(), "Engine")
+    topic = sns.Topic(stack, "Topic", enforce_ssl=True)
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    with pytest.raises(
+        ValueError, match=r"give either topic \(an existing topic, with its own key\) or encryption_key"
+    ):
+        CloudWatchEngine(stack, "Engine", topic=topic, encryption_key=key)
+
+
+def test_given_topic_is_used_as_is_with_its_subscriptions() -> None:
+    from aws_cdk import aws_sns as sns
+
+    stack = cdk.Stack(new_app(), "Engine")
+    topic = sns.Topic(stack, "Topic", enforce_ssl=True)
+    engine = CloudWatchEngine(stack, "Engine", topic=topic, email_addresses=["oncall@example.com"])
+    assert engine.topic is topic and engine.encryption_key is None
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::SNS::Topic", 1)
+    template.resource_count_is("AWS::KMS::Key", 0)
+    template.has_resource_properties("AWS::SNS::Subscription", {"Endpoint": "oncall@example.com"})

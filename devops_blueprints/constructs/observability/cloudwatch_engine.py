@@ -45,7 +45,7 @@ from devops_blueprints.constructs.observability.cloudwatch_coverage import (
 )
 from devops_blueprints.constructs.observability.encrypted_topic import (
     allow_cloudwatch_alarms,
-    create_encrypted_topic,
+    notification_topic,
     validate_email_addresses,
 )
 from devops_blueprints.constructs.observability.lambda_error_queries import LambdaErrorQueries
@@ -230,24 +230,19 @@ class CloudWatchEngine(Construct):
         validate_tag_key(tag_key)
         #: The boundary key the engine's own alarms carry (an ApplicationBoundary checks it matches its own).
         self.tag_key = tag_key
-        if topic is not None and encryption_key is not None:
-            raise ValueError("give either topic (an existing topic) or encryption_key (for a new topic), not both")
-        validate_email_addresses(email_addresses)
         self.options = options or CloudWatchEngineOptions()
-        self.encryption_key: kms.IKey | None = None
-        if topic is None:
-            self.encryption_key, self.topic = create_encrypted_topic(
-                self,
-                display_name="Application anomalies (CloudWatch)",
-                key_description="Encrypts CloudWatch engine notifications",
-                encryption_key=encryption_key,
-                removal_policy=removal_policy,
-            )
-            allow_cloudwatch_alarms(self.topic, self.encryption_key)
-        else:
-            self.topic = topic  # type: ignore[assignment]
-        for address in email_addresses:
-            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        self.encryption_key: kms.IKey | None
+        self.topic: sns.ITopic
+        self.encryption_key, self.topic = notification_topic(
+            self,
+            topic=topic,
+            encryption_key=encryption_key,
+            email_addresses=email_addresses,
+            display_name="Application anomalies (CloudWatch)",
+            key_description="Encrypts CloudWatch engine notifications",
+            removal_policy=removal_policy,
+            grant=allow_cloudwatch_alarms,
+        )
         for app_name, addresses in self.options.email_addresses.items():
             for address in addresses:
                 self.topic.add_subscription(

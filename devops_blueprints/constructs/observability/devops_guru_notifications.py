@@ -9,14 +9,10 @@ from aws_cdk import aws_devopsguru as devopsguru
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from devops_blueprints.constructs.observability.boundary import warn_devops_guru_end_of_support
-from devops_blueprints.constructs.observability.encrypted_topic import (
-    create_encrypted_topic,
-    validate_email_addresses,
-)
+from devops_blueprints.constructs.observability.encrypted_topic import notification_topic
 
 #: Severities a notification filter accepts (AWS::DevOpsGuru::NotificationChannel NotificationFilterConfig).
 SEVERITIES: tuple[str, ...] = ("LOW", "MEDIUM", "HIGH")
@@ -94,33 +90,26 @@ class DevOpsGuruNotifications(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
-        if topic is not None and encryption_key is not None:
-            raise ValueError(
-                "give either topic (an existing topic, with its own key) or encryption_key (for a new topic), not both"
-            )
         severity_filter = _validated(severities, SEVERITIES, "severities")
         message_type_filter = _validated(message_types, MESSAGE_TYPES, "message_types")
-        validate_email_addresses(email_addresses)
         warn_devops_guru_end_of_support(self)
 
-        self.encryption_key: kms.IKey | None
-        if topic is None:
-            self.encryption_key, new_topic = create_encrypted_topic(
-                self,
-                display_name="DevOps Guru insights",
-                key_description="Encrypts DevOps Guru notifications",
-                encryption_key=encryption_key,
-                removal_policy=removal_policy,
-            )
-            self._allow_devops_guru_to_use_key(self.encryption_key)
-            self.topic: sns.ITopic = new_topic
-            self._allow_devops_guru_to_publish(self.topic)
-        else:
-            self.encryption_key = None
-            self.topic = topic
+        def grant(new_topic: sns.ITopic, key: kms.IKey) -> None:
+            self._allow_devops_guru_to_use_key(key)
+            self._allow_devops_guru_to_publish(new_topic)
 
-        for address in email_addresses:
-            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        self.encryption_key: kms.IKey | None
+        self.topic: sns.ITopic
+        self.encryption_key, self.topic = notification_topic(
+            self,
+            topic=topic,
+            encryption_key=encryption_key,
+            email_addresses=email_addresses,
+            display_name="DevOps Guru insights",
+            key_description="Encrypts DevOps Guru notifications",
+            removal_policy=removal_policy,
+            grant=grant,
+        )
 
         filters = None
         if severity_filter is not None or message_type_filter is not None:

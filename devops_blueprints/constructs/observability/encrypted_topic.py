@@ -5,12 +5,13 @@ services that publish to it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
@@ -31,6 +32,40 @@ def create_encrypted_topic(
         scope, "Key", description=key_description, enable_key_rotation=True, removal_policy=removal_policy
     )
     topic = sns.Topic(scope, "Resource", display_name=display_name, master_key=key, enforce_ssl=True)
+    return key, topic
+
+
+def notification_topic(
+    scope: Construct,
+    *,
+    topic: sns.ITopic | None,
+    encryption_key: kms.IKey | None,
+    email_addresses: Sequence[str],
+    display_name: str,
+    key_description: str,
+    removal_policy: cdk.RemovalPolicy,
+    grant: Callable[[sns.ITopic, kms.IKey], None],
+) -> tuple[kms.IKey | None, sns.ITopic]:
+    """An engine's notification topic: ``topic`` as given, or a new encrypted topic (see
+    :func:`create_encrypted_topic`) on which ``grant`` lets the engine's service publish; then the email
+    subscriptions. Returns the new topic's key (None for a given topic) and the topic."""
+    if topic is not None and encryption_key is not None:
+        raise ValueError(
+            "give either topic (an existing topic, with its own key) or encryption_key (for a new topic), not both"
+        )
+    validate_email_addresses(email_addresses)
+    key: kms.IKey | None = None
+    if topic is None:
+        key, topic = create_encrypted_topic(
+            scope,
+            display_name=display_name,
+            key_description=key_description,
+            encryption_key=encryption_key,
+            removal_policy=removal_policy,
+        )
+        grant(topic, key)
+    for address in email_addresses:
+        topic.add_subscription(subscriptions.EmailSubscription(address))
     return key, topic
 
 
