@@ -6,6 +6,12 @@ import re
 
 from constructs import IConstruct
 
+#: What every email address the project takes (context, construct props) must look like: a local part, ``@``, a
+#: domain of two or more non-empty labels; no spaces, list separators or angle brackets (so one value is one
+#: address, not "Name <a@b>" or a list that SNS would refuse at deploy time).
+EMAIL_ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>.]+(\.[^@\s,;<>.]+)+")
+
+
 # An AWS account id is exactly 12 digits (https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/organizations/aws.sdk.kotlin.services.organizations.model/-describe-account-request/-builder/account-id.html:
 # "The regex pattern for an account ID string requires exactly 12 digits"). A region name is
 # <area>[-<qualifier>]-<direction>-<number>: eu-west-1, us-gov-west-1, us-isob-east-1, eusc-de-east-1 (every
@@ -14,7 +20,6 @@ from constructs import IConstruct
 _ACCOUNT_RE = re.compile(r"[0-9]{12}")
 _REGION_RE = re.compile(r"[a-z]{2,4}(-[a-z]{2,4})?-[a-z]{4,9}-[0-9]{1,2}")
 # One address per item: something@domain.tld, no spaces, commas or control characters.
-_EMAIL_RE = re.compile(r"[^@\s,;<>]+@[^@\s,;<>.]+(\.[^@\s,;<>.]+)+")
 
 
 class ContextError(ValueError):
@@ -92,6 +97,6 @@ def email_list_context(scope: IConstruct, key: str) -> list[str]:
     """A list of email addresses (see :func:`str_list_context`), each checked."""
     addresses = str_list_context(scope, key)
     for address in addresses:
-        if not _EMAIL_RE.fullmatch(address):
+        if not EMAIL_ADDRESS.fullmatch(address):
             raise ContextError(f"context {key} must be email addresses like ops@example.com, got {_shown(address)}")
     return addresses

@@ -322,6 +322,9 @@ def test_tenant_component_and_embedding_pipeline_are_covered() -> None:
         ({"disabled_alarms": ["AWS::S3::Bucket/*"]}, "disabled_alarms: unknown alarm 'AWS::S3::Bucket/*'"),
         ({"band_width": 0.5}, "band_width must be between 1 and 10"),
         ({"email_addresses": {"shop": ["not-an-email"]}}, "email_addresses must contain email addresses"),
+        # The rule the sample app's context uses (one address, not "Name <a@b>", every domain label non-empty).
+        ({"email_addresses": {"shop": ["Ops <ops@example.com>"]}}, "email_addresses must contain email addresses"),
+        ({"email_addresses": {"shop": ["ops@example..com"]}}, "email_addresses must contain email addresses"),
         ({"email_addresses": {"sh'op": ["a@example.com"]}}, "has characters a tag value cannot hold"),
     ],
 )

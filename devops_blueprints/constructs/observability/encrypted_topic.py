@@ -4,7 +4,6 @@ services that publish to it."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
 import aws_cdk as cdk
@@ -14,8 +13,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from devops_blueprints.context import EMAIL_ADDRESS
+
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
-_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 
 
 def create_encrypted_topic(
@@ -76,7 +76,7 @@ def validate_email_addresses(addresses: Sequence[str]) -> None:
     for address in addresses:
         if cdk.Token.is_unresolved(address):
             continue
-        if not isinstance(address, str) or not _EMAIL.match(address):
+        if not isinstance(address, str) or not EMAIL_ADDRESS.fullmatch(address):
             raise ValueError(f"email_addresses must contain email addresses, got {address!r}")
 
 
