@@ -308,6 +308,36 @@ def test_tenant_component_and_embedding_pipeline_are_covered() -> None:
     assert "AWS::S3::Bucket" in uncovered
 
 
+def test_every_resource_of_a_large_stage_is_covered() -> None:
+    # Regression: the walk once remembered resources by id() of short-lived jsii proxies; a collected proxy's
+    # id was reused by a later one, which was then skipped as "seen" (a fifth of an 800-resource app had no
+    # alarms). Many stacks of many resources make the proxies churn.
+    app = new_app()
+    stage = cdk.Stage(app, "Large")
+    stacks = [cdk.Stack(stage, f"Stack{index}") for index in range(8)]
+    for stack in stacks:
+        for index in range(40):
+            sqs.Queue(stack, f"Queue{index}", enforce_ssl=True)
+    engine = CloudWatchEngine(cdk.Stack(stage, "Engine"), "Engine")
+    ApplicationBoundary(stage, "Boundary", engines=[engine]).include(stage, "large")
+    expected = {spec.name for spec in COVERAGE["AWS::SQS::Queue"].alarms}
+    total = 0
+    for stack in stacks:
+        template = Template.from_stack(stack).to_json()
+        alarms = _of_type(template, "AWS::CloudWatch::Alarm")
+        queues = _of_type(template, "AWS::SQS::Queue")
+        assert len(queues) == 40
+        for logical_id in queues:
+            found = {
+                alarm["Properties"]["AlarmName"].rsplit("-", 1)[-1]
+                for alarm in alarms.values()
+                if logical_id in _alarm_targets(alarm)
+            }
+            assert found == expected, f"{stack.node.id}/{logical_id}"
+        total += len(alarms)
+    assert total == 8 * 40 * len(expected)  # and no alarm for anything else
+
+
 # -- bad input: one clear error each ------------------------------------------------------------------------
 
 
@@ -537,3 +567,12 @@ def test_given_topic_is_used_as_is_with_its_subscriptions() -> None:
     template.resource_count_is("AWS::SNS::Topic", 1)
     template.resource_count_is("AWS::KMS::Key", 0)
     template.has_resource_properties("AWS::SNS::Subscription", {"Endpoint": "oncall@example.com"})
+
+
+def test_resource_type_is_read_from_the_class_where_it_declares_one() -> None:
+    from devops_blueprints.constructs.observability.cloudwatch_engine import _resource_type
+
+    stack = cdk.Stack(new_app(), "Types")
+    assert _resource_type(sqs.CfnQueue(stack, "Queue")) == "AWS::SQS::Queue"
+    # A plain CfnResource declares no type of its own: it is read from the resource.
+    assert _resource_type(cdk.CfnResource(stack, "Other", type="AWS::Example::Thing")) == "AWS::Example::Thing"

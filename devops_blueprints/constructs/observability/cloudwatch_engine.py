@@ -22,7 +22,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
+import tempfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -33,6 +35,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import cloudformation_include as cfn_include
 from constructs import Construct, IConstruct
 
 from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY, validate_tag_key, validate_tag_values
@@ -135,7 +138,9 @@ class ApplicationCoverage:
     """What the engine created for one application (read it after synth, or in tests)."""
 
     app_name: str
-    alarms: list[cdk.CfnResource] = dataclasses.field(default_factory=list)
+    #: ``(construct path of its container, construct id)`` of every alarm; the alarms are created from a
+    #: template by one ``CfnInclude`` per stack (see ``_AlarmBatch``).
+    alarms: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     anomaly_alarms: int = 0
     alarm_names: list[str] = dataclasses.field(default_factory=list)
     composites: list[cloudwatch.CfnCompositeAlarm] = dataclasses.field(default_factory=list)
@@ -160,7 +165,8 @@ class _App:
         self.app_name = app_name
         self.scopes: list[IConstruct] = []
         self.excluded: list[str] = []
-        self.alarm_containers: dict[str, Construct] = {}
+        #: Stack path -> the batch of that stack's alarms.
+        self.alarm_batches: dict[str, _AlarmBatch] = {}
         self.built = False
         self.result = ApplicationCoverage(app_name)
 
@@ -186,6 +192,100 @@ def _stacks_under(scope: IConstruct) -> list[tuple[cdk.Stack, IConstruct]]:
     if isinstance(scope, cdk.Stage):
         return [(child, child) for child in scope.node.find_all() if isinstance(child, cdk.Stack)]
     return [(cdk.Stack.of(scope), scope)]
+
+
+_UNRESOLVED_PREFIX = "${Token["  # how an unresolved CDK value starts in a string
+
+
+class _AlarmBatch:
+    """The alarms of one stack (for one application), created together through one ``CfnInclude``.
+
+    Constructing an L1 from Python costs a jsii round trip per alarm, with its properties marshalled
+    struct by struct; at a thousand alarms that was most of the engine's share of synth time. The batch
+    writes its alarms as a small CloudFormation template and includes it, so node builds the alarms from
+    the template in one call. The include is named ``Default`` and keeps no logical ids of its own
+    (``preserve_logical_ids=False``): CDK leaves ``Default`` out of logical ids, so every alarm gets the id it
+    would have as a direct child of ``container``. Values that hold tokens (a queue's name, a function's
+    ``Ref``) go in as template parameters the include replaces with the tokens themselves.
+    """
+
+    def __init__(self, container: Construct) -> None:
+        self.container = container
+        self._path: str | None = None
+        self._resources: dict[str, dict[str, Any]] = {}
+        self._parameters: dict[str, Any] = {}
+        self._parameter_of: dict[str, str] = {}
+
+    @property
+    def path(self) -> str:
+        """The container's construct path (read from node once)."""
+        if self._path is None:
+            self._path = self.container.node.path
+        return self._path
+
+    def add(self, construct_id: str, properties: dict[str, Any]) -> None:
+        if construct_id in self._resources:
+            raise ValueError(f"{self.path}: two alarms named {construct_id}")
+        self._resources[construct_id] = {"Type": "AWS::CloudWatch::Alarm", "Properties": self._literal(properties)}
+
+    def _literal(self, value: Any) -> Any:
+        """``value`` with every string that holds a token replaced by a ``Ref`` to a parameter."""
+        if isinstance(value, str):
+            if _UNRESOLVED_PREFIX not in value:
+                return value
+            name = self._parameter_of.get(value)
+            if name is None:
+                name = self._parameter_of[value] = f"EngineValue{len(self._parameter_of)}"
+                self._parameters[name] = value
+            return {"Ref": name}
+        if isinstance(value, dict):
+            return {key: self._literal(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._literal(item) for item in value]
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        raise TypeError(f"alarm property of type {type(value).__name__} cannot be written to a template")
+
+    def create(self) -> None:
+        if not self._resources:
+            return
+        template = {
+            "Parameters": {name: {"Type": "String"} for name in self._parameters},
+            "Resources": self._resources,
+        }
+        handle, path = tempfile.mkstemp(prefix="cloudwatch-engine-", suffix=".json")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                file.write(json.dumps(template))  # dumps encodes in C; dump writes chunk by chunk
+            # CfnInclude reads the file in its constructor; nothing refers to it afterwards.
+            cfn_include.CfnInclude(
+                self.container,
+                "Default",
+                template_file=path,
+                preserve_logical_ids=False,
+                parameters=self._parameters,
+            )
+        finally:
+            os.unlink(path)
+        self._resources = {}
+
+
+#: Python class of an L1 -> its CloudFormation type (read once per class instead of once per resource).
+_CLASS_TYPES: dict[type, str | None] = {}
+
+
+def _resource_type(resource: cdk.CfnResource) -> str:
+    """``resource.cfn_resource_type`` without a jsii call per resource where the class tells the type: every
+    generated L1 class (``CfnQueue``...) carries ``CFN_RESOURCE_TYPE_NAME``. A plain ``CfnResource`` (or a
+    class node knows and Python does not) is read from the resource itself."""
+    cls = type(resource)
+    if cls not in _CLASS_TYPES:
+        # Declared on the class itself (a subclass that inherits the name may create any type: read per resource).
+        # (jsii stores it as a class property: present in __dict__, read through the class.)
+        name = getattr(cls, "CFN_RESOURCE_TYPE_NAME", None) if "CFN_RESOURCE_TYPE_NAME" in cls.__dict__ else None
+        _CLASS_TYPES[cls] = name if isinstance(name, str) else None
+    known = _CLASS_TYPES[cls]
+    return known if known is not None else resource.cfn_resource_type
 
 
 def _short(text: str, limit: int) -> str:
@@ -257,7 +357,6 @@ class CloudWatchEngine(Construct):
                 )
         self.alarm_actions = list(alarm_actions)
         self._apps: dict[str, _App] = {}
-        self._created: set[int] = set()
         self._stack_names: dict[int, str] = {}
 
     # -- declaring -------------------------------------------------------------------------------------
@@ -294,7 +393,7 @@ class CloudWatchEngine(Construct):
         app.built = True
         stack = cdk.Stack.of(self)
         container = Construct(self, f"Imported-{_short(app_name, 60)}")
-        alarms = app.alarm_containers[stack.node.path] = Construct(container, "Alarms")
+        alarms = app.alarm_batches[stack.node.path] = _AlarmBatch(Construct(container, "Alarms"))
         result = app.result
         resources = template.get("Resources")
         if not isinstance(resources, Mapping):
@@ -343,7 +442,8 @@ class CloudWatchEngine(Construct):
         result = app.result
         home: cdk.Stack | None = None
         containers: dict[str, Construct] = {}
-        seen: set[int] = set()
+        # Keyed by id() with the proxy as value: holding the object keeps its id from being reused.
+        seen: dict[int, IConstruct] = {}
         for scope in app.scopes:
             for stack, root in _stacks_under(scope):
                 self._check_environment(engine_stack, stack, app.app_name)
@@ -355,7 +455,7 @@ class CloudWatchEngine(Construct):
                         stack, f"CloudWatchEngine-{_short(app.app_name, 60)}"
                     )
                     if stack is not home:
-                        home.add_dependency(stack, f"composite alarm of {app.app_name} names its alarms")
+                        home.add_stack_dependency(stack, f"composite alarm of {app.app_name} names its alarms")
                 self._cover_resources(app, stack, root, container, seen)
         for stack_path, container in containers.items():
             log_groups = result.function_log_groups.get(stack_path, [])
@@ -374,6 +474,8 @@ class CloudWatchEngine(Construct):
 
     def _finish(self, app: _App, container: Construct) -> None:
         """The application-level part, in ``container``: composite alarm(s), dashboard, annotations."""
+        for batch in app.alarm_batches.values():
+            batch.create()
         self._composites(app, container)
         if self.options.dashboards and app.result.alarm_names:
             self._dashboard(app, container)
@@ -393,7 +495,7 @@ class CloudWatchEngine(Construct):
                 )
 
     def _cover_resources(
-        self, app: _App, stack: cdk.Stack, root: IConstruct, container: Construct, seen: set[int]
+        self, app: _App, stack: cdk.Stack, root: IConstruct, container: Construct, seen: dict[int, IConstruct]
     ) -> None:
         # Every jsii call costs a round trip to node: the walk reads only what it needs (type checks are
         # Python-side; paths only when something must be compared by path).
@@ -402,7 +504,7 @@ class CloudWatchEngine(Construct):
         nested = [node.node.path + "/" for node in nodes if isinstance(node, cdk.Stack) and node is not stack]
         resources: list[cdk.CfnResource] = []
         for node in nodes:
-            if not isinstance(node, cdk.CfnResource) or id(node) in seen or id(node) in self._created:
+            if not isinstance(node, cdk.CfnResource) or id(node) in seen:
                 continue
             if nested or app.excluded:
                 path = node.node.path
@@ -410,22 +512,23 @@ class CloudWatchEngine(Construct):
                     continue
                 if any(path == excluded or path.startswith(excluded + "/") for excluded in app.excluded):
                     continue
-            seen.add(id(node))
+            seen[id(node)] = node
             resources.append(node)
-        typed = [(resource, resource.cfn_resource_type) for resource in resources]
+        typed = [(resource, _resource_type(resource)) for resource in resources]
+        stack_path = stack.node.path
         dead_letter_targets = self._dead_letter_targets(stack, typed)
-        alarms: Construct | None = None
         for resource, resource_type in typed:
             coverage = COVERAGE.get(resource_type)
             if coverage is not None:
                 logical_id = stack.get_logical_id(resource)
                 extra = [DEAD_LETTER_ALARM] if logical_id in dead_letter_targets else []
                 if self.options.alarms_for(coverage, extra):
+                    alarms = app.alarm_batches.get(stack_path)
                     if alarms is None:
-                        alarms = app.alarm_containers[stack.node.path] = Construct(container, "Alarms")
+                        alarms = app.alarm_batches[stack_path] = _AlarmBatch(Construct(container, "Alarms"))
                     self._cover_one(app, stack, alarms, logical_id, coverage, coverage.dimensions(resource), extra)
                 if resource_type == "AWS::Lambda::Function":
-                    self._function_logs(app, stack, resource)
+                    self._function_logs(app, stack, stack_path, resource)
             elif resource_type == "AWS::Logs::LogGroup":
                 if self.options.log_anomaly_detection:
                     logical_id = stack.get_logical_id(resource)
@@ -437,7 +540,7 @@ class CloudWatchEngine(Construct):
         self,
         app: _App,
         stack: cdk.Stack | str,
-        alarms: Construct,
+        alarms: _AlarmBatch,
         logical_id: str,
         coverage: TypeCoverage,
         dimensions: Mapping[str, Any],
@@ -482,26 +585,26 @@ class CloudWatchEngine(Construct):
                 targets.add(arn["Fn::GetAtt"][0])
         return targets
 
-    def _function_logs(self, app: _App, stack: cdk.Stack, function: cdk.CfnResource) -> None:
+    def _function_logs(self, app: _App, stack: cdk.Stack, stack_path: str, function: cdk.CfnResource) -> None:
         logging_config = stack.resolve(getattr(function, "logging_config", None))
         log_group = logging_config.get("logGroup") if isinstance(logging_config, dict) else None
         if log_group is None:
             app.result.functions_without_log_group.append(function.node.path)
             return
-        app.result.function_log_groups.setdefault(stack.node.path, []).append(
+        app.result.function_log_groups.setdefault(stack_path, []).append(
             log_group if isinstance(log_group, str) else cdk.Token.as_string(log_group)
         )
         layers = stack.resolve(getattr(function, "layers", None)) or []
         # The Insights extension is a layer: LambdaInsightsExtension by ARN, or aws-cdk-lib's per-region map of
         # its ARNs (CloudwatchlambdainsightsversionMap) when the version is given as LambdaInsightsVersion.
         if any("lambdainsights" in json.dumps(layer).lower() for layer in layers):
-            app.result.insights_functions.setdefault(stack.node.path, []).append(function.ref)
+            app.result.insights_functions.setdefault(stack_path, []).append(function.ref)
 
     def _alarm(
         self,
         app: _App,
         stack: cdk.Stack | str,
-        scope: Construct,
+        batch: _AlarmBatch,
         logical_id: str,
         namespace: str,
         dimensions: list[dict[str, str]],
@@ -546,12 +649,10 @@ class CloudWatchEngine(Construct):
                 metrics.append({"Id": "result", "Expression": spec.expression, "Label": spec.name, "ReturnData": True})
             properties["Threshold"] = spec.threshold
             properties["ComparisonOperator"] = spec.operator
-        # A plain CfnResource with CloudFormation's own property names: one jsii call per alarm (the typed
-        # L1 marshals every nested property struct), which keeps the engine's share of synth time small.
-        alarm = cdk.CfnResource(scope, f"{logical_id}{spec.name}", type="AWS::CloudWatch::Alarm", properties=properties)
-        self._created.add(id(alarm))
+        construct_id = f"{logical_id}{spec.name}"
+        batch.add(construct_id, properties)
         result = app.result
-        result.alarms.append(alarm)
+        result.alarms.append((batch.path, construct_id))
         result.alarm_names.append(name)
         result.anomaly_alarms += spec.kind == "anomaly"
         result.billed_alarm_metrics += spec.metric_count
@@ -606,9 +707,9 @@ class CloudWatchEngine(Construct):
     def _depend_on_alarms(app: _App, composite: Construct) -> None:
         # A composite rule may only name alarms that exist: those of the home stack come first through this
         # dependency (on the container of its alarms), those of other stacks through the stack dependency.
-        home_alarms = app.alarm_containers.get(cdk.Stack.of(composite).node.path)
+        home_alarms = app.alarm_batches.get(cdk.Stack.of(composite).node.path)
         if home_alarms is not None:
-            composite.node.add_dependency(home_alarms)
+            composite.node.add_dependency(home_alarms.container)
 
     def _dashboard(self, app: _App, container: Construct) -> None:
         result = app.result
