@@ -13,10 +13,14 @@ Each figure is the median of three (sample app) or five (generated app) ``python
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.app_synth import synth_seconds
+from benchmarks.app_synth import REPO_ROOT, synth_seconds
 
 RESOURCES = 1000
 STACKS = 10
@@ -60,8 +64,56 @@ elif mode == "engine":
     from devops_blueprints.constructs.observability import ApplicationBoundary, CloudWatchEngine
     engine = CloudWatchEngine(cdk.Stack(stage, "Engine"), "Engine")
     ApplicationBoundary(stage, "Boundary", engines=[engine]).include(stage, "generated")
+elif mode == "floor":
+    # The engine's output without the engine: the boundary's tagging, and every resource the engine added
+    # (read from an engine synth) included from a template, one CfnInclude per stack.
+    from aws_cdk import cloudformation_include as cfn_include
+    from devops_blueprints.constructs.app_boundary import tag_application
+    tag_application(stage, "generated")
+    added = sys.argv[2]
+    for s in range({stacks}):
+        cfn_include.CfnInclude(stage.node.find_child(f"Stack{{s}}"), "EngineOutput", template_file=f"{{added}}/Stack{{s}}.json")
+    cfn_include.CfnInclude(cdk.Stack(stage, "Engine"), "EngineOutput", template_file=f"{{added}}/Engine.json")
 app.synth()
 """
+
+
+def _literal(value: object) -> object:
+    """``value`` with every intrinsic function replaced by a string of about the same size: the included copy
+    must not refer to resources its template does not hold."""
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in ("Ref", "Fn::GetAtt", "Fn::ImportValue", "Fn::Join", "Fn::Sub"):
+            return json.dumps(value)
+        return {key: _literal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_literal(item) for item in value]
+    return value
+
+
+def engine_output(script: Path, scratch: Path) -> tuple[Path, int]:
+    """Synthesize the engine mode once and write, per stack, the resources the engine added (those the tagged
+    mode does not have) as a template; returns the folder and how many resources the engine added."""
+    assemblies = {}
+    for mode in ("tagged", "engine"):
+        outdir = scratch / f"{mode}.out"
+        env = {**os.environ, "CDK_OUTDIR": str(outdir)}
+        subprocess.run([sys.executable, str(script), mode], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+        assemblies[mode] = outdir / "assembly-Generated"
+    added_dir = scratch / "added"
+    added_dir.mkdir()
+    added = 0
+    for template_path in sorted(assemblies["engine"].glob("*.template.json")):
+        # GeneratedStack0C3A07C49.template.json: the stage's name, the stack's, an 8-hex-digit hash.
+        stack = template_path.name.removeprefix("Generated").removesuffix(".template.json")[:-8]
+        resources = json.loads(template_path.read_text())["Resources"]
+        before_path = assemblies["tagged"] / template_path.name
+        before = json.loads(before_path.read_text())["Resources"] if before_path.exists() else {}
+        new = {key: value for key, value in resources.items() if key not in before and key != "CDKMetadata"}
+        for resource in new.values():
+            resource.pop("DependsOn", None)
+        added += len(new)
+        (added_dir / f"{stack}.json").write_text(json.dumps({"Resources": _literal(new)}))
+    return added_dir, added
 
 
 def run() -> dict[str, float]:
@@ -73,6 +125,8 @@ def run() -> dict[str, float]:
         bare = synth_seconds([str(script), "bare"], {}, repeats=5)
         without = synth_seconds([str(script), "tagged"], {}, repeats=5)
         with_engine = synth_seconds([str(script), "engine"], {}, repeats=5)
+        added_dir, added = engine_output(script, Path(scratch))
+        floor = synth_seconds([str(script), "floor", str(added_dir)], {}, repeats=5)
     figures = {
         "sample_guru_only_s": round(guru_only, 2),
         "sample_default_engines_s": round(default, 2),
@@ -82,6 +136,10 @@ def run() -> dict[str, float]:
         "generated_with_engine_s": round(with_engine, 2),
         "generated_ratio": round(with_engine / without, 2),
         "generated_ratio_to_bare": round(with_engine / bare, 2),
+        "generated_engine_resources": added,
+        "generated_floor_s": round(floor, 2),
+        "generated_floor_ratio": round(floor / without, 2),
+        "generated_aspect_ratio": round(with_engine / floor, 2),
     }
     print(
         f"  sample app: devops-guru only {figures['sample_guru_only_s']} s, default engines "

@@ -558,7 +558,9 @@ class CloudWatchEngine(Construct):
 
     @staticmethod
     def _log_anomaly_detector(app: _App, container: Construct, logical_id: str, log_group_arn: str) -> None:
-        # CreateLogAnomalyDetector takes one log group ARN: one detector per log group.
+        # CreateLogAnomalyDetector takes one log group ARN ("You can specify only one log group ARN",
+        # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogAnomalyDetector.html):
+        # one detector per log group, not one per application.
         app.result.log_anomaly_detectors.append(
             logs.CfnLogAnomalyDetector(
                 container,
