@@ -16,6 +16,10 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 VENV_STAMP := $(VENV)/.installed
+# The security scan's tools (bandit and semgrep), from the two scan locks, as every pipeline's SecurityScan step
+# installs them: semgrep's pins do not fit the dev lock (requirements-semgrep.in).
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
 TOOLS_STAMP := $(TOOLS)/node_modules/.installed
 # The guardrails oracle test's independent IAM evaluator (@cloud-copilot/iam-simulate), from its own npm lock.
 ORACLE := tests/guardrails/oracle
@@ -36,10 +40,10 @@ help:
 	@echo "make synth   set everything up and synthesize the sample app into cdk.out/"
 	@echo "make test    set everything up and run every check (lint, types, tests, synth, cfn-lint, cdk-nag)"
 	@echo "make bench   run the benchmarks (ratios against a baseline measured in the same run)"
-	@echo "make lint    ruff, mypy and the bandit security scan only"
+	@echo "make lint    ruff, mypy and the security scan (bandit, semgrep) only"
 	@echo "make lock    recompile the lock files from requirements*.in (UPGRADE=1: newest allowed releases)"
 
-setup: $(VENV_STAMP) $(TOOLS_STAMP) $(ORACLE_STAMP)
+setup: $(VENV_STAMP) $(TOOLS_STAMP) $(ORACLE_STAMP) $(SCAN_STAMP)
 
 # The venv holds exactly the dev lock: it is built anew whenever the lock changes (pip adds, it never
 # removes), from hashes only, with the two editable packages built by the locked setuptools.
@@ -50,6 +54,13 @@ $(VENV_STAMP): requirements-dev.txt pyproject.toml setup.py batch_job/pyproject.
 	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation --config-settings editable_mode=compat -e ./batch_job
 	$(VENV)/bin/python -m pip check
+	touch $@
+
+$(SCAN_STAMP): requirements-scan.txt requirements-semgrep.txt
+	rm -rf $(SCAN_VENV)
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-scan.txt -r requirements-semgrep.txt
+	$(SCAN_VENV)/bin/python -m pip check
 	touch $@
 
 $(TOOLS_STAMP): $(TOOLS)/package.json $(TOOLS)/package-lock.json
@@ -68,6 +79,7 @@ lock: $(VENV_STAMP)
 	$(UV_COMPILE) --python-version 3.11 pyproject.toml requirements-dev.in -o requirements-dev.txt
 	$(UV_COMPILE) --python-version 3.11 pyproject.toml requirements.in -c requirements-dev.txt -o requirements.txt
 	$(UV_COMPILE) --python-version 3.11 requirements-scan.in -c requirements-dev.txt -o requirements-scan.txt
+	$(UV_COMPILE) --python-version 3.11 requirements-semgrep.in -c requirements-scan.txt -o requirements-semgrep.txt
 	$(UV_COMPILE) --python-version 3.11 batch_job/requirements.in -c requirements-dev.txt \
 		-o batch_job/requirements.txt
 	$(UV_COMPILE) --python-version 3.11 --no-emit-package torch batch_job/requirements-export.in \
@@ -86,6 +98,7 @@ lint: setup
 	ruff format --check .
 	mypy devops_blueprints app.py batch_job/batch_job
 	bandit --quiet -c pyproject.toml -r .
+	$(SCAN_VENV)/bin/semgrep scan --config .semgrep.yml --metrics off --disable-version-check --error --quiet --exclude tests --exclude benchmarks .
 	for d in lambda_src/*/; do mypy --scripts-are-modules "$$d"index.py || exit 1; done
 
 pytest: setup

@@ -33,7 +33,11 @@ LOCKS = {
     "batch_job/requirements-export.txt": "batch_job/requirements-export.in",
     "batch_job/requirements-gpu.txt": "batch_job/requirements-gpu.in",
     "requirements-scan.txt": "requirements-scan.in",
+    "requirements-semgrep.txt": "requirements-semgrep.in",
 }
+# A lock that cannot follow the dev lock, with the lock it follows instead: semgrep pins jsonschema 4.25, which the
+# dev lock's tools do not admit; it is installed beside the scan lock (.venv-scan, the pipelines' SecurityScan step).
+OWN_CONSTRAINT = {"requirements-semgrep.txt": "requirements-scan.txt"}
 # Packages a lock deliberately leaves out, with the reason (the Dockerfiles install them by exact version).
 NOT_EMITTED = {"batch_job/requirements-export.txt": {"torch"}}  # its CPU wheel differs per architecture
 EDITABLE = {"devops-blueprints", "devops-blueprints-batch-job"}  # installed by the Makefile, not the lock
@@ -71,7 +75,17 @@ def test_lock_holds_every_direct_requirement_at_its_declared_version(lock: str) 
         assert requirement.specifier.contains(pins[name], prereleases=True), f"{lock}: {name}=={pins[name]}"
 
 
-@pytest.mark.parametrize("lock", sorted(set(LOCKS) - {"requirements-dev.txt"}))
+@pytest.mark.parametrize("lock", sorted(OWN_CONSTRAINT))
+def test_a_lock_outside_the_dev_lock_runs_the_versions_of_the_lock_it_is_installed_with(lock: str) -> None:
+    beside = locks.pins(REPO_ROOT / OWN_CONSTRAINT[lock])
+    shared = {name: version for name, version in locks.pins(REPO_ROOT / lock).items() if name in beside}
+    assert shared, f"{lock} shares nothing with {OWN_CONSTRAINT[lock]}: the check would be empty"
+    assert shared == {name: beside[name] for name in shared}
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert f"-c {OWN_CONSTRAINT[lock]} -o {lock}" in makefile
+
+
+@pytest.mark.parametrize("lock", sorted(set(LOCKS) - {"requirements-dev.txt"} - set(OWN_CONSTRAINT)))
 def test_every_lock_runs_the_versions_of_the_dev_lock(lock: str) -> None:
     dev = locks.pins(REPO_ROOT / "requirements-dev.txt")
     gpu_only = locks.required_by(REPO_ROOT / "batch_job/requirements-gpu.txt", "onnxruntime-gpu")
