@@ -111,7 +111,9 @@ class StringAttribute:
             try:
                 matched = re.search(self.pattern, value) is not None
             except re.error as exc:
-                raise FlagDocumentError(f"{where}: pattern {self.pattern!r} is not a regular expression ({exc})") from None
+                raise FlagDocumentError(
+                    f"{where}: pattern {self.pattern!r} is not a regular expression ({exc})"
+                ) from None
             if not matched:
                 raise ConstraintViolationError(f"{where} must match pattern {self.pattern!r}, got {_show(value)}")
         if self.enum is not None and value not in self.enum:
@@ -320,7 +322,9 @@ def validate_document(document: object) -> dict[str, Any]:
 
     error = best_match(_validator().iter_errors(document))
     if error is not None:
-        raise FlagDocumentError(f"not a valid AWS.AppConfig.FeatureFlags document at {_path(list(error.absolute_path))}: {error.message}")
+        raise FlagDocumentError(
+            f"not a valid AWS.AppConfig.FeatureFlags document at {_path(list(error.absolute_path))}: {error.message}"
+        )
     checked = dict(document)
     _check_values(checked)
     return checked
@@ -348,12 +352,15 @@ def _check_attribute_types(document: Mapping[str, Any]) -> None:
                         f"flag {key!r} attribute {name!r}: unknown attribute type {_show(kind)} "
                         f"(expected one of {', '.join(ATTRIBUTE_TYPES)})"
                     )
-            if constraints.get("type") == "array" and isinstance(elements, Mapping):
-                if elements.get("type") not in ("string", "number"):
-                    raise UnknownAttributeTypeError(
-                        f"flag {key!r} attribute {name!r}: array elements must be string or number, "
-                        f"got {_show(elements.get('type'))}"
-                    )
+            if (
+                constraints.get("type") == "array"
+                and isinstance(elements, Mapping)
+                and elements.get("type") not in ("string", "number")
+            ):
+                raise UnknownAttributeTypeError(
+                    f"flag {key!r} attribute {name!r}: array elements must be string or number, "
+                    f"got {_show(elements.get('type'))}"
+                )
 
 
 def _check_values(document: Mapping[str, Any]) -> None:
@@ -373,7 +380,9 @@ def _check_values(document: Mapping[str, Any]) -> None:
             if name in ("enabled", "_createdAt", "_updatedAt", "_variants"):
                 continue
             if name not in attributes:
-                raise ConstraintViolationError(f"flag {key!r}: attribute {name!r} is not declared (value {_show(item)})")
+                raise ConstraintViolationError(
+                    f"flag {key!r}: attribute {name!r} is not declared (value {_show(item)})"
+                )
             attribute = attributes[name]
             if attribute is not None:
                 attribute.check(item, f"flag {key!r} attribute {name!r}")

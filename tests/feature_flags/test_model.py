@@ -133,14 +133,16 @@ def test_an_invalid_flag_document_is_one_error_with_its_path(change: Any, messag
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("document", [[], "x", None, {"version": "1", "flags": {}, "values": {"x": {"enabled": float("nan")}}}])
+@pytest.mark.parametrize(
+    "document", [[], "x", None, {"version": "1", "flags": {}, "values": {"x": {"enabled": float("nan")}}}]
+)
 def test_not_a_document(document: object) -> None:
     with pytest.raises(FlagDocumentError):
         validate_document(document)
 
 
 def test_value_for_an_undeclared_flag() -> None:
-    with pytest.raises(ConstraintViolationError, match="values.ghost: no flag 'ghost' is declared"):
+    with pytest.raises(ConstraintViolationError, match=r"values\.ghost: no flag 'ghost' is declared"):
         validate_document({"version": "1", "flags": {}, "values": {"ghost": {"enabled": True}}})
 
 
