@@ -25,7 +25,7 @@ from devops_blueprints.constructs.tenants.feature_flags import FlagEnvironment, 
 from devops_blueprints.feature_flags.model import FeatureFlag, NumberAttribute, StringAttribute
 from devops_blueprints.feature_flags.names import FlagNames
 
-#: The sample component's flags (``lambda_src/tenant_component_api/flags.py`` reads them; its safe defaults are
+#: The sample component's flags (``lambda_src/tenant_component_api/feature_flag_reader.py`` reads them; its safe defaults are
 #: these flags off). ``maintenance``: PUT answers 503 with ``message``; ``item-size-limit``: PUT refuses values
 #: over ``kib`` KiB with 413.
 COMPONENT_FLAGS = (
