@@ -32,4 +32,9 @@ class FlagNames:
 
     @property
     def strategy(self) -> str:
-        return f"tenant-{self.deployment_id}-flags"
+        return strategy_name(self.application)
+
+
+def strategy_name(application: str) -> str:
+    """The deployment strategy ``TenantFeatureFlags`` names after its application."""
+    return f"{application}-rollout"

@@ -22,7 +22,7 @@ from constructs import Construct
 
 from devops_blueprints.feature_flags.extension_layers import NoExtensionLayerError, extension_layer_arn
 from devops_blueprints.feature_flags.model import FeatureFlag, FlagDocumentError, flag_document
-from devops_blueprints.feature_flags.names import PROFILE_NAME
+from devops_blueprints.feature_flags.names import PROFILE_NAME, strategy_name
 
 __all__ = ["FlagEnvironment", "TenantFeatureFlags"]
 
@@ -145,6 +145,8 @@ class TenantFeatureFlags(Construct):
             self,
             "Strategy",
             rollout_strategy=rollout or DEFAULT_ROLLOUT,
+            # Named after the application, so `devops-blueprints flags deploy` finds it.
+            deployment_strategy_name=strategy_name(application_name),
             description="Feature flag rollout; an environment's alarm rolls it back",
         )
         self.configuration = appconfig.HostedConfiguration(
