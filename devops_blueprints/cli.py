@@ -18,6 +18,7 @@ from devops_blueprints._text import printable
 # group name -> (module with register(), one-line help)
 _GROUPS: dict[str, tuple[str, str]] = {
     "deployments": ("devops_blueprints.deployments_cli", "add, list and remove tenant deployment records"),
+    "flags": ("devops_blueprints.feature_flags.cli", "list, set and deploy a deployment's feature flags"),
     "scp": ("devops_blueprints.guardrails.cli", "lint, simulate and render service control policies"),
     "tf": ("devops_blueprints.tf_import.cli", "import Terraform-managed resources into CloudFormation"),
 }

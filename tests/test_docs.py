@@ -50,6 +50,7 @@ PUBLIC_MODULES = {
     "devops_blueprints.constructs",
     "devops_blueprints.stacks",
     "devops_blueprints.stages",
+    "devops_blueprints.feature_flags",
     "devops_blueprints.guardrails",
     "devops_blueprints.tf_import",
 }

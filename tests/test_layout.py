@@ -19,7 +19,7 @@ Rules:
 3. A module of a capability subpackage (``constructs/<capability>/`` or ``stacks/<capability>/``) imports only
    - its own capability: ``constructs/<capability>/``, from ``stacks/<capability>/`` also
      ``stacks/<capability>/``, and the capability's plain-Python package (``devops_blueprints.guardrails``
-     for ``guardrails``);
+     for ``guardrails``, ``devops_blueprints.feature_flags`` for ``tenants``);
    - the shared modules below the capabilities: the modules directly in ``constructs/`` and the package's
      own helpers ``devops_blueprints.assets`` and ``devops_blueprints.context``.
    So never another capability's subpackage (or its plain-Python package), never the re-exporting
@@ -42,7 +42,7 @@ PACKAGE = "devops_blueprints"
 LAYERS = ("constructs", "stacks")
 CAPABILITIES = frozenset({"embeddings", "guardrails", "observability", "tenants"})
 #: The plain-Python (no CDK) package that holds a capability's business logic.
-PLAIN_PACKAGES = {"guardrails": f"{PACKAGE}.guardrails"}
+PLAIN_PACKAGES = {"guardrails": f"{PACKAGE}.guardrails", "tenants": f"{PACKAGE}.feature_flags"}
 #: Helpers of the package that every layer may use (they import no construct, stack or stage).
 PACKAGE_HELPERS = frozenset({f"{PACKAGE}.assets", f"{PACKAGE}.context"})
 

@@ -3,7 +3,8 @@
 ``devops_blueprints.stages``.
 
 The lists were pinned before the constructs and stacks were grouped by capability, and grow only by the
-names an issue adds (the observability boundary and CloudWatch engine, issue 13), so a name lost (or
+names an issue adds (the observability boundary and CloudWatch engine, issue 13; the tenants' feature flags,
+issue 14), so a name lost (or
 silently added) by a move fails here. Submodules are not part of them: module paths below the three
 packages are implementation detail and follow the layout.
 """
@@ -27,6 +28,7 @@ PUBLIC_NAMES = {
         "DevOpsGuruDelegatedAdmin",
         "DevOpsGuruNotifications",
         "DevOpsGuruStackCoverage",
+        "FlagEnvironment",
         "ImageEmbeddingPipeline",
         "InvestigationGroup",
         "LambdaErrorQueries",
@@ -34,6 +36,7 @@ PUBLIC_NAMES = {
         "OrganizationGuardrails",
         "ReleaseOrchestrator",
         "ServiceControlPolicy",
+        "TenantFeatureFlags",
     ],
     "devops_blueprints.stacks": [
         "AnomalousLambdaStack",

@@ -1,7 +1,7 @@
 """Reusable constructs, grouped by capability (one subpackage each, one module per concern).
 
 ``observability/`` (application boundary and CloudWatch engine; DevOps Guru coverage, notifications, delegated admin; observed functions), ``tenants/``
-(deployment table, provisioner, release orchestrator), ``embeddings/`` (the image embedding pipeline),
+(deployment table, provisioner, release orchestrator, feature flags), ``embeddings/`` (the image embedding pipeline),
 ``guardrails/`` (SCPs and the OU tree). Modules directly in this package (``key_policies``,
 ``app_boundary``) are shared by several capabilities and import none of them.
 """
@@ -25,4 +25,6 @@ from devops_blueprints.constructs.observability import LambdaErrorQueries as Lam
 from devops_blueprints.constructs.observability import ObservedFunction as ObservedFunction
 from devops_blueprints.constructs.tenants import DeploymentProvisioner as DeploymentProvisioner
 from devops_blueprints.constructs.tenants import DeploymentTable as DeploymentTable
+from devops_blueprints.constructs.tenants import FlagEnvironment as FlagEnvironment
 from devops_blueprints.constructs.tenants import ReleaseOrchestrator as ReleaseOrchestrator
+from devops_blueprints.constructs.tenants import TenantFeatureFlags as TenantFeatureFlags

@@ -10,6 +10,10 @@ with ``{"error": "..."}`` naming what is wrong, never a 500 - an event that is n
 ``isBase64Encoded``), not UTF-8, not JSON (``NaN``/``Infinity`` included, which ``json`` would otherwise
 accept), nested too deeply to parse, or larger than ``MAX_BODY_BYTES`` (413: the item must stay under
 DynamoDB's 400 KB item limit, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
+
+Feature flags (AppConfig, read by ``feature_flag_reader`` through the extension; off when they cannot be read):
+``maintenance`` turns PUT into 503 with the flag's ``message``; ``item-size-limit`` lowers the largest stored value
+to its ``kib`` KiB (413 above it). GET is never affected.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
+import feature_flag_reader
 
 _TENANT_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")
 _KEY_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -30,6 +35,7 @@ _KEY_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 #: limit for the key and the tenant attribute.
 MAX_BODY_BYTES = 300 * 1024
 _table: Any = None
+_flags: feature_flag_reader.FlagReader | None = None
 
 
 class BadRequestError(ValueError):
@@ -107,15 +113,28 @@ def parse_body(event: Mapping[str, Any]) -> object:
         raise BadRequestError(f"body must be JSON: {exc}") from None
 
 
-def handle(event: Any, table: Any, environ: Mapping[str, str]) -> dict[str, Any]:
-    """Serve one HTTP API (payload v2) request against ``table``."""
+def handle(
+    event: Any, table: Any, environ: Mapping[str, str], flags: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Serve one HTTP API (payload v2) request against ``table`` with ``flags`` (default: every flag off)."""
     try:
-        return _handle(event, table, environ)
+        return _handle(event, table, environ, flags or feature_flag_reader.DEFAULT_FLAGS)
     except BadRequestError as exc:
         return _response(exc.status, {"error": str(exc)})
 
 
-def _handle(event: Any, table: Any, environ: Mapping[str, str]) -> dict[str, Any]:
+def _value_limit(flags: Mapping[str, Mapping[str, Any]]) -> int:
+    """The largest stored value in bytes: ``MAX_BODY_BYTES``, or less while ``item-size-limit`` is on."""
+    flag = flags.get("item-size-limit") or {}
+    kib = flag.get("kib")
+    if flag.get("enabled") is True and isinstance(kib, int | float) and not isinstance(kib, bool) and kib >= 1:
+        return min(MAX_BODY_BYTES, int(kib * 1024))
+    return MAX_BODY_BYTES
+
+
+def _handle(
+    event: Any, table: Any, environ: Mapping[str, str], flags: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
     if not isinstance(event, Mapping):
         raise BadRequestError(f"event must be an HTTP API request object, got {type(event).__name__}")
     tenant = tenant_of(event, environ)
@@ -131,16 +150,23 @@ def _handle(event: Any, table: Any, environ: Mapping[str, str]) -> dict[str, Any
             return _response(404, {"error": f"no item {key!r}"})
         return _response(200, {"key": key, "value": item.get("value")})
     if method == "PUT":
+        maintenance = flags.get("maintenance") or {}
+        if maintenance.get("enabled") is True:
+            message = maintenance.get("message")
+            return _response(503, {"error": message if isinstance(message, str) else "writes are paused"})
         value = json.dumps(parse_body(event))
-        if len(value.encode("utf-8")) > MAX_BODY_BYTES:  # \u-escapes can make the stored text longer than the body
-            raise BadRequestError(f"value must be at most {MAX_BODY_BYTES} bytes as JSON text", status=413)
+        limit = _value_limit(flags)
+        if len(value.encode("utf-8")) > limit:  # \u-escapes can make the stored text longer than the body
+            raise BadRequestError(f"value must be at most {limit} bytes as JSON text", status=413)
         table.put_item(Item={"pk": item_key, "tenant": tenant, "value": value})
         return _response(200, {"key": key})
     return _response(405, {"error": f"method {_show(method)} not allowed (GET, PUT)"})
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    global _table
+    global _table, _flags
     if _table is None:
         _table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
-    return handle(event, _table, dict(os.environ))
+    if _flags is None:
+        _flags = feature_flag_reader.from_environment()
+    return handle(event, _table, dict(os.environ), _flags.current())

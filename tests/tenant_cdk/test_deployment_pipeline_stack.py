@@ -202,6 +202,12 @@ _SERVICE_OF_TYPE = {
     "AWS::ApiGatewayV2::Stage": "apigateway",
     "AWS::ApiGatewayV2::Route": "apigateway",
     "AWS::ApiGatewayV2::Integration": "apigateway",
+    "AWS::CloudWatch::Alarm": "cloudwatch",
+    "AWS::AppConfig::Application": "appconfig",
+    "AWS::AppConfig::Environment": "appconfig",
+    "AWS::AppConfig::ConfigurationProfile": "appconfig",
+    "AWS::AppConfig::HostedConfigurationVersion": "appconfig",
+    "AWS::AppConfig::DeploymentStrategy": "appconfig",
 }
 
 

@@ -15,7 +15,7 @@ from devops_blueprints.assets import load_lambda_module
 
 
 def _load() -> ModuleType:
-    return load_lambda_module("tenant_component_api")
+    return load_lambda_module("tenant_component_api", siblings_importable=True)
 
 
 api = _load()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -11,6 +12,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -19,6 +21,27 @@ from constructs import Construct
 
 from devops_blueprints.assets import lambda_handler_dir
 from devops_blueprints.constructs.key_policies import logs_key
+from devops_blueprints.constructs.tenants.feature_flags import FlagEnvironment, TenantFeatureFlags
+from devops_blueprints.feature_flags.model import FeatureFlag, NumberAttribute, StringAttribute
+from devops_blueprints.feature_flags.names import FlagNames
+
+#: The sample component's flags (``lambda_src/tenant_component_api/feature_flag_reader.py`` reads them; its safe defaults are
+#: these flags off). ``maintenance``: PUT answers 503 with ``message``; ``item-size-limit``: PUT refuses values
+#: over ``kib`` KiB with 413.
+COMPONENT_FLAGS = (
+    FeatureFlag(
+        key="maintenance",
+        description="Refuse writes (503) with a message, e.g. during a data migration",
+        attributes={"message": StringAttribute(pattern="^.{1,200}$", description="Shown to API callers")},
+        values={"message": "Writes are paused for maintenance"},
+    ),
+    FeatureFlag(
+        key="item-size-limit",
+        description="A smaller item size limit than the API's 300 KiB",
+        attributes={"kib": NumberAttribute(minimum=1, maximum=300, required=True)},
+        values={"kib": 300},
+    ),
+)
 
 _ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -33,10 +56,22 @@ _ACCESS_LOG_FORMAT = {
 
 
 class TenantComponentStack(cdk.Stack):
-    """HTTP API (IAM auth, access logs) -> Lambda (X-Ray) -> DynamoDB (customer key, PITR)."""
+    """HTTP API (IAM auth, access logs) -> Lambda (X-Ray) -> DynamoDB (customer key, PITR).
+
+    :param feature_flags: flags the function reads through the AppConfig extension, in an application of this
+        deployment with one environment (the deployment's id) rolled back by the function's error alarm; needs a
+        concrete region. Default: no flags.
+    """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, deployment_id: str, deployment_type: str, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        deployment_id: str,
+        deployment_type: str,
+        feature_flags: Sequence[FeatureFlag] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         key = logs_key(self, "Encrypts the tenant component's data and logs")
@@ -122,6 +157,34 @@ class TenantComponentStack(cdk.Stack):
             throttle=apigw.ThrottleSettings(rate_limit=100, burst_limit=200),
         )
         cdk.CfnOutput(self, "ApiUrl", value=self.api.api_endpoint)
+
+        self.feature_flags: TenantFeatureFlags | None = None
+        if feature_flags is not None:
+            # A flag rollout that makes the function fail rolls back: AppConfig watches this alarm while it deploys
+            # and bakes (the alarm is in the environment's own account, as monitors must be).
+            self.errors_alarm = cloudwatch.Alarm(
+                self,
+                "FunctionErrors",
+                alarm_description=f"Errors of the {deployment_type} {deployment_id} component API; rolls back flags",
+                metric=self.function.metric_errors(period=cdk.Duration.minutes(1), statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            names = FlagNames(deployment_id)
+            self.feature_flags = TenantFeatureFlags(
+                self,
+                "FeatureFlags",
+                flags=feature_flags,
+                environments=[FlagEnvironment(names.environment, alarms=[self.errors_alarm])],
+                application_name=names.application,
+                profile_name=names.profile,
+                # The alarm is new (INSUFFICIENT_DATA would roll a deployment with the stack back): the first
+                # deployment is `devops-blueprints flags deploy`; until then the function serves its defaults.
+                initial_deployment=False,
+            )
+            self.feature_flags.add_reader(self.function, environment=names.environment)
 
 
 @jsii.implements(apigw.IAccessLogSettings)

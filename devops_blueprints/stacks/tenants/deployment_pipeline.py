@@ -264,7 +264,7 @@ class ComponentStage(cdk.Stage):
         self, scope: Construct, construct_id: str, *, deployment: DeploymentContext, env: cdk.Environment
     ) -> None:
         super().__init__(scope, construct_id, env=env)
-        from devops_blueprints.stacks.tenants._tenant_component import TenantComponentStack
+        from devops_blueprints.stacks.tenants._tenant_component import COMPONENT_FLAGS, TenantComponentStack
 
         prefix = f"{deployment.deployment_type}-{deployment.deployment_id}"
         self.component_stack = TenantComponentStack(
@@ -273,6 +273,7 @@ class ComponentStage(cdk.Stage):
             stack_name=f"{prefix}-component",
             deployment_id=deployment.deployment_id,
             deployment_type=deployment.deployment_type,
+            feature_flags=COMPONENT_FLAGS,
         )
         tag_app_boundary(self, prefix)
 
