@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.local_deploy import deploy, emulator, serve
+from tests.support.local_deploy import deploy, emulator, placeholders, serve
 
 pytestmark = pytest.mark.deploy
 
@@ -57,4 +57,5 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _REPORT:
         terminalreporter.section("local deploy: resources created and placeholders, per stack")
+        terminalreporter.write_line("placeholder types: " + ", ".join(placeholders.described()))
         terminalreporter.write_line(_REPORT[0])

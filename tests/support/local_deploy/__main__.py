@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             started = _up(state_dir)
             print(
                 "placeholder types (created as stand-ins, nothing real behind them): "
-                + ", ".join(sorted(placeholders.PLACEHOLDERS))
+                + ", ".join(placeholders.described())
             )
             deploy.bootstrap(started.endpoint)
             outputs = deploy.deploy(started.endpoint, state_dir)

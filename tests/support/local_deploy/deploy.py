@@ -68,10 +68,16 @@ def bootstrap(endpoint: str, *, quiet: bool = False) -> None:
 
 
 def deploy(
-    endpoint: str, state_dir: Path, *, context: Mapping[str, str] | None = None, quiet: bool = False
+    endpoint: str,
+    state_dir: Path,
+    *,
+    context: Mapping[str, str] | None = None,
+    app: str | None = None,
+    output: str = "cdk.out",
+    quiet: bool = False,
 ) -> dict[str, dict[str, str]]:
     """``cdk deploy "**"`` (every stage's stacks: `--all` selects only top-level ones); returns the stacks' outputs, as ``--outputs-file`` has them."""
-    outputs_file = state_dir / "outputs.json"
+    outputs_file = state_dir / f"{output}.outputs.json"
     outputs_file.unlink(missing_ok=True)
     _cdk(
         endpoint,
@@ -85,7 +91,8 @@ def deploy(
             "--progress",
             "events",
             "--output",
-            str(state_dir / "cdk.out"),
+            str(state_dir / output),
+            *(["--app", app] if app else []),
             "--outputs-file",
             str(outputs_file),
             *_context_arguments(context or {}),
@@ -96,13 +103,20 @@ def deploy(
     return result
 
 
-def destroy(endpoint: str, state_dir: Path, *, quiet: bool = False) -> None:
-    _cdk(endpoint, ["destroy", "**", "--force", "--output", str(state_dir / "cdk.out")], quiet=quiet)
+def destroy(
+    endpoint: str, state_dir: Path, *, app: str | None = None, output: str = "cdk.out", quiet: bool = False
+) -> None:
+    app_arguments = ["--app", app] if app else []
+    _cdk(endpoint, ["destroy", "**", "--force", "--output", str(state_dir / output), *app_arguments], quiet=quiet)
 
 
 def next_steps(endpoint: str, outputs: Mapping[str, Mapping[str, str]]) -> str:
-    tables = [v for stack in outputs.values() for k, v in stack.items() if "DeploymentTable" in k]
-    table = tables[0] if tables else "<the Toolchain-Deployments DeploymentTableName output>"
+    tables = [
+        r["PhysicalResourceId"]
+        for r in emulator.stack_resources(endpoint, "Toolchain-Deployments")
+        if r["ResourceType"] == "AWS::DynamoDB::Table" and r["LogicalResourceId"].startswith("DeploymentTable")
+    ]
+    table = tables[0] if tables else "<the Toolchain-Deployments deployment table>"
     return "\n".join(
         [
             "What to try next (the emulator keeps running until `make destroy-local`):",
@@ -112,7 +126,7 @@ def next_steps(endpoint: str, outputs: Mapping[str, Mapping[str, str]]) -> str:
             f"{table} --id demo --type pool --account 111111111111 --region eu-west-1",
             f"  .venv/bin/devops-blueprints deployments list --table {table}   # status PROVISIONING, a build id",
             "  .venv/bin/python -m tests.support.local_deploy status          # stacks, resources, placeholders",
-            "  make destroy-local                                             # cdk destroy --all, stop the emulator",
+            "  make destroy-local                                             # cdk destroy, stop the emulator",
         ]
     )
 

@@ -40,6 +40,8 @@ class Placeholder:
     # Only resources whose properties satisfy this are placeholders (None: all of the type); the others go
     # through the emulator's own handler.
     applies: Callable[[dict[str, Any]], bool] | None = None
+    # Which resources of the type ``applies`` selects, for people: printed beside the type.
+    only: str = ""
 
 
 def _arn(service: str, resource: str) -> str:
@@ -149,9 +151,18 @@ PLACEHOLDERS: dict[str, Placeholder] = {
     # alarms on one metric and refuses the others ("Properties.Metrics (metric math) is not supported"); only those
     # are placeholders.
     "AWS::CloudWatch::Alarm": Placeholder(
-        "MiniStack 1.5.33 refuses alarms on metric math (Properties.Metrics)", _alarm, applies=lambda p: "Metrics" in p
+        "MiniStack 1.5.33 refuses alarms on metric math (Properties.Metrics)",
+        _alarm,
+        applies=lambda p: "Metrics" in p,
+        only="with Metrics (metric math)",
     ),
 }
+
+
+def described() -> list[str]:
+    """Every placeholder type, with the resources it covers where that is not all of the type."""
+    return [f"{t} ({p.only})" if p.only else t for t, p in sorted(PLACEHOLDERS.items())]
+
 
 _ledger_lock = threading.Lock()
 
