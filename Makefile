@@ -24,6 +24,10 @@ TOOLS_STAMP := $(TOOLS)/node_modules/.installed
 # The guardrails oracle test's independent IAM evaluator (@cloud-copilot/iam-simulate), from its own npm lock.
 ORACLE := tests/guardrails/oracle
 ORACLE_STAMP := $(ORACLE)/node_modules/.installed
+# The local AWS emulator of `make deploy-local` and `make test-deploy` (MiniStack), in its own virtualenv: it pins
+# its own botocore. Built from its hashed lock like the dev venv.
+MINISTACK_VENV := .venv-ministack
+MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
 CDK := $(CURDIR)/$(TOOLS)/node_modules/.bin/cdk --no-notices
 
 # `make lock`: uv compiles the declared requirements (*.in, pyproject.toml) into hashed locks. torch's CPU
@@ -34,12 +38,15 @@ TORCH_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),https://download.pytorch.org/whl/cpu/
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" \
 	--find-links $(TORCH_FIND_LINKS) $(if $(UPGRADE),--upgrade)
 
-.PHONY: help setup lock synth test lint pytest cfn-lint bench clean
+.PHONY: help setup lock synth test lint pytest cfn-lint bench clean ministack deploy-local destroy-local test-deploy
 
 help:
 	@echo "make synth   set everything up and synthesize the sample app into cdk.out/"
 	@echo "make test    set everything up and run every check (lint, types, tests, synth, cfn-lint, cdk-nag)"
 	@echo "make bench   run the benchmarks (ratios against a baseline measured in the same run)"
+	@echo "make deploy-local    deploy every sample stage into a local AWS emulator (no account needed)"
+	@echo "make destroy-local   destroy what deploy-local deployed and stop the emulator"
+	@echo "make test-deploy     the deploy tests: deploy, update, destroy and end-to-end flows in the emulator"
 	@echo "make lint    ruff, mypy and the security scan (bandit, semgrep) only"
 	@echo "make lock    recompile the lock files from requirements*.in (UPGRADE=1: newest allowed releases)"
 
@@ -63,6 +70,15 @@ $(SCAN_STAMP): requirements-scan.txt requirements-semgrep.txt
 	$(SCAN_VENV)/bin/python -m pip check
 	touch $@
 
+ministack: $(MINISTACK_STAMP)
+
+$(MINISTACK_STAMP): requirements-ministack.txt
+	rm -rf $(MINISTACK_VENV)
+	$(PYTHON) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-ministack.txt
+	$(MINISTACK_VENV)/bin/python -m pip check
+	touch $@
+
 $(TOOLS_STAMP): $(TOOLS)/package.json $(TOOLS)/package-lock.json
 	npm ci --prefix $(TOOLS) --no-audit --no-fund --loglevel=error
 	node --version | grep -q '^v22\.' || { echo "Node 22 from $(TOOLS) is not first on PATH" >&2; exit 1; }
@@ -82,6 +98,7 @@ lock: $(VENV_STAMP)
 	$(UV_COMPILE) --python-version 3.11 requirements-semgrep.in -c requirements-scan.txt -o requirements-semgrep.txt
 	$(UV_COMPILE) --python-version 3.11 batch_job/requirements.in -c requirements-dev.txt \
 		-o batch_job/requirements.txt
+	$(UV_COMPILE) --python-version 3.11 requirements-ministack.in -o requirements-ministack.txt
 	$(UV_COMPILE) --python-version 3.11 --no-emit-package torch batch_job/requirements-export.in \
 		-c requirements-dev.txt -o batch_job/requirements-export.txt
 	$(UV_COMPILE) --python-version 3.12 --python-platform x86_64-manylinux_2_39 batch_job/requirements-gpu.in \
@@ -102,7 +119,17 @@ lint: setup
 	for d in lambda_src/*/; do mypy --scripts-are-modules "$$d"index.py || exit 1; done
 
 pytest: setup
-	pytest -n 2 --dist loadfile
+	pytest -n 2 --dist loadfile -m "not deploy"
+
+# Deploys into the emulator with the real CDK CLI from .tools (state under .local-deploy/).
+deploy-local: setup $(MINISTACK_STAMP)
+	python -m tests.support.local_deploy deploy
+
+destroy-local: setup $(MINISTACK_STAMP)
+	python -m tests.support.local_deploy destroy
+
+test-deploy: setup $(MINISTACK_STAMP)
+	pytest -m deploy tests/deploy -q
 
 cfn-lint: synth
 	find cdk.out -name '*.template.json' -print0 | xargs -0 --no-run-if-empty cfn-lint --non-zero-exit-code error --

@@ -1,0 +1,1 @@
+"""Deploy the sample app into a local AWS emulator: `make deploy-local` (docs/deploy-local.md)."""
