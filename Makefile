@@ -16,6 +16,9 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 VENV_STAMP := $(VENV)/.installed
+# The embeddings benchmark's peer, Ray Data, in a venv of its own (requirements-bench.in says why).
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 TOOLS_STAMP := $(TOOLS)/node_modules/.installed
 # The guardrails oracle test's independent IAM evaluator (@cloud-copilot/iam-simulate), from its own npm lock.
 ORACLE := tests/guardrails/oracle
@@ -30,7 +33,7 @@ TORCH_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),https://download.pytorch.org/whl/cpu/
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" \
 	--find-links $(TORCH_FIND_LINKS) $(if $(UPGRADE),--upgrade)
 
-.PHONY: help setup lock synth test lint pytest cfn-lint bench clean
+.PHONY: help setup lock synth test lint pytest cfn-lint bench bench-setup clean
 
 help:
 	@echo "make synth   set everything up and synthesize the sample app into cdk.out/"
@@ -68,6 +71,7 @@ lock: $(VENV_STAMP)
 	$(UV_COMPILE) --python-version 3.11 pyproject.toml requirements-dev.in -o requirements-dev.txt
 	$(UV_COMPILE) --python-version 3.11 pyproject.toml requirements.in -c requirements-dev.txt -o requirements.txt
 	$(UV_COMPILE) --python-version 3.11 requirements-scan.in -c requirements-dev.txt -o requirements-scan.txt
+	$(UV_COMPILE) --python-version 3.11 requirements-bench.in -c requirements-dev.txt -o requirements-bench.txt
 	$(UV_COMPILE) --python-version 3.11 batch_job/requirements.in -c requirements-dev.txt \
 		-o batch_job/requirements.txt
 	$(UV_COMPILE) --python-version 3.11 --no-emit-package torch batch_job/requirements-export.in \
@@ -97,7 +101,16 @@ cfn-lint: synth
 test: lint pytest cfn-lint
 	@echo "make test: all checks passed"
 
-bench: setup
+$(BENCH_STAMP): requirements-bench.txt batch_job/pyproject.toml
+	rm -rf $(BENCH_VENV)
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-bench.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation --config-settings editable_mode=compat -e ./batch_job
+	touch $@
+
+bench-setup: $(BENCH_STAMP)
+
+bench: setup bench-setup
 	python -m benchmarks
 
 clean:
