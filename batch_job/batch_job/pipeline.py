@@ -89,7 +89,8 @@ class ReadLimit:
     ``limit = ceil(decoders x read seconds / decode seconds) + decoders``, kept between ``low`` (the number
     of decoders) and ``high``; both times are exponentially weighted moving averages (``alpha``) of what
     readers report. It starts at ``2 x decoders`` (or ``high``) until both have been measured. ``peak`` is
-    the most reads ever in flight at once.
+    the most reads ever in flight at once. A read's time includes any wait for room in the byte budget, so a
+    budget-bound job may open more reads than it can use; they wait, holding no bytes, and ``high`` bounds them.
     """
 
     def __init__(self, high: int, decoders: int, *, alpha: float = 0.2) -> None:

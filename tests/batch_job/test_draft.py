@@ -48,6 +48,8 @@ def jpeg_kinds() -> dict[str, bytes]:
         "cmyk": _jpeg(photo.convert("CMYK")),
         "grayscale": _jpeg(photo.convert("L")),
         "optimized-huffman": _jpeg(photo, optimize=True),
+        # a phone's multi-picture file (MPO): the first frame is a JPEG, drafted as one
+        "mpo": images.encode(photo, "MPO", save_all=True, append_images=[photo.rotate(90)], quality=90),
     }
     for orientation in range(2, 9):
         kinds[f"exif-orientation-{orientation}"] = _jpeg(photo, exif=_exif(orientation))
