@@ -20,6 +20,9 @@ VENV_STAMP := $(VENV)/.installed
 # installs them: semgrep's pins do not fit the dev lock (requirements-semgrep.in).
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
+# The embeddings benchmark's peer, Ray Data, in a venv of its own (requirements-bench.in says why).
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 TOOLS_STAMP := $(TOOLS)/node_modules/.installed
 # The guardrails oracle test's independent IAM evaluator (@cloud-copilot/iam-simulate), from its own npm lock.
 ORACLE := tests/guardrails/oracle
@@ -38,7 +41,7 @@ TORCH_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),https://download.pytorch.org/whl/cpu/
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" \
 	--find-links $(TORCH_FIND_LINKS) $(if $(UPGRADE),--upgrade)
 
-.PHONY: help setup lock synth test lint pytest cfn-lint bench clean ministack deploy-local destroy-local test-deploy
+.PHONY: help setup lock synth test lint pytest cfn-lint bench clean ministack deploy-local destroy-local test-deploy bench-setup
 
 help:
 	@echo "make synth   set everything up and synthesize the sample app into cdk.out/"
@@ -96,6 +99,7 @@ lock: $(VENV_STAMP)
 	$(UV_COMPILE) --python-version 3.11 pyproject.toml requirements.in -c requirements-dev.txt -o requirements.txt
 	$(UV_COMPILE) --python-version 3.11 requirements-scan.in -c requirements-dev.txt -o requirements-scan.txt
 	$(UV_COMPILE) --python-version 3.11 requirements-semgrep.in -c requirements-scan.txt -o requirements-semgrep.txt
+	$(UV_COMPILE) --python-version 3.11 requirements-bench.in -c requirements-dev.txt -o requirements-bench.txt
 	$(UV_COMPILE) --python-version 3.11 batch_job/requirements.in -c requirements-dev.txt \
 		-o batch_job/requirements.txt
 	$(UV_COMPILE) --python-version 3.11 requirements-ministack.in -o requirements-ministack.txt
@@ -137,7 +141,16 @@ cfn-lint: synth
 test: lint pytest cfn-lint
 	@echo "make test: all checks passed"
 
-bench: setup
+$(BENCH_STAMP): requirements-bench.txt batch_job/pyproject.toml
+	rm -rf $(BENCH_VENV)
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-bench.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation --config-settings editable_mode=compat -e ./batch_job
+	touch $@
+
+bench-setup: $(BENCH_STAMP)
+
+bench: setup bench-setup
 	python -m benchmarks
 
 clean:

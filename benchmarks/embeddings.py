@@ -1,67 +1,121 @@
-"""Image embeddings: the streaming job against the original article's one-image-at-a-time design.
+"""Image embeddings at real photo sizes: the streaming job against the article's one-image-at-a-time design.
 
-All figures come from one run on the same generated JPEGs (default 500, 640x480) and the same random-weight
-ResNet-18 on the same ONNX Runtime session:
+For each size (640x480, 1920x1080, 4032x3024 photo-like JPEGs: colour regions, stripe texture, sensor noise)
+and each model (the random-weight ResNet-18 in fp32, and its int8 copy made by ``python -m batch_job quantize``),
+in one run on the same ONNX Runtime sessions:
 
 (a) pure batched inference (preprocessed tensors already in memory): the ceiling for (b) and (c);
-(b) ``local`` end to end: list, read, decode, preprocess, batched inference, Parquet;
-(c) ``run`` end to end against moto S3 + DynamoDB (``moto_server``, its server mode, in its own process);
-(d) the article's design on the same engine and the same moto: for each image GetObject, decode,
-    inference at batch size 1, one PutItem.
+(b) ``local`` end to end: list, read, decode (JPEG drafted at a DCT scale), preprocess, batched inference, Parquet;
+(c) ``run`` end to end against moto S3 + DynamoDB (``moto_server`` in its own process);
+(d) the article's design on the same engine and the same moto: for each image GetObject, full decode,
+    batch-1 inference, one PutItem;
+(c') and (d'): (c) and (d) through ``benchmarks.latency_proxy`` (its own process) in front of the same moto,
+    which delays every S3 request 50 ms and every DynamoDB request 10 ms (AWS's published figures, cited there);
+(e) Ray Data, the peer a user would pick instead: ``read_binary_files`` over the same folder, the same decode in
+    ``map_batches``, the same ONNX model in an actor with the same threads (``benchmarks.ray_data_peer``, run
+    with ``.venv-bench``'s Python: ``ray[data]`` is a benchmark-only dependency, see requirements-bench.in);
+and the peak RSS of (b) and (c) with the default settings (fp32, each in a fresh ``python -m batch_job``).
 
-Goals: (b) >= 0.85 x (a); (b) >= 2.5 x (d); (c) within 20% of (b). The same four figures are measured for
-the int8 model made by ``python -m batch_job quantize`` (calibrated on 64 of the images), with its cosine
-similarity to the fp32 vectors on the other images (``BENCH_EMBEDDINGS_INT8=0`` skips it). Rounds alternate
-the designs and the best round counts, because other processes on a shared machine only slow rounds down.
-Environment: ``BENCH_EMBEDDINGS_IMAGES`` (500), ``BENCH_EMBEDDINGS_ROUNDS`` (3).
+Goals (printed met or MISSED): 4032x3024 fp32 (b)/(a) >= 0.70 and (b)/(d) >= 4, int8 (b)/(d) >= 6;
+640x480 fp32 (b)/(a) >= 0.85; (c')/(d') >= 5 at 640x480 fp32; peak RSS of (b) at 4032x3024 < 1.5 GiB;
+(b) >= 1.2 x (e) at every size and precision. Rounds alternate the designs and the best round counts, since
+other processes on a shared machine only slow rounds down. (d) and (d') embed the first
+``BENCH_EMBEDDINGS_SERIAL`` (32) images of a size: a serial design's rate does not depend on how many follow.
+
+Environment: ``BENCH_EMBEDDINGS_SIZES`` (``640x480,1920x1080,4032x3024``), ``BENCH_EMBEDDINGS_IMAGES`` (images
+per size; default 256, 128, 64 by size), ``BENCH_EMBEDDINGS_ROUNDS`` (2), ``BENCH_EMBEDDINGS_INT8`` (1),
+``BENCH_EMBEDDINGS_RAY`` (1), ``BENCH_EMBEDDINGS_PROXY`` (1). Quick look:
+``BENCH_EMBEDDINGS_SIZES=640x480 BENCH_EMBEDDINGS_IMAGES=64 BENCH_EMBEDDINGS_ROUNDS=1 python -m benchmarks embeddings``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-IMAGES = int(os.environ.get("BENCH_EMBEDDINGS_IMAGES", "500"))
-WIDTH, HEIGHT = 640, 480
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = [
+    (int(w), int(h))
+    for w, h in (
+        part.split("x") for part in os.environ.get("BENCH_EMBEDDINGS_SIZES", "640x480,1920x1080,4032x3024").split(",")
+    )
+]
+DEFAULT_IMAGES = {(640, 480): 256, (1920, 1080): 128, (4032, 3024): 64}
+IMAGES = os.environ.get("BENCH_EMBEDDINGS_IMAGES")
+SERIAL = int(os.environ.get("BENCH_EMBEDDINGS_SERIAL", "32"))
 BATCH = 32
-ROUNDS = int(os.environ.get("BENCH_EMBEDDINGS_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_EMBEDDINGS_ROUNDS", "2"))
 INT8 = os.environ.get("BENCH_EMBEDDINGS_INT8", "1") == "1"
+RAY = os.environ.get("BENCH_EMBEDDINGS_RAY", "1") == "1"
+PROXY = os.environ.get("BENCH_EMBEDDINGS_PROXY", "1") == "1"
+BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 CALIBRATION = 64
 BUCKET = "bench-embeddings"
 TABLE = "bench-embeddings-results"
-RUN_ID = "bench-run"
+GIB = 1024**3
+# Distinct pictures per size; every other file is one of them shifted by a few pixels (then encoded anew), so
+# generating 64 12-MP photos does not take minutes.
+DISTINCT = 6
 
 
-def _generate_jpegs(folder: Path, count: int) -> list[str]:
-    """Photo-like JPEGs: smooth shapes plus sensor-like noise, quality 90 (about 60-90 kB each)."""
-    rng = np.random.default_rng(0)
+def images_for(size: tuple[int, int]) -> int:
+    return int(IMAGES) if IMAGES else DEFAULT_IMAGES.get(size, 128)
+
+
+def _picture(width: int, height: int, seed: int) -> np.ndarray:
+    """Photo-like detail at every scale: smooth colour regions, a warped 3-20 px stripe texture, noise."""
+    rng = np.random.default_rng(seed)
+    base = Image.fromarray((rng.random((height // 64 + 2, width // 64 + 2, 3)) * 255).astype(np.uint8))
+    pixels = np.asarray(base.resize((width, height), Image.Resampling.BICUBIC), dtype=np.float32)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    pixels += (18 * np.sin(x / 3.1 + 3 * np.sin(y / 17.0)) + 10 * np.sin(y / (2 + seed % 3) + x / 40.0))[..., None]
+    pixels += rng.normal(0, 4, (height, width, 3)).astype(np.float32)
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def _generate_jpegs(folder: Path, size: tuple[int, int], count: int) -> list[str]:
+    """``count`` JPEGs (quality 88, 4:2:0, as phones write them) in ten subfolders; sorted names."""
+    width, height = size
+    pictures = [_picture(width, height, seed) for seed in range(min(DISTINCT, count))]
     names = []
     for n in range(count):
-        base = Image.fromarray((rng.random((12, 16, 3)) * 255).astype(np.uint8)).resize(
-            (WIDTH, HEIGHT), Image.Resampling.BICUBIC
-        )
-        noisy = np.asarray(base, dtype=np.int16) + rng.normal(0, 6, (HEIGHT, WIDTH, 3)).astype(np.int16)
+        shifted = np.roll(pictures[n % len(pictures)], shift=(n // len(pictures)) * 3, axis=1)
         name = f"set-{n % 10}/img-{n:05d}.jpg"
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(path, "JPEG", quality=90)
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(shifted).save(folder / name, "JPEG", quality=88)
         names.append(name)
-    return names
+    return sorted(names)
 
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _wait_listening(process: subprocess.Popen[bytes], port: int, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode} before it listened on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within 60 s")
 
 
 def _measure_inference(embedder: Any, tensors: np.ndarray, batch: int) -> float:
@@ -74,68 +128,62 @@ def _measure_inference(embedder: Any, tensors: np.ndarray, batch: int) -> float:
 
 
 def _article_baseline(embedder: Any, s3: Any, dynamodb: Any, keys: list[str], table: str) -> float:
-    """The original design: one image at a time, GetObject -> decode -> batch-1 inference -> PutItem."""
+    """The original design: one image at a time, GetObject -> full decode -> batch-1 inference -> PutItem."""
     from batch_job.preprocess import preprocess
     from batch_job.sinks import results_item, utc_now
 
     start = time.perf_counter()
     for key in keys:
         data = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-        vector = embedder.embed(preprocess(data)[None])[0]
+        vector = embedder.embed(preprocess(data, draft=False)[None])[0]
         dynamodb.put_item(TableName=table, Item=results_item(key, vector, embedder.name, utc_now()))
     return len(keys) / (time.perf_counter() - start)
 
 
-def _best(samples: list[float]) -> float:
-    # The machine is shared: other processes only ever slow a round down, so the fastest round is the
-    # best estimate of what each design can do (every figure gets the same number of rounds).
-    return max(samples)
-
-
-def _start_moto_server(port: int) -> subprocess.Popen[bytes]:
-    """moto's server mode (``moto_server``) in its own process, as a stand-alone endpoint would be: its CPU
-    use still counts against the machine, but it never holds this process's GIL."""
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"moto_server exited with {server.returncode} before it listened on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.1)
-    server.terminate()
-    raise RuntimeError(f"moto_server did not listen on 127.0.0.1:{port} within 60 s")
-
-
-class _Moto:
-    """moto_server on a free loopback port with the bucket, images and manifest; env restored on exit."""
+class _Services:
+    """moto_server and the latency proxy in front of it, each in its own process; env restored on close."""
 
     VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
 
-    def __init__(self, folder: Path, keys: list[str]) -> None:
+    def __init__(self) -> None:
         import boto3
 
-        port = _free_port()
-        self.server = _start_moto_server(port)
         self.saved = {name: os.environ.get(name) for name in self.VARIABLES}
         os.environ.update(
-            AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
             AWS_ACCESS_KEY_ID="bench",
             AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto's dummy credentials
             AWS_DEFAULT_REGION="us-east-1",
         )
+        port = _free_port()
+        moto = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)]
+        self.moto = subprocess.Popen(moto, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_listening(self.moto, port, "moto_server")
+        self.direct = f"http://127.0.0.1:{port}"
+        os.environ["AWS_ENDPOINT_URL"] = self.direct
+        self.proxy: subprocess.Popen[bytes] | None = None
+        self.delayed = ""
+        if PROXY:
+            proxy_port = _free_port()
+            command = [sys.executable, "-m", "benchmarks.latency_proxy", "--upstream", self.direct]
+            self.proxy = subprocess.Popen(
+                [*command, "--port", str(proxy_port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            _wait_listening(self.proxy, proxy_port, "latency proxy")
+            self.delayed = f"http://127.0.0.1:{proxy_port}"
         self.s3, self.dynamodb = boto3.client("s3"), boto3.client("dynamodb")
         self.s3.create_bucket(Bucket=BUCKET)
+
+    def clients(self, endpoint: str) -> tuple[Any, Any]:
+        import boto3
+
+        return boto3.client("s3", endpoint_url=endpoint), boto3.client("dynamodb", endpoint_url=endpoint)
+
+    def upload(self, folder: Path, keys: list[str], prefix: str) -> str:
         for key in keys:
-            self.s3.put_object(Bucket=BUCKET, Key=key, Body=(folder / key).read_bytes())
-        self.manifest = f"manifests/{RUN_ID}/manifest.txt"
-        self.s3.put_object(Bucket=BUCKET, Key=self.manifest, Body="\n".join(keys).encode())
+            self.s3.put_object(Bucket=BUCKET, Key=f"{prefix}/{key}", Body=(folder / key).read_bytes())
+        manifest = f"manifests/bench-{prefix}/manifest.txt"
+        self.s3.put_object(Bucket=BUCKET, Key=manifest, Body="\n".join(f"{prefix}/{k}" for k in keys).encode())
+        return manifest
 
     def fresh_table(self, name: str) -> None:
         if name in self.dynamodb.list_tables()["TableNames"]:
@@ -152,8 +200,10 @@ class _Moto:
         return sum(int(page["Count"]) for page in pages)
 
     def close(self) -> None:
-        self.server.terminate()
-        self.server.wait(timeout=30)
+        for process in (self.proxy, self.moto):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
         for name, value in self.saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -161,140 +211,259 @@ class _Moto:
                 os.environ[name] = value
 
 
-def _round(embedder: Any, tensors: np.ndarray, folder: Path, keys: list[str], moto: _Moto) -> dict[str, float]:
-    """(a), batch-1 inference, (b), (c), (d) once, for one model."""
+@dataclass
+class _SizeSet:
+    size: tuple[int, int]
+    folder: Path
+    keys: list[str]
+    manifest: str
+    prefix: str
+    tensors: np.ndarray
+    megabytes: float
+
+
+def _run_job(services: _Services, embedder: Any, data: _SizeSet, endpoint: str, table: str) -> float:
     from batch_job.aws import run as run_job
+
+    services.fresh_table(table)
+    env = {
+        "IMAGES_BUCKET": BUCKET,
+        "RESULTS_TABLE": table,
+        "MANIFEST_KEY": data.manifest,
+        "CHUNK_SIZE": str(len(data.keys)),
+        "AWS_ENDPOINT_URL": endpoint,
+    }
+    os.environ["AWS_ENDPOINT_URL"] = endpoint  # the job's own clients
+    try:
+        start = time.perf_counter()
+        summary, failures = run_job(env, model=embedder, batch_size=BATCH, progress_every=10**9)
+        rate = len(data.keys) / (time.perf_counter() - start)
+    finally:
+        os.environ["AWS_ENDPOINT_URL"] = services.direct
+    assert summary.embedded == len(data.keys) and not failures, summary.line()
+    assert services.count(table) == len(data.keys)
+    return rate
+
+
+def _round(embedder: Any, data: _SizeSet, services: _Services) -> dict[str, float]:
+    """(a), batch-1 inference, (b), (c), (d), (c'), (d') once, for one model at one size."""
     from batch_job.local import run_local
 
     figures = {
-        "a": _measure_inference(embedder, tensors, BATCH),
-        "batch1": _measure_inference(embedder, tensors[:100], 1),
+        "a": _measure_inference(embedder, data.tensors, BATCH),
+        "batch1": _measure_inference(embedder, data.tensors[: min(64, len(data.tensors))], 1),
     }
+    out = data.folder.parent / f"out-{data.prefix}.parquet"
     start = time.perf_counter()
-    summary, failures = run_local(
-        folder, folder.parent / "out.parquet", embedder, image_ids=keys, batch_size=BATCH, progress_every=10**9
-    )
-    figures["b"] = len(keys) / (time.perf_counter() - start)
-    assert summary.embedded == len(keys) and not failures, summary.line()
+    summary, failures = run_local(data.folder, out, embedder, batch_size=BATCH, progress_every=10**9)
+    figures["b"] = len(data.keys) / (time.perf_counter() - start)
+    assert summary.embedded == len(data.keys) and not failures, summary.line()
+    out.unlink()
+    out.with_name(out.name + ".failures.jsonl").unlink()
 
-    moto.fresh_table(TABLE)
-    env = {"IMAGES_BUCKET": BUCKET, "RESULTS_TABLE": TABLE, "MANIFEST_KEY": moto.manifest, "CHUNK_SIZE": str(len(keys))}
-    start = time.perf_counter()
-    summary, failures = run_job(env, model=embedder, batch_size=BATCH, progress_every=10**9)
-    figures["c"] = len(keys) / (time.perf_counter() - start)
-    assert summary.embedded == len(keys) and not failures and moto.count(TABLE) == len(keys), summary.line()
-
+    figures["c"] = _run_job(services, embedder, data, services.direct, TABLE)
+    serial = [f"{data.prefix}/{key}" for key in data.keys[:SERIAL]]
     article = TABLE + "-article"
-    moto.fresh_table(article)
-    figures["d"] = _article_baseline(embedder, moto.s3, moto.dynamodb, keys, article)
-    assert moto.count(article) == len(keys)
+    services.fresh_table(article)
+    figures["d"] = _article_baseline(embedder, services.s3, services.dynamodb, serial, article)
+    assert services.count(article) == len(serial)
+    if services.delayed:
+        figures["c_proxy"] = _run_job(services, embedder, data, services.delayed, TABLE + "-proxy")
+        services.fresh_table(article)
+        s3, dynamodb = services.clients(services.delayed)
+        figures["d_proxy"] = _article_baseline(embedder, s3, dynamodb, serial, article)
     return figures
 
 
-def _moto_costs(moto: _Moto, keys: list[str]) -> dict[str, float]:
-    """Milliseconds per sequential GetObject and PutItem on the in-process moto (client + server CPU)."""
-    from batch_job.sinks import results_item, utc_now
-
-    start = time.perf_counter()
-    for key in keys:
-        moto.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-    get_ms = (time.perf_counter() - start) * 1000 / len(keys)
-    moto.fresh_table(TABLE)
-    vector = np.zeros(512, dtype=np.float32)
-    start = time.perf_counter()
-    for key in keys:
-        moto.dynamodb.put_item(TableName=TABLE, Item=results_item(key, vector, "m", utc_now()))
-    return {"moto_get_ms": get_ms, "moto_put_ms": (time.perf_counter() - start) * 1000 / len(keys)}
+def _peak_rss(command: list[str], env: dict[str, str]) -> float:
+    """Peak RSS in bytes of one fresh process (os.wait4 reports that child's own ru_maxrss, in KiB)."""
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[2:4]} exited {process.returncode}: {error[-500:]}")
+    return float(usage.ru_maxrss) * 1024
 
 
-def run() -> dict[str, float]:
+def _rss(data: _SizeSet, model: Path, services: _Services) -> dict[str, float]:
+    """Peak RSS of `local` (b) and `run` (c) with the default settings, fp32."""
+    env = dict(os.environ)
+    out = data.folder.parent / f"rss-{data.prefix}.parquet"
+    job = [sys.executable, "-m", "batch_job"]
+    local_rss = _peak_rss([*job, "local", "--images", str(data.folder), "--out", str(out), "--model", str(model)], env)
+    table = TABLE + "-rss"
+    services.fresh_table(table)
+    env.update(
+        IMAGES_BUCKET=BUCKET,
+        RESULTS_TABLE=table,
+        MANIFEST_KEY=data.manifest,
+        CHUNK_SIZE=str(len(data.keys)),
+        EMBEDDING_MODEL=str(model),
+        AWS_ENDPOINT_URL=services.direct,
+    )
+    run_rss = _peak_rss([*job, "run"], env)
+    return {"rss_b": local_rss, "rss_c": run_rss}
+
+
+def _ray(data: _SizeSet, model: Path, threads: int) -> float | str:
+    """(e): images/s of Ray Data over the same folder and model, or why it was not measured."""
+    if not RAY:
+        return "skipped (BENCH_EMBEDDINGS_RAY=0)"
+    if not BENCH_PYTHON.exists():
+        return "not measured: .venv-bench is missing (make bench-setup installs ray[data] from requirements-bench.txt)"
+    command = [str(BENCH_PYTHON), "-m", "benchmarks.ray_data_peer", "--images", str(data.folder), "--model", str(model)]
+    command += ["--threads", str(threads), "--batch-size", str(BATCH), "--rounds", str(ROUNDS)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return f"failed (exit {done.returncode}): {(done.stderr.strip().splitlines() or ['no output'])[-1][:200]}"
+    result = json.loads(lines[-1])
+    if int(result["rows"]) != len(data.keys):
+        return f"failed: Ray Data embedded {result['rows']} of {len(data.keys)} images"
+    return float(result["images_per_second"])
+
+
+def run() -> dict[str, Any]:
     from batch_job.engine import Embedder
-    from batch_job.preprocess import preprocess
+    from batch_job.preprocess import DRAFT_CHECK, preprocess
     from batch_job.quantize import cosine_rows, quantize_model
     from batch_job.resnet import export_model
 
     started = time.perf_counter()
-    samples: dict[str, list[float]] = {}
-    results: dict[str, float] = {"load_average_start": os.getloadavg()[0]}
+    results: dict[str, Any] = {"load_average_start": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="bench-embeddings-") as tmp:
         root = Path(tmp)
-        folder = root / "images"
-        keys = sorted(_generate_jpegs(folder, IMAGES))  # sorted like list_images(): quantize calibrates on the first 64
-        models = {"fp32": root / "resnet18-random.onnx"}
-        export_model(models["fp32"], random=True)
-        if INT8:
-            models["int8"] = root / "resnet18-random-int8.onnx"
-            quantize_model(models["fp32"], folder, models["int8"], calibration=CALIBRATION, check=2)
-        embedders = {name: Embedder(path) for name, path in models.items()}
-        fp32 = embedders["fp32"]
-        print(
-            f"embeddings: {IMAGES} JPEGs {WIDTH}x{HEIGHT}, random-weight ResNet-18 ({', '.join(models)}), "
-            f"ONNX Runtime {fp32.providers[0]} x {fp32.threads} threads, batch {BATCH}, best of {ROUNDS} rounds",
-            flush=True,
-        )
-        tensors = np.stack([preprocess((folder / key).read_bytes()) for key in keys])
-        if "int8" in embedders:
-            # Fidelity on the images the int8 model was not calibrated on.
-            unseen = tensors[CALIBRATION:]
-            vectors = [
-                np.concatenate([e.embed(unseen[i : i + BATCH]) for i in range(0, len(unseen), BATCH)])
-                for e in (fp32, embedders["int8"])
-            ]
-            cos = cosine_rows(vectors[0], vectors[1])
-            results["int8_cosine_min"], results["int8_cosine_mean"] = float(cos.min()), float(cos.mean())
-
-        moto = _Moto(folder, keys)
+        services = _Services()
         try:
-            results.update(_moto_costs(moto, keys[:100]))
-            for round_number in range(1, ROUNDS + 1):
-                for name, embedder in embedders.items():
-                    figures = _round(embedder, tensors, folder, keys, moto)
-                    for key, value in figures.items():
-                        samples.setdefault(f"{name}_{key}", []).append(value)
-                    shown = ", ".join(f"{key}={value:.1f}" for key, value in figures.items())
-                    print(f"  round {round_number}/{ROUNDS} {name}: {shown} images/s", flush=True)
+            sets = []
+            for size in SIZES:
+                prefix = f"{size[0]}x{size[1]}"
+                folder = root / prefix
+                keys = _generate_jpegs(folder, size, images_for(size))
+                tensors = np.stack([preprocess((folder / key).read_bytes()) for key in keys])
+                megabytes = sum((folder / key).stat().st_size for key in keys) / len(keys) / 1e6
+                sets.append(
+                    _SizeSet(size, folder, keys, services.upload(folder, keys, prefix), prefix, tensors, megabytes)
+                )
+            models = {"fp32": root / "resnet18-random.onnx"}
+            export_model(models["fp32"], random=True)
+            if INT8:
+                models["int8"] = root / "resnet18-random-int8.onnx"
+                quantize_model(models["fp32"], sets[0].folder, models["int8"], calibration=CALIBRATION, check=2)
+            embedders = {name: Embedder(path) for name, path in models.items()}
+            fp32 = embedders["fp32"]
+            print(
+                f"embeddings: sizes {', '.join(s.prefix for s in sets)} ({', '.join(str(len(s.keys)) for s in sets)} "
+                f"JPEGs, {', '.join(f'{s.megabytes:.2f}' for s in sets)} MB each), random-weight ResNet-18 "
+                f"({', '.join(models)}), ONNX Runtime {fp32.providers[0]} x {fp32.threads} threads, batch {BATCH}, "
+                f"best of {ROUNDS} rounds",
+                flush=True,
+            )
+            if "int8" in embedders:
+                unseen = sets[0].tensors[CALIBRATION:] if len(sets[0].tensors) > CALIBRATION else sets[0].tensors
+                vectors = [
+                    np.concatenate([e.embed(unseen[i : i + BATCH]) for i in range(0, len(unseen), BATCH)])
+                    for e in (fp32, embedders["int8"])
+                ]
+                cosines = cosine_rows(vectors[0], vectors[1])
+                results["int8_cosine_min"] = float(cosines.min())
+            for data in sets:
+                samples: dict[str, list[float]] = {}
+                for round_number in range(1, ROUNDS + 1):
+                    for name, embedder in embedders.items():
+                        figures = _round(embedder, data, services)
+                        for key, value in figures.items():
+                            samples.setdefault(f"{data.prefix}_{name}_{key}", []).append(value)
+                        shown = ", ".join(f"{key}={value:.1f}" for key, value in figures.items())
+                        print(f"  {data.prefix} round {round_number}/{ROUNDS} {name}: {shown} images/s", flush=True)
+                results.update({key: max(values) for key, values in samples.items()})
+                for key, value in _rss(data, models["fp32"], services).items():
+                    results[f"{data.prefix}_fp32_{key}"] = value
+                for name, path in models.items():
+                    results[f"{data.prefix}_{name}_e"] = _ray(data, path, fp32.threads)
+                print(
+                    f"  {data.prefix}: peak RSS (b) {results[f'{data.prefix}_fp32_rss_b'] / GIB:.2f} GiB, "
+                    f"(c) {results[f'{data.prefix}_fp32_rss_c'] / GIB:.2f} GiB; (e) Ray Data "
+                    + ", ".join(f"{name} {_shown(results[f'{data.prefix}_{name}_e'])}" for name in models),
+                    flush=True,
+                )
+            results["draft_checks"] = DRAFT_CHECK.checked
+            results["draft_worst_psnr"] = DRAFT_CHECK.worst_psnr
+            results["draft_enabled"] = DRAFT_CHECK.enabled
         finally:
-            moto.close()
-
-    results.update({name: _best(values) for name, values in samples.items()})
-    for name in embedders:
-        a, b, c, d = (results[f"{name}_{key}"] for key in "abcd")
-        results[f"{name}_b_over_a"], results[f"{name}_b_over_d"], results[f"{name}_c_over_b"] = b / a, b / d, c / b
-    if INT8:
-        results["int8_over_fp32_b"] = results["int8_b"] / results["fp32_b"]
-        results["int8_b_over_fp32_d"] = results["int8_b"] / results["fp32_d"]
+            services.close()
     results["load_average_end"] = os.getloadavg()[0]
     results["seconds"] = time.perf_counter() - started
-    _report(results, list(embedders))
+    _report(results, [s.prefix for s in sets], list(models))
     return results
 
 
-def _report(results: dict[str, float], models: list[str]) -> None:
-    def goal(value: float, target: float) -> str:
-        return f"{value:.2f} (goal >= {target}: {'met' if value >= target else 'MISSED'})"
+def _shown(value: float | str) -> str:
+    return f"{value:.1f} images/s" if isinstance(value, float) else value
 
-    for name in models:
-        r = {key[len(name) + 1 :]: value for key, value in results.items() if key.startswith(name + "_")}
-        print(f"  {name}: (a) batched inference {r['a']:.1f}, batch-1 inference {r['batch1']:.1f} images/s")
-        print(
-            f"  {name}: (b) local {r['b']:.1f}, (c) run on moto {r['c']:.1f}, (d) article design on moto {r['d']:.1f} images/s"
-        )
-        print(
-            f"  {name}: (b)/(a) = {goal(r['b_over_a'], 0.85)}; (b)/(d) = {goal(r['b_over_d'], 2.5)}; "
-            f"(c)/(b) = {goal(r['c_over_b'], 0.8)}"
-        )
-    print(
-        f"  moto_server (own process): {results['moto_get_ms']:.1f} ms per GetObject, {results['moto_put_ms']:.1f} ms per "
-        "PutItem (CPU the job shares in (c) and (d); S3 and DynamoDB cost the job almost none of it). "
-        f"(b)/(d) cannot exceed (a)/(d): fp32 {results['fp32_a'] / results['fp32_d']:.2f}"
-        + (f", int8 {results['int8_a'] / results['int8_d']:.2f}" if "int8_a" in results else "")
-    )
+
+def goals(results: dict[str, Any], sizes: list[str], models: list[str]) -> list[tuple[str, float | None, float]]:
+    """(goal, measured ratio or None when not measured, target) for each goal of issue 16 that was run."""
+    out: list[tuple[str, float | None, float]] = []
+
+    def r(key: str) -> float | None:
+        value = results.get(key)
+        return value if isinstance(value, float) else None
+
+    def ratio(top: str, bottom: str) -> float | None:
+        a, b = r(top), r(bottom)
+        return a / b if a is not None and b else None
+
+    if "4032x3024" in sizes:
+        out.append(("4032x3024 fp32 (b)/(a)", ratio("4032x3024_fp32_b", "4032x3024_fp32_a"), 0.70))
+        out.append(("4032x3024 fp32 (b)/(d)", ratio("4032x3024_fp32_b", "4032x3024_fp32_d"), 4.0))
+        if "int8" in models:
+            out.append(("4032x3024 int8 (b)/(d)", ratio("4032x3024_int8_b", "4032x3024_int8_d"), 6.0))
+    if "640x480" in sizes:
+        out.append(("640x480 fp32 (b)/(a)", ratio("640x480_fp32_b", "640x480_fp32_a"), 0.85))
+        if PROXY:
+            out.append(
+                ("640x480 fp32 (c')/(d') latency proxy", ratio("640x480_fp32_c_proxy", "640x480_fp32_d_proxy"), 5.0)
+            )
+    if "4032x3024" in sizes:
+        rss = r("4032x3024_fp32_rss_b")
+        # Expressed as headroom: 1.5 GiB / peak RSS >= 1 means "under 1.5 GiB".
+        out.append(("4032x3024 peak RSS (b) under 1.5 GiB (1.5 GiB / RSS)", 1.5 * GIB / rss if rss else None, 1.0))
+    for size in sizes:
+        for name in models:
+            out.append((f"{size} {name} (b)/(e) Ray Data", ratio(f"{size}_{name}_b", f"{size}_{name}_e"), 1.2))
+    return out
+
+
+def _report(results: dict[str, Any], sizes: list[str], models: list[str]) -> None:
+    columns = ["a", "batch1", "b", "c", "d", "c_proxy", "d_proxy", "e"]
+    titles = ["(a) batched", "batch-1", "(b) local", "(c) run", "(d) article", "(c') proxy", "(d') proxy", "(e) Ray"]
+    print("  images/s " + " | ".join(f"{t:>11}" for t in titles) + " | RSS (b) | RSS (c)")
+    for size in sizes:
+        for name in models:
+            cells = []
+            for column in columns:
+                value = results.get(f"{size}_{name}_{column}")
+                cells.append(f"{value:11.1f}" if isinstance(value, float) else f"{'-':>11}")
+            rss = [results.get(f"{size}_fp32_rss_{k}") if name == "fp32" else None for k in "bc"]
+            shown = [f"{v / GIB:6.2f}G" if isinstance(v, float) else f"{'-':>7}" for v in rss]
+            print(f"  {size:>9} {name}: " + " | ".join(cells) + " | " + " | ".join(shown))
+    for size in sizes:
+        for name in models:
+            value = results.get(f"{size}_{name}_e")
+            if isinstance(value, str):
+                print(f"  (e) {size} {name}: {value}")
+    for goal, value, target in goals(results, sizes, models):
+        verdict = "not measured" if value is None else ("met" if value >= target else "MISSED")
+        shown = "-" if value is None else f"{value:.2f}"
+        print(f"  goal {goal} >= {target}: {shown} ({verdict})")
     if "int8_cosine_min" in results:
-        print(
-            f"  int8 vs fp32: local {results['int8_over_fp32_b']:.2f}x faster, cosine on {IMAGES - CALIBRATION} unseen images "
-            f"min {results['int8_cosine_min']:.4f} mean {results['int8_cosine_mean']:.4f} (goal >= 0.99); "
-            f"int8 (b) / fp32 (d) = {results['int8_b_over_fp32_d']:.2f}"
-        )
+        print(f"  int8 vs fp32 cosine, min over unseen images: {results['int8_cosine_min']:.4f}")
+    print(
+        f"  draft decode: {results['draft_checks']} sampled checks against full decode, worst PSNR "
+        f"{results['draft_worst_psnr']:.1f} dB, drafting {'on' if results['draft_enabled'] else 'turned OFF'} at the end"
+    )
     print(
         f"embeddings: done in {results['seconds']:.0f} s; load average {results['load_average_start']:.1f} at start, "
         f"{results['load_average_end']:.1f} at end (2 CPUs; figures are best of {ROUNDS} rounds)"

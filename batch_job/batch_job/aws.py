@@ -33,14 +33,14 @@ from typing import Any
 from batch_job.engine import MAX_MODEL_BYTES
 from batch_job.errors import EXIT_SYSTEMIC, EXIT_USAGE, JobError, SourceError, printable
 from batch_job.local import image_id_of
-from batch_job.pipeline import ByteBudget, Failure, Progress, Reserve, Summary, embed_stream
+from batch_job.pipeline import MAX_BYTES_IN_FLIGHT, ByteBudget, Failure, Progress, Reserve, Summary, embed_stream
 
 # An object bigger than this is refused without being downloaded (no real photo comes close): the default
 # of --max-image-bytes.
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
-# Default of --max-bytes-in-flight: image bytes downloaded (or being downloaded) and not yet decoded, at once.
-# Four of the largest allowed objects; about fifty 12-MP JPEGs. The job definition's default memory is 8 GiB.
-MAX_BYTES_IN_FLIGHT = 256 * 1024 * 1024
+# Default of --workers: the most S3 reads in flight; how many are, adapts to the latency (ReadLimit). 64 keeps
+# two cores' decoders fed at 640x480 with S3's first-byte latency, see docs/image-embeddings.md.
+MAX_S3_READS = 64
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 _CHANGED_CODES = {"PreconditionFailed", "412"}
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html: 3-63 characters, lowercase
@@ -433,13 +433,13 @@ def _run(
     max_image_bytes: int,
     budget: ByteBudget,
 ) -> tuple[Summary, list[Failure]]:
-    from batch_job.engine import Embedder, default_model_path, usable_cpus
+    from batch_job.engine import Embedder, default_model_path
     from batch_job.sinks import DynamoDBSink
 
     config = RunConfig.from_env(env)
-    # S3 reads mostly wait on the network: keep enough in flight to feed inference (decoding is capped
-    # separately at one thread per CPU, and the bytes held by the budget).
-    workers = workers or max(8, 4 * usable_cpus())
+    # S3 reads mostly wait on the network: up to `workers` in flight, as many as the latency needs to feed
+    # the decoders (ReadLimit); decoding is capped separately at one thread per CPU, bytes by the budget.
+    workers = workers or MAX_S3_READS
     default_s3, default_dynamodb = make_clients(workers)
     s3 = s3 or default_s3
     setting = env.get("EMBEDDING_MODEL", "").strip()

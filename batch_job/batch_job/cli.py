@@ -10,9 +10,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from batch_job.aws import MAX_BYTES_IN_FLIGHT, MAX_OBJECT_BYTES
+from batch_job.aws import MAX_OBJECT_BYTES, MAX_S3_READS
 from batch_job.errors import EXIT_OK, EXIT_USAGE, JobError, printable
+from batch_job.local import MAX_FILE_READS
 from batch_job.outputs import check_outputs
+from batch_job.pipeline import MAX_BYTES_IN_FLIGHT
 
 # The reduced-precision model must stay this close to the fp32 vectors.
 MIN_COSINE = 0.99
@@ -70,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_count(MAX_WORKERS),
         default=None,
-        help="concurrent S3 reads (4 per usable CPU, at least 8)",
+        help=f"S3 reads in flight at most; how many are adapts to the latency ({MAX_S3_READS})",
     )
     run.add_argument(
         "--max-image-bytes",
@@ -95,7 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="ONNX model (default: $EMBEDDING_MODEL or /opt/model/resnet18.onnx)",
     )
     local.add_argument("--batch-size", type=_count(MAX_BATCH_SIZE), default=32, help="images per inference call (32)")
-    local.add_argument("--workers", type=_count(MAX_WORKERS), default=2, help="concurrent file reads (2)")
+    local.add_argument(
+        "--workers",
+        type=_count(MAX_WORKERS),
+        default=MAX_FILE_READS,
+        help=f"file reads in flight at most; how many are adapts to the latency ({MAX_FILE_READS})",
+    )
+    local.add_argument(
+        "--max-bytes-in-flight",
+        type=_size,
+        default=MAX_BYTES_IN_FLIGHT,
+        help="image bytes read and not yet decoded, at most, at once; >= 64MiB, the file limit (256MiB)",
+    )
 
     export = commands.add_parser("export-model", help="export ResNet-18 (512-d pooled features) to ONNX")
     export.add_argument("--out", type=Path, required=True, help="ONNX file to write")
@@ -140,7 +153,13 @@ def _local(args: argparse.Namespace) -> int:
         flush=True,
     )
     summary, failures = run_local(
-        args.images, args.out, embedder, listing=listing, batch_size=args.batch_size, workers=args.workers
+        args.images,
+        args.out,
+        embedder,
+        listing=listing,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        max_bytes_in_flight=args.max_bytes_in_flight,
     )
     print(summary.line(), flush=True)
     print(f"wrote {args.out} and {failures_path(args.out)} ({len(failures)} failures)", flush=True)

@@ -23,9 +23,22 @@ from pathlib import Path
 from batch_job.engine import Embedder
 from batch_job.errors import EXIT_USAGE, JobError, SourceError
 from batch_job.outputs import check_outputs, staged
-from batch_job.pipeline import Failure, Progress, Reader, Reserve, Summary, embed_stream
+from batch_job.pipeline import (
+    MAX_BYTES_IN_FLIGHT,
+    ByteBudget,
+    Failure,
+    Progress,
+    Reader,
+    ReadLimit,
+    Reserve,
+    Summary,
+    embed_stream,
+)
 from batch_job.sinks import ParquetSink, write_failures_file
 
+# Default of --workers: the most file reads in flight; how many are, adapts to the latency (ReadLimit): about
+# one per decoder from a local disk or the page cache, more from a network file system (EFS, FSx, NFS).
+MAX_FILE_READS = 16
 # Listed by extension, case-insensitive; a file with one of these names that is not an image is a failure.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -211,10 +224,25 @@ def run_local(
     *,
     listing: Listing | None = None,
     batch_size: int = 32,
-    workers: int = 2,
+    workers: int = MAX_FILE_READS,
     progress_every: int = 200,
+    max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT,
+    budget: ByteBudget | None = None,
+    reads: ReadLimit | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Summary, list[Failure]]:
-    """Embed every image under ``images`` into ``out`` and ``<out>.failures.jsonl`` (both or neither)."""
+    """Embed every image under ``images`` into ``out`` and ``<out>.failures.jsonl`` (both or neither).
+
+    At most ``workers`` files are read at once (as many as the latency needs, see :class:`ReadLimit`), and
+    at most ``max_bytes_in_flight`` bytes of them are held before they are decoded (``budget`` replaces that
+    budget, ``reads`` the read limit; tests read their ``peak``). ``progress`` replaces the progress display.
+    """
+    if max_bytes_in_flight < MAX_FILE_BYTES:
+        raise JobError(
+            f"--max-bytes-in-flight ({max_bytes_in_flight}) must be at least the {MAX_FILE_BYTES}-byte file limit "
+            "(an image as large as the limit must fit)",
+            EXIT_USAGE,
+        )
     check_out(out, images)
     if listing is None:
         listing = list_images(images)
@@ -229,7 +257,9 @@ def run_local(
                 sink,
                 batch_size=batch_size,
                 workers=workers,
-                progress=Progress(len(listing), every=progress_every),
+                progress=progress or Progress(len(listing), every=progress_every),
+                budget=budget or ByteBudget(max_bytes_in_flight),
+                reads=reads,
             )
         except BaseException:
             sink.abort()

@@ -19,6 +19,19 @@ def photo(width: int = 64, height: int = 48, seed: int = 0) -> Image.Image:
     return small.resize((width, height), Image.Resampling.BICUBIC)
 
 
+def detailed_photo(width: int, height: int, seed: int = 0) -> Image.Image:
+    """A photo-like picture with detail at every scale: smooth colour regions (upsampled noise), a warped
+    stripe texture of 3-20 px period and sensor-like noise (sigma 8), so that a scaled decode has fine
+    structure to lose (flat colour would hide any difference between decoders)."""
+    rng = np.random.default_rng(seed)
+    base = Image.fromarray((rng.random((height // 64 + 2, width // 64 + 2, 3)) * 255).astype(np.uint8))
+    pixels = np.asarray(base.resize((width, height), Image.Resampling.BICUBIC), dtype=np.float32)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    texture = 20 * np.sin(x / 3.1 + 3 * np.sin(y / 17.0)) + 12 * np.sin(y / (2 + seed % 3) + x / 40.0)
+    pixels += texture[..., None] + rng.normal(0, 8, (height, width, 3)).astype(np.float32)
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
