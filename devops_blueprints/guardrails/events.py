@@ -32,6 +32,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
+from devops_blueprints.guardrails.cloudtrail import Event, Identity
 from devops_blueprints.guardrails.iamdb import IamDatabase, database
 
 _SUFFIX = ".amazonaws.com"
@@ -127,17 +130,18 @@ class Principal:
     account: str | None
 
 
-def principal(identity: Any) -> Principal | Unmapped | str:
+def principal(identity: Identity | None) -> Principal | Unmapped | str:
     """The calling principal; a ``str`` is why SCPs do not apply (``aws-service``, ``service-linked-role``)."""
-    if not isinstance(identity, dict):
+    if identity is None:
         return Unmapped("missing-field: userIdentity")
-    kind = identity.get("type")
-    account = identity.get("accountId")
+    kind = identity.type
+    account = identity.accountId
     if kind == "AssumedRole":
-        issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
-        arn = issuer.get("arn") if isinstance(issuer, dict) else None
+        context = identity.sessionContext
+        issuer = context.sessionIssuer if context is not None else None
+        arn = issuer.arn if issuer is not None else None
         if not isinstance(arn, str):
-            session = identity.get("arn")
+            session = identity.arn
             if not isinstance(session, str):
                 return Unmapped("missing-field: userIdentity.arn")
             arn = _session_role(session)
@@ -145,7 +149,7 @@ def principal(identity: Any) -> Principal | Unmapped | str:
             return "service-linked-role"
         return Principal(arn, account if isinstance(account, str) else _account(arn))
     if kind in _ARN_TYPES:
-        arn = identity.get("arn")
+        arn = identity.arn
         if not isinstance(arn, str):
             return Unmapped("missing-field: userIdentity.arn")
         return Principal(arn, account if isinstance(account, str) else _account(arn))
@@ -269,15 +273,25 @@ RESOURCE_PARAMETERS: Mapping[str, Builder] = {
 }
 
 
-def resources(record: dict[str, Any], action: str, part: str, region: str, account: str) -> list[str]:
+def parameters(record: Event) -> dict[str, Any] | None:
+    """``requestParameters`` parsed (kept raw by the reader until a policy needs it)."""
+    raw = record.requestParameters
+    try:
+        value = msgspec.json.decode(raw) if raw else None
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def resources(record: Event, action: str, part: str, region: str, account: str) -> list[str]:
     """The ARNs the call acted on (see the module docstring); empty when the event does not say."""
-    listed = record.get("resources")
+    listed = record.resources
     if isinstance(listed, list):
         arns = [r["ARN"] for r in listed if isinstance(r, dict) and isinstance(r.get("ARN"), str)]
         if arns:
             return arns
     builder = RESOURCE_PARAMETERS.get(action.split(":", 1)[0])
-    parameters = record.get("requestParameters")
-    if builder is None or not isinstance(parameters, dict):
+    found = parameters(record) if builder is not None else None
+    if builder is None or found is None:
         return []
-    return builder(parameters, part, region, account)
+    return builder(found, part, region, account)

@@ -32,7 +32,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from devops_blueprints.guardrails import events as ev
-from devops_blueprints.guardrails.cloudtrail import MAX_FILE_BYTES, FileProblem, log_files, read_log_file
+from devops_blueprints.guardrails.cloudtrail import (
+    MAX_FILE_BYTES,
+    BadRecord,
+    Event,
+    FileProblem,
+    event_from_dict,
+    log_files,
+    read_log_file,
+)
 from devops_blueprints.guardrails.simulator import ALLOWED, DENIED, Request, Simulator
 
 ALREADY_DENIED = "ALREADY_DENIED"
@@ -155,34 +163,38 @@ class Replay:
             self._plans[action] = plan
         return plan
 
-    def decide(self, record: Any, source: str = "") -> EventDecision:
-        """The decision for one CloudTrail record (a parsed JSON object)."""
-        if not isinstance(record, dict):
-            return EventDecision(UNMAPPED, "not-an-event: a record that is not a JSON object", None, None, None, None, source)
-        time = record.get("eventTime")
-        time = time if isinstance(time, str) else None
-        event_type = record.get("eventType")
+    def decide(self, record: Event | BadRecord | dict[str, Any], source: str = "") -> EventDecision:
+        """The decision for one CloudTrail record: an :class:`Event` from the reader, or a parsed JSON
+        object (``dict``) as the CloudTrail user guide shows them."""
+        if record.__class__ is not Event:
+            record = record if isinstance(record, BadRecord) else event_from_dict(record)
+            if isinstance(record, BadRecord):
+                return EventDecision(UNMAPPED, record.reason, None, None, None, None, source)
+        assert isinstance(record, Event)
+        time = record.eventTime
+        time = time if time.__class__ is str else None
+        event_type = record.eventType
         if event_type in _NOT_API_CALLS:
             return EventDecision(UNMAPPED, f"not-an-api-call: {event_type}", None, None, None, time, source)
-        mapped = self.actions.lookup(record.get("eventSource"), record.get("eventName"))
-        if isinstance(mapped, ev.Unmapped):
-            return EventDecision(UNMAPPED, mapped.reason, None, None, None, time, source)
-        action = mapped.action
-        identity = ev.principal(record.get("userIdentity"))
-        region = record.get("awsRegion")
-        region = region if isinstance(region, str) else None
-        if isinstance(identity, str):
-            return EventDecision(UNAFFECTED, identity, action, None, region, time, source)
-        if isinstance(identity, ev.Unmapped):
-            return EventDecision(UNMAPPED, identity.reason, action, None, region, time, source)
-        arn, account = identity.arn, identity.account
+        mapped = self.actions.lookup(record.eventSource, record.eventName)
+        if mapped.__class__ is ev.Unmapped:
+            return EventDecision(UNMAPPED, mapped.reason, None, None, None, time, source)  # type: ignore[union-attr]
+        action: str = mapped.action  # type: ignore[union-attr]
+        identity = ev.principal(record.userIdentity)
+        region = record.awsRegion
+        region = region if region.__class__ is str else None
+        if identity.__class__ is not ev.Principal:
+            if isinstance(identity, str):
+                return EventDecision(UNAFFECTED, identity, action, None, region, time, source)
+            return EventDecision(UNMAPPED, identity.reason, action, None, region, time, source)  # type: ignore[union-attr]
+        arn, account = identity.arn, identity.account  # type: ignore[union-attr]
         shown = arn or (f"account {account}" if account else None)
         if account is not None and account == self.management_account:
             return EventDecision(UNAFFECTED, "management-account", action, shown, region, time, source)
         if region is None:
             return EventDecision(UNMAPPED, "missing-field: awsRegion", action, shown, None, time, source)
-        if access_denied(record.get("errorCode")):
-            return EventDecision(ALREADY_DENIED, str(record["errorCode"]), action, shown, region, time, source)
+        if record.errorCode is not None and access_denied(record.errorCode):
+            return EventDecision(ALREADY_DENIED, str(record.errorCode), action, shown, region, time, source)
 
         plan = self._plans.get(action) or self._plan(action)
         if plan.unavailable is not None:
@@ -192,13 +204,14 @@ class Replay:
         for key in plan.keys:
             value = self._value(key, record, arn, account, region)
             if value is False:
-                reason = f"condition-key-unknown: {key} ({action}, userIdentity {record['userIdentity'].get('type')})"
+                kind = record.userIdentity.type if record.userIdentity is not None else None
+                reason = f"condition-key-unknown: {key} ({action}, userIdentity {kind})"
                 return EventDecision(UNMAPPED, reason, action, shown, region, time, source)
-            values.append(value or None)
+            values.append(value or None)  # type: ignore[arg-type]
         resources: tuple[str, ...] | None = None
         if plan.resource:
             part = ev.partition(arn)
-            owner = record.get("recipientAccountId")
+            owner = record.recipientAccountId
             owner = owner if isinstance(owner, str) else (account or "")
             found = ev.resources(record, action, part, region, owner)
             if not found:
@@ -215,7 +228,7 @@ class Replay:
         return EventDecision(outcome, reason, action, shown, region, time, source, matched)
 
     def _value(
-        self, key: str, record: dict[str, Any], arn: str | None, account: str | None, region: str
+        self, key: str, record: Event, arn: str | None, account: str | None, region: str
     ) -> tuple[str, ...] | None | bool:
         """The key's values for this event; None when the request has no such key; False when it has one
         the event does not tell."""
@@ -228,17 +241,18 @@ class Replay:
         if key == "aws:principalorgid":
             return (self.org_id,) if self.org_id else False
         if key == "aws:sourceip":
-            address = record.get("sourceIPAddress")
+            address = record.sourceIPAddress
             return (address,) if ev.is_ip(address) else None
         if key == "aws:sourcevpce":
-            endpoint = record.get("vpcEndpointId")
+            endpoint = record.vpcEndpointId
             return (endpoint,) if isinstance(endpoint, str) and endpoint else None
         if key == "aws:multifactorauthpresent":
-            identity = record.get("userIdentity") or {}
-            attributes = (identity.get("sessionContext") or {}).get("attributes") or {}
+            identity = record.userIdentity
+            context = identity.sessionContext if identity is not None else None
+            attributes = context.attributes if context is not None else None
             mfa = attributes.get("mfaAuthenticated") if isinstance(attributes, dict) else None
             return (str(mfa).lower(),) if mfa is not None else None
-        tags = ev.request_tags(record.get("requestParameters"))
+        tags = ev.request_tags(ev.parameters(record))
         if key == "aws:tagkeys":
             return tuple(sorted(tags)) or None
         name = key[len(ev._REQUEST_TAG) :]
