@@ -144,7 +144,32 @@ class _Problem(Exception):
         self.reason = reason
 
 
-def _local_files(root: Path) -> Iterator[tuple[str, Chunks] | FileProblem]:
+@dataclass(frozen=True)
+class LogSource:
+    """One log file to read: a local ``path``, or ``bucket`` and ``key`` in S3 (picklable, so a worker
+    process can read it)."""
+
+    name: str
+    path: str | None = None
+    bucket: str | None = None
+    key: str | None = None
+
+    def chunks(self, s3_client: Any = None) -> Iterator[bytes]:
+        if self.path is not None:
+            with open(self.path, "rb") as handle:
+                while chunk := handle.read(CHUNK_BYTES):
+                    yield chunk
+            return
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            body = s3_client.get_object(Bucket=self.bucket, Key=self.key)["Body"]
+            yield from body.iter_chunks(CHUNK_BYTES)
+        except (BotoCoreError, ClientError) as exc:
+            raise _Problem(UNREADABLE, f"cannot read the object: {exc}") from None
+
+
+def _local_files(root: Path) -> Iterator[LogSource | FileProblem]:
     if root.is_dir():
         for folder, dirs, files in os.walk(root):  # does not follow links to folders
             dirs.sort()
@@ -157,16 +182,10 @@ def _local_files(root: Path) -> Iterator[tuple[str, Chunks] | FileProblem]:
     if not root.is_file():
         yield FileProblem(str(root), UNREADABLE, "not a regular file")
         return
-
-    def chunks(path: Path = root) -> Iterator[bytes]:
-        with path.open("rb") as handle:
-            while chunk := handle.read(CHUNK_BYTES):
-                yield chunk
-
-    yield str(root), chunks
+    yield LogSource(str(root), path=str(root))
 
 
-def _s3_files(url: str, client: Any) -> Iterator[tuple[str, Chunks] | FileProblem]:
+def _s3_files(url: str, client: Any) -> Iterator[LogSource | FileProblem]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, _slash, prefix = url[len("s3://") :].partition("/")
@@ -177,31 +196,26 @@ def _s3_files(url: str, client: Any) -> Iterator[tuple[str, Chunks] | FileProble
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 key = item["Key"]
-                if key.endswith("/"):
-                    continue
-
-                def chunks(key: str = key) -> Iterator[bytes]:
-                    try:
-                        body = client.get_object(Bucket=bucket, Key=key)["Body"]
-                        yield from body.iter_chunks(CHUNK_BYTES)
-                    except (BotoCoreError, ClientError) as exc:
-                        raise _Problem(UNREADABLE, f"cannot read the object: {exc}") from None
-
-                yield f"s3://{bucket}/{key}", chunks
+                if not key.endswith("/"):
+                    yield LogSource(f"s3://{bucket}/{key}", bucket=bucket, key=key)
     except (BotoCoreError, ClientError) as exc:
         yield FileProblem(url, UNREADABLE, f"cannot list the prefix: {exc}")
 
 
-def log_files(locations: Sequence[str], *, s3_client: Any = None) -> Iterator[tuple[str, Chunks] | FileProblem]:
-    """Every file under the given local paths (files or folders, in name order) and ``s3://`` prefixes,
-    as ``(name, chunks)``; a location that cannot be listed is a :class:`FileProblem`."""
+def default_s3_client() -> Any:
+    from devops_blueprints._aws import client
+
+    return client("s3")
+
+
+def log_files(locations: Sequence[str], *, s3_client: Any = None) -> Iterator[LogSource | FileProblem]:
+    """Every file under the given local paths (files or folders, in name order) and ``s3://`` prefixes;
+    a location that cannot be listed is a :class:`FileProblem`."""
     client = s3_client
     for location in locations:
         if location.startswith("s3://"):
             if client is None:
-                from devops_blueprints._aws import client as aws_client
-
-                client = aws_client("s3")
+                client = default_s3_client()
             yield from _s3_files(location, client)
         else:
             yield from _local_files(Path(location))
@@ -242,6 +256,10 @@ def _decompressed(chunks: Iterable[bytes], max_bytes: int) -> bytes:
     if size > max_bytes:
         raise _Problem(TOO_LARGE, f"more than {max_bytes:,} bytes of JSON (the per-file bound)")
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def read_source(source: LogSource, *, max_bytes: int = MAX_FILE_BYTES, s3_client: Any = None) -> LogFile | FileProblem:
+    return read_log_file(source.name, lambda: source.chunks(s3_client), max_bytes=max_bytes)
 
 
 def read_log_file(name: str, chunks: Chunks, *, max_bytes: int = MAX_FILE_BYTES) -> LogFile | FileProblem:

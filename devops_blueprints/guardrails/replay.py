@@ -37,9 +37,12 @@ from devops_blueprints.guardrails.cloudtrail import (
     BadRecord,
     Event,
     FileProblem,
+    LogFile,
+    LogSource,
+    default_s3_client,
     event_from_dict,
     log_files,
-    read_log_file,
+    read_source,
 )
 from devops_blueprints.guardrails.simulator import ALLOWED, DENIED, Request, Simulator
 
@@ -134,17 +137,22 @@ class Replay:
             if isinstance(item, FileProblem):
                 self._problem(item, on_problem)
                 continue
-            name, chunks = item
-            log = read_log_file(name, chunks, max_bytes=self.max_file_bytes)
+            log = self.read(item)
             if isinstance(log, FileProblem):
                 self._problem(log, on_problem)
                 continue
             self.files_read += 1
             decide = self.decide
+            name = item.name
             for record in log.records:
                 yield decide(record, name)
             if on_file is not None:
                 on_file(name, len(log.records))
+
+    def read(self, source: LogSource) -> LogFile | FileProblem:
+        if source.bucket is not None and self.s3_client is None:
+            self.s3_client = default_s3_client()
+        return read_source(source, max_bytes=self.max_file_bytes, s3_client=self.s3_client)
 
     def _problem(self, problem: FileProblem, callback: Callable[[FileProblem], None] | None) -> None:
         self.problems.append(problem)

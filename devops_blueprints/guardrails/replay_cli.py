@@ -14,9 +14,8 @@ from devops_blueprints.cli import CliError
 from devops_blueprints.guardrails import catalog
 from devops_blueprints.guardrails.cloudtrail import MAX_FILE_BYTES, FileProblem
 from devops_blueprints.guardrails.model import PolicyError, full_aws_access, load_policy
-from devops_blueprints.guardrails.replay import Replay
-from devops_blueprints.guardrails.replay_report import Summary, render_csv, render_json, render_text
-from devops_blueprints.guardrails.simulator import Level, Simulator
+from devops_blueprints.guardrails.replay_report import Summary, render_csv, render_json, render_text, summarize
+from devops_blueprints.guardrails.simulator import Level
 
 EXIT_DENIED = 3
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -57,10 +56,13 @@ def register(commands: Any) -> None:
         metavar="N",
         help="skip a log file of more than N MiB of JSON (default %(default)s)",
     )
+    replay.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="worker processes reading files in parallel (default 1)"
+    )
     replay.set_defaults(func=run_replay)
 
 
-def _simulator(args: argparse.Namespace) -> Simulator:
+def _levels(args: argparse.Namespace) -> list[Level]:
     if not args.policies and not args.catalog_path:
         raise CliError("scp replay needs --policy FILE (one or more), --catalog-path OU, or both")
     try:
@@ -68,30 +70,28 @@ def _simulator(args: argparse.Namespace) -> Simulator:
     except PolicyError as exc:
         raise CliError(str(exc)) from None
     if not args.catalog_path:
-        return Simulator([Level("target", (full_aws_access(), *policies))])
+        return [Level("target", (full_aws_access(), *policies))]
     try:
         levels = catalog.path(args.catalog_path)
     except ValueError as exc:
         raise CliError(f"--catalog-path: {exc}") from None
     levels[1] = Level(levels[1].name, (*levels[1].policies, *policies))
-    return Simulator(levels)
+    return levels
 
 
 class _Progress:
     """One self-overwriting line on stderr when it is a terminal: files, events, would-be denials."""
 
-    def __init__(self, summary: Summary) -> None:
-        self.summary = summary
+    def __init__(self) -> None:
         self.active = sys.stderr.isatty()
         self.files = 0
         self.shown = 0.0
 
-    def file(self, _name: str, _records: int) -> None:
+    def file(self, s: Summary) -> None:
         self.files += 1
         now = time.monotonic()
         if self.active and now - self.shown > 0.2:
             self.shown = now
-            s = self.summary
             print(f"\r{self.files:,} files, {s.events:,} events, {s.would_deny:,} would be denied", end="", file=sys.stderr)
 
     def problem(self, problem: FileProblem) -> None:
@@ -113,21 +113,24 @@ def run_replay(args: argparse.Namespace) -> int:
         raise CliError(f"--management-account expects a 12-digit account ID, got {args.management_account!r}")
     if args.org_id is not None and not _ORG_ID.match(args.org_id):
         raise CliError(f"--org-id expects an organization ID such as o-a1b2c3d4e5, got {args.org_id!r}")
-    replay = Replay(
-        _simulator(args),
-        management_account=args.management_account,
-        org_id=args.org_id,
-        max_file_bytes=args.max_file_mb * 1024 * 1024,
-    )
-    summary = Summary()
-    progress = _Progress(summary)
+    if args.jobs < 1:
+        raise CliError(f"--jobs must be a positive number of processes, got {args.jobs}")
+    levels = _levels(args)
+    progress = _Progress()
     try:
-        summary.add_all(replay.decisions(args.cloudtrail, on_file=progress.file, on_problem=progress.problem))
+        summary = summarize(
+            levels,
+            args.cloudtrail,
+            jobs=args.jobs,
+            on_file=progress.file,
+            on_problem=progress.problem,
+            management_account=args.management_account,
+            org_id=args.org_id,
+            max_file_bytes=args.max_file_mb * 1024 * 1024,
+        )
     except AwsSetupError as exc:
         raise CliError(str(exc)) from None
     finally:
         progress.done()
-    summary.problems = replay.problems
-    summary.files_read = replay.files_read
     print(_RENDER[args.format](summary, args.top).rstrip("\n"))
     return EXIT_DENIED if summary.would_deny else 0

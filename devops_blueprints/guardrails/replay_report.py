@@ -1,4 +1,4 @@
-"""The replay's summary: would-be denials grouped by policy#Sid, action and principal (count, first and
+"""The replay's summary (:func:`summarize`, in one process or several): would-be denials grouped by policy#Sid, action and principal (count, first and
 last time), unmapped and unaffected events by reason, calls AWS already denied, skipped files by reason;
 rendered as text, JSON or CSV.
 
@@ -11,13 +11,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from devops_blueprints._text import printable
-from devops_blueprints.guardrails.cloudtrail import FileProblem
+from devops_blueprints.guardrails.cloudtrail import FileProblem, LogSource, log_files
 from devops_blueprints.guardrails.replay import (
     ALLOWED,
     ALREADY_DENIED,
@@ -26,7 +28,9 @@ from devops_blueprints.guardrails.replay import (
     UNAFFECTED,
     UNMAPPED,
     EventDecision,
+    Replay,
 )
+from devops_blueprints.guardrails.simulator import Level, Simulator
 
 GROUP_LIMIT = 100_000
 OTHER = "(other groups)"
@@ -84,6 +88,27 @@ class Summary:
             self.add(decision)
         return self
 
+    def merge(self, other: Summary) -> Summary:
+        """Add another summary's counts (a worker's, for one file) to this one."""
+        self.events += other.events
+        self.outcomes.update(other.outcomes)
+        self.files_read += other.files_read
+        self.problems.extend(other.problems)
+        for mine, theirs in (
+            (self.denied, other.denied),
+            (self.already_denied, other.already_denied),
+            (self.unmapped, other.unmapped),
+            (self.unaffected, other.unaffected),
+        ):
+            for key, group in theirs.items():
+                target: Group = _group(mine, key)  # type: ignore[arg-type]
+                target.count += group.count
+                for time in (group.first, group.last):
+                    if time is not None:
+                        target.first = time if target.first is None or time < target.first else target.first
+                        target.last = time if target.last is None or time > target.last else target.last
+        return self
+
     @property
     def would_deny(self) -> int:
         return self.outcomes[DENIED]
@@ -107,6 +132,83 @@ class Summary:
             "unaffected": rows(self.unaffected, ("reason",)),
             "skipped_files": _problem_counts(self.problems),
         }
+
+
+# -- several processes ---------------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(levels: Sequence[Level], options: dict[str, Any]) -> None:
+    _WORKER["replay"] = Replay(Simulator(levels), **options)
+
+
+def _summarize_file(source: LogSource) -> Summary:
+    replay: Replay = _WORKER["replay"]
+    part = Summary()
+    log = replay.read(source)
+    if isinstance(log, FileProblem):
+        part.problems.append(log)
+        return part
+    part.files_read = 1
+    decide = replay.decide
+    for record in log.records:
+        part.add(decide(record, source.name))
+    return part
+
+
+def summarize(
+    levels: Sequence[Level],
+    locations: Sequence[str],
+    *,
+    jobs: int = 1,
+    on_file: Callable[[Summary], None] | None = None,
+    on_problem: Callable[[FileProblem], None] | None = None,
+    **options: Any,
+) -> Summary:
+    """The replay's :class:`Summary` of every log file under ``locations``, with ``jobs`` worker processes
+    reading and deciding files in parallel (1: in this process, through :meth:`Replay.decisions`).
+    ``options`` are :class:`Replay`'s. At most ``2 * jobs`` files are in flight, so memory stays bounded."""
+    summary = Summary()
+    if jobs <= 1:
+        replay = Replay(Simulator(levels), **options)
+        summary.add_all(
+            replay.decisions(
+                locations,
+                on_file=(lambda _name, _count: on_file(summary)) if on_file else None,
+                on_problem=on_problem,
+            )
+        )
+        summary.problems = replay.problems
+        summary.files_read = replay.files_read
+        return summary
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold boto3 threads
+    worker_options = {k: v for k, v in options.items() if k != "s3_client"}
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(levels, worker_options)) as pool:
+        pending: set[Future[Summary]] = set()
+
+        def collect(done: set[Future[Summary]]) -> None:
+            for future in done:
+                part = future.result()
+                for problem in part.problems:
+                    if on_problem is not None:
+                        on_problem(problem)
+                summary.merge(part)
+                if on_file is not None and part.files_read:
+                    on_file(summary)
+
+        for item in log_files(locations, s3_client=options.get("s3_client")):
+            if isinstance(item, FileProblem):
+                summary.problems.append(item)
+                if on_problem is not None:
+                    on_problem(item)
+                continue
+            pending.add(pool.submit(_summarize_file, item))
+            if len(pending) >= 2 * jobs:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                collect(done)
+        collect(set(pending))
+    return summary
 
 
 def _group(groups: dict[Any, Group], key: Any) -> Group:
