@@ -470,6 +470,14 @@ def fixture_scp_files(world: World) -> None:
         (world.cwd / file_name).write_text(json.dumps(catalog.get(policy).render(), indent=2))
 
 
+def fixture_cloudtrail_logs(world: World) -> None:
+    """trail/: two gzip'd CloudTrail log files (one with calls from ap-south-1) and a digest file; the scp-files too."""
+    from tests.guardrails.cloudtrail_samples import sample_trail
+
+    fixture_scp_files(world)
+    sample_trail(world.cwd / "trail")
+
+
 def _jpeg(path: Path, colour: tuple[int, int, int]) -> None:
     from PIL import Image
 
@@ -556,6 +564,7 @@ def fixture_terraform_module(world: World) -> None:
 FIXTURES: dict[str, Callable[[World], None]] = {
     "deployment-table": fixture_deployment_table,
     "scp-files": fixture_scp_files,
+    "cloudtrail-logs": fixture_cloudtrail_logs,
     "photos": fixture_photos,
     "resnet18-state-dict": fixture_resnet18_state_dict,
     "embedding-bucket": fixture_embedding_bucket,

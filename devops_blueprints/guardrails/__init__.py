@@ -29,11 +29,15 @@ from devops_blueprints.guardrails.model import (
     policy_from_document,
     policy_size,
 )
+from devops_blueprints.guardrails.cloudtrail import FileProblem
+from devops_blueprints.guardrails.replay import EventDecision, Replay
+from devops_blueprints.guardrails.replay_report import Summary, summarize
 from devops_blueprints.guardrails.simulator import (
     ALLOWED,
     DENIED,
     Decision,
     Level,
+    Relevance,
     Request,
     Simulator,
     reference_evaluate,
@@ -44,14 +48,19 @@ __all__ = [
     "ALLOWED",
     "DENIED",
     "Decision",
+    "EventDecision",
+    "FileProblem",
     "Finding",
     "Level",
     "Limits",
     "Policy",
     "PolicyError",
     "PolicyParseError",
+    "Relevance",
+    "Replay",
     "Request",
     "Simulator",
+    "Summary",
     "catalog",
     "check_attachments",
     "full_aws_access",
@@ -65,4 +74,5 @@ __all__ = [
     "policy_size",
     "reference_evaluate",
     "simulate",
+    "summarize",
 ]

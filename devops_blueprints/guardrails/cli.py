@@ -1,4 +1,4 @@
-"""``devops-blueprints scp lint|simulate|catalog`` (see ARCHITECTURE.md section 4)."""
+"""``devops-blueprints scp lint|simulate|replay|catalog`` (see ARCHITECTURE.md section 4)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ _PRINCIPAL = re.compile(
 
 def register(subparsers: Any) -> None:
     scp = subparsers.add_parser("scp", help="lint, simulate and render service control policies")
-    commands = scp.add_subparsers(dest="scp_command", metavar="{lint,simulate,catalog}")
+    commands = scp.add_subparsers(dest="scp_command", metavar="{lint,simulate,replay,catalog}")
     commands.required = True
 
     lint = commands.add_parser("lint", help="check SCP files (exit 1 when an error-level finding exists)")
@@ -64,6 +64,10 @@ def register(subparsers: Any) -> None:
     )
     sim.add_argument("--format", choices=("text", "json"), default="text")
     sim.set_defaults(func=run_simulate)
+
+    from devops_blueprints.guardrails import replay_cli
+
+    replay_cli.register(commands)
 
     cat = commands.add_parser("catalog", help="list catalog SCPs or render them to JSON files")
     cat.add_argument("names", nargs="*", metavar="NAME", help="catalog policies (default: all)")

