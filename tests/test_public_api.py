@@ -34,6 +34,7 @@ PUBLIC_NAMES = {
         "OrganizationGuardrails",
         "ReleaseOrchestrator",
         "ServiceControlPolicy",
+        "WebAppMonitor",
     ],
     "devops_blueprints.stacks": [
         "AnomalousLambdaStack",
@@ -44,6 +45,7 @@ PUBLIC_NAMES = {
         "EmbeddingStack",
         "GovernanceStack",
         "ServerlessSampleStack",
+        "StaticSiteStack",
         "ToolchainStack",
     ],
     "devops_blueprints.stages": [

@@ -1,6 +1,6 @@
 """Reusable constructs, grouped by capability (one subpackage each, one module per concern).
 
-``observability/`` (application boundary and CloudWatch engine; DevOps Guru coverage, notifications, delegated admin; observed functions), ``tenants/``
+``observability/`` (application boundary and CloudWatch engine; DevOps Guru coverage, notifications, delegated admin; observed functions; RUM app monitors), ``tenants/``
 (deployment table, provisioner, release orchestrator), ``embeddings/`` (the image embedding pipeline),
 ``guardrails/`` (SCPs and the OU tree). Modules directly in this package (``key_policies``,
 ``app_boundary``) are shared by several capabilities and import none of them.
@@ -23,6 +23,7 @@ from devops_blueprints.constructs.observability import DevOpsGuruStackCoverage a
 from devops_blueprints.constructs.observability import InvestigationGroup as InvestigationGroup
 from devops_blueprints.constructs.observability import LambdaErrorQueries as LambdaErrorQueries
 from devops_blueprints.constructs.observability import ObservedFunction as ObservedFunction
+from devops_blueprints.constructs.observability import WebAppMonitor as WebAppMonitor
 from devops_blueprints.constructs.tenants import DeploymentProvisioner as DeploymentProvisioner
 from devops_blueprints.constructs.tenants import DeploymentTable as DeploymentTable
 from devops_blueprints.constructs.tenants import ReleaseOrchestrator as ReleaseOrchestrator
