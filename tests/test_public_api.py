@@ -17,6 +17,7 @@ import pytest
 
 PUBLIC_NAMES = {
     "devops_blueprints.constructs": [
+        "AnomalyDetection",
         "ApplicationBoundary",
         "CloudWatchEngine",
         "CloudWatchEngineOptions",
@@ -27,13 +28,16 @@ PUBLIC_NAMES = {
         "DevOpsGuruDelegatedAdmin",
         "DevOpsGuruNotifications",
         "DevOpsGuruStackCoverage",
+        "ExtendedMetric",
         "ImageEmbeddingPipeline",
         "InvestigationGroup",
         "LambdaErrorQueries",
         "ObservedFunction",
         "OrganizationGuardrails",
+        "PageMetric",
         "ReleaseOrchestrator",
         "ServiceControlPolicy",
+        "Threshold",
         "WebAppMonitor",
     ],
     "devops_blueprints.stacks": [
