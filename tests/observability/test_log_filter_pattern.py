@@ -363,3 +363,59 @@ def test_parse_selector() -> None:
     assert parse_selector("$.users[1].email").resolve(DOC) == "b@example.com"
     with pytest.raises(FilterPatternError, match="unexpected text"):
         parse_selector("$.a b")
+
+
+# ------------------------------------------------------------------- differential: aws-cdk-lib's builders
+
+
+def _cdk_patterns() -> list[tuple[str, list[tuple[Any, bool]]]]:
+    """Patterns aws-cdk-lib's ``FilterPattern`` builders write (an independent writer of the syntax), with events
+    and whether each should match by the builder's documented meaning."""
+    from aws_cdk import aws_logs as logs
+
+    f = logs.FilterPattern
+    return [
+        (f.string_value("$.a", "=", "x*").log_pattern_string, [({"a": "xyz"}, True), ({"a": "yx"}, False)]),
+        (f.number_value("$.n", ">=", 1.5).log_pattern_string, [({"n": 1.5}, True), ({"n": 1}, False)]),
+        (f.boolean_value("$.f", True).log_pattern_string, [({"f": True}, True), ({"f": "true"}, False)]),
+        (f.exists("$.e").log_pattern_string, [({"e": "v"}, True), ({"x": 1}, False)]),
+        (f.not_exists("$.m").log_pattern_string, [({"x": 1}, True), ({"m": None}, False)]),
+        (f.is_null("$.z").log_pattern_string, [({"z": None}, True), ({"z": 0}, False)]),
+        (
+            f.all(
+                f.string_value("$.a", "!=", "b"), f.any(f.number_value("$.n", "<", 3), f.boolean_value("$.f", False))
+            ).log_pattern_string,
+            [
+                ({"a": "c", "n": 5, "f": False}, True),
+                ({"a": "c", "n": 5, "f": True}, False),
+                ({"a": "b", "n": 1}, False),
+            ],
+        ),
+        (
+            f.regex_value("$.m", "=", "bind: .*").log_pattern_string,
+            [({"m": "bind: in use"}, True), ({"m": "x"}, False)],
+        ),
+        (f.all_terms("ERROR", "Main").log_pattern_string, [("ERROR in Main", True), ("ERROR elsewhere", False)]),
+        (f.any_term("ERROR", "WARN").log_pattern_string, [("WARN x", True), ("INFO x", False)]),
+        (
+            f.any_term_group(["ERROR", "Main"], ["WARN", "Dead"]).log_pattern_string,
+            [("ERROR Main", True), ("WARN Deadlock", True), ("ERROR Dead", False)],
+        ),
+        (
+            f.space_delimited("ip", "user", "...", "status")
+            .where_string("user", "=", "frank")
+            .where_number("status", ">=", 400)
+            .log_pattern_string,
+            [("1.2.3.4 frank x y 404", True), ("1.2.3.4 frank 200", False), ("1.2.3.4 bob 500", False)],
+        ),
+        (f.all_events().log_pattern_string, [("anything", True)]),
+    ]
+
+
+def test_patterns_aws_cdk_writes_parse_and_mean_what_the_builders_say() -> None:
+    cases = _cdk_patterns()
+    assert len(cases) == 13
+    for text, events in cases:
+        pattern = parse_filter_pattern(text)
+        for event, expected in events:
+            assert pattern.matches(event) is expected, (text, event)

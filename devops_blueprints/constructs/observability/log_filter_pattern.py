@@ -11,8 +11,9 @@ sub-pages for terms in unstructured events, JSON events and space-delimited even
   parentheses. A comparison on a property that does not exist is false (``!=`` included): only
   ``NOT EXISTS`` matches a missing property. A number compares equal to a number of the same value
   (``123`` and ``123.0``); a wildcard or text is compared with the value's text.
-* **Term patterns** for unstructured events: ``ERROR``, ``"quoted phrase"``, ``-excluded``, ``?any ?of``,
-  ``%regex%``; case-sensitive substring matches. An empty pattern matches every event.
+* **Term patterns** for unstructured events: ``ERROR``, ``"quoted phrase"``, ``-excluded``, ``?any ?of``
+  (each ``?`` term starts an alternative group of the terms up to the next one), ``%regex%``; case-sensitive
+  substring matches. An empty pattern matches every event.
 * **Space-delimited patterns** (``[ip, user, ..., status=4*, bytes>1000]``): fields named or ``...``
   (any number of fields), each with conditions joined by ``&&`` / ``||``. Event fields are split at
   whitespace, a ``"..."`` or ``[...]`` group being one field.
@@ -324,15 +325,27 @@ def _term_in(value: Value, event: str) -> bool:
     return value.text in event
 
 
+def _group_matches(group: Sequence[Term], event: str) -> bool:
+    return all(_term_in(t.value, event) != (t.kind == "-") for t in group)
+
+
 def _terms_match(terms: Sequence[Term], event: str) -> bool:
-    required = [t for t in terms if t.kind == ""]
-    excluded = [t for t in terms if t.kind == "-"]
-    optional = [t for t in terms if t.kind == "?"]
-    if not all(_term_in(t.value, event) for t in required):
+    """Terms before the first ``?`` term must all appear (``-`` terms must not); from each ``?`` term on to the
+    next one is an alternative group, and one group must match (``?ERROR ?WARN``: either word;
+    ``?"ERROR" "Main" ?"WARN" "Dead"``: both of one pair, as aws-cdk-lib's ``FilterPattern.anyTermGroup``
+    writes a choice of groups)."""
+    leading: list[Term] = []
+    groups: list[list[Term]] = []
+    for term in terms:
+        if term.kind == "?":
+            groups.append([Term("", term.value)])
+        elif groups:
+            groups[-1].append(term)
+        else:
+            leading.append(term)
+    if not _group_matches(leading, event):
         return False
-    if any(_term_in(t.value, event) for t in excluded):
-        return False
-    return not optional or any(_term_in(t.value, event) for t in optional)
+    return not groups or any(_group_matches(group, event) for group in groups)
 
 
 def split_delimited(event: str) -> list[str] | None:
