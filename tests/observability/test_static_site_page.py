@@ -150,3 +150,25 @@ def test_the_snippet_configures_the_rum_client_and_loads_it(page: str, tmp_path:
     assert client["q"] == [{"c": "recordPageView", "p": "/"}]  # commands before the client loads are queued
     (insert,) = ran["inserted"]
     assert insert["el"] == {"tag": "script", "async": True, "src": WEB_CLIENT_URL}
+
+
+def test_the_sample_patterns_select_the_sample_page_events() -> None:
+    from devops_blueprints.constructs.observability.log_filter_pattern import parse_filter_pattern
+    from devops_blueprints.stacks.observability.static_site import HOME_NAVIGATION_PATTERN, SCRIPT_PATTERN
+    from tests.observability.test_log_filter_pattern import RUM_RESOURCE_EVENT
+
+    script = {
+        **RUM_RESOURCE_EVENT,
+        "event_details": {"duration": 41.0, "targetUrl": "https://d1.cloudfront.net/js/app.js"},
+    }
+    other = {**RUM_RESOURCE_EVENT, "event_details": {"duration": 41.0, "targetUrl": "https://d1.cloudfront.net/a.css"}}
+    home = {
+        **RUM_RESOURCE_EVENT,
+        "event_type": "com.amazon.rum.performance_navigation_event",
+        "metadata": {**RUM_RESOURCE_EVENT["metadata"], "pageId": "/"},
+        "event_details": {"duration": 812.4},
+    }
+    assert parse_filter_pattern(SCRIPT_PATTERN).matches(script)
+    assert not parse_filter_pattern(SCRIPT_PATTERN).matches(other)
+    assert parse_filter_pattern(HOME_NAVIGATION_PATTERN).matches(home)
+    assert not parse_filter_pattern(HOME_NAVIGATION_PATTERN).matches(script)

@@ -47,7 +47,6 @@ EXTENDED_METRICS: Mapping[str, tuple[str | None, str]] = MappingProxyType(
         "PerformanceResourceDuration": ("event_details.duration", "com.amazon.rum.performance_resource_event"),
         "WebVitalsLargestContentfulPaint": ("event_details.value", "com.amazon.rum.largest_contentful_paint_event"),
         "WebVitalsCumulativeLayoutShift": ("event_details.value", "com.amazon.rum.cumulative_layout_shift_event"),
-        "WebVitalsInteractionToNextPaint": ("event_details.value", "com.amazon.rum.interaction_to_next_paint_event"),
         "JsErrorCount": (None, "com.amazon.rum.js_error_event"),
         "HttpErrorCount": (None, "com.amazon.rum.http_event"),
         "PageViewCount": (None, "com.amazon.rum.page_view_event"),

@@ -445,6 +445,8 @@ class WebAppMonitor(Construct):
     def _extended_alarms(self, extended: ExtendedMetric) -> None:
         if extended.alarm is None or extended.value is None:
             return
+        # RUM's metrics carry the app monitor's name as ``application_name``; an extended metric adds its
+        # dimension (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-RUM-metrics.html).
         metric = cloudwatch.Metric(
             namespace="AWS/RUM",
             metric_name=extended.name,
