@@ -44,6 +44,7 @@ def test_default_synth_writes_every_observability_stack(tmp_path: Path) -> None:
         "Observability/ServerlessSample",
         "Observability/AnomalousLambda",
         "Observability/ContainerInsightsEcs",
+        "Observability/StaticSite",
     } <= stacks
     assert "assembly-Observability" in manifest["artifacts"]
     assert violations(tmp_path / "cdk.out") == []

@@ -18,6 +18,7 @@ import pytest
 
 PUBLIC_NAMES = {
     "devops_blueprints.constructs": [
+        "AnomalyDetection",
         "ApplicationBoundary",
         "CloudWatchEngine",
         "CloudWatchEngineOptions",
@@ -28,15 +29,19 @@ PUBLIC_NAMES = {
         "DevOpsGuruDelegatedAdmin",
         "DevOpsGuruNotifications",
         "DevOpsGuruStackCoverage",
+        "ExtendedMetric",
         "FlagEnvironment",
         "ImageEmbeddingPipeline",
         "InvestigationGroup",
         "LambdaErrorQueries",
         "ObservedFunction",
         "OrganizationGuardrails",
+        "PageMetric",
         "ReleaseOrchestrator",
         "ServiceControlPolicy",
         "TenantFeatureFlags",
+        "Threshold",
+        "WebAppMonitor",
     ],
     "devops_blueprints.stacks": [
         "AnomalousLambdaStack",
@@ -47,6 +52,7 @@ PUBLIC_NAMES = {
         "EmbeddingStack",
         "GovernanceStack",
         "ServerlessSampleStack",
+        "StaticSiteStack",
         "ToolchainStack",
     ],
     "devops_blueprints.stages": [

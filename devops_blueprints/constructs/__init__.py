@@ -1,6 +1,6 @@
 """Reusable constructs, grouped by capability (one subpackage each, one module per concern).
 
-``observability/`` (application boundary and CloudWatch engine; DevOps Guru coverage, notifications, delegated admin; observed functions), ``tenants/``
+``observability/`` (application boundary and CloudWatch engine; DevOps Guru coverage, notifications, delegated admin; observed functions; RUM app monitors), ``tenants/``
 (deployment table, provisioner, release orchestrator, feature flags), ``embeddings/`` (the image embedding pipeline),
 ``guardrails/`` (SCPs and the OU tree). Modules directly in this package (``key_policies``,
 ``app_boundary``) are shared by several capabilities and import none of them.
@@ -12,6 +12,7 @@ from __future__ import annotations
 from devops_blueprints.constructs.embeddings import ImageEmbeddingPipeline as ImageEmbeddingPipeline
 from devops_blueprints.constructs.guardrails import OrganizationGuardrails as OrganizationGuardrails
 from devops_blueprints.constructs.guardrails import ServiceControlPolicy as ServiceControlPolicy
+from devops_blueprints.constructs.observability import AnomalyDetection as AnomalyDetection
 from devops_blueprints.constructs.observability import ApplicationBoundary as ApplicationBoundary
 from devops_blueprints.constructs.observability import CloudWatchEngine as CloudWatchEngine
 from devops_blueprints.constructs.observability import CloudWatchEngineOptions as CloudWatchEngineOptions
@@ -20,9 +21,13 @@ from devops_blueprints.constructs.observability import DevOpsGuruAppBoundary as 
 from devops_blueprints.constructs.observability import DevOpsGuruDelegatedAdmin as DevOpsGuruDelegatedAdmin
 from devops_blueprints.constructs.observability import DevOpsGuruNotifications as DevOpsGuruNotifications
 from devops_blueprints.constructs.observability import DevOpsGuruStackCoverage as DevOpsGuruStackCoverage
+from devops_blueprints.constructs.observability import ExtendedMetric as ExtendedMetric
 from devops_blueprints.constructs.observability import InvestigationGroup as InvestigationGroup
 from devops_blueprints.constructs.observability import LambdaErrorQueries as LambdaErrorQueries
 from devops_blueprints.constructs.observability import ObservedFunction as ObservedFunction
+from devops_blueprints.constructs.observability import PageMetric as PageMetric
+from devops_blueprints.constructs.observability import Threshold as Threshold
+from devops_blueprints.constructs.observability import WebAppMonitor as WebAppMonitor
 from devops_blueprints.constructs.tenants import DeploymentProvisioner as DeploymentProvisioner
 from devops_blueprints.constructs.tenants import DeploymentTable as DeploymentTable
 from devops_blueprints.constructs.tenants import FlagEnvironment as FlagEnvironment

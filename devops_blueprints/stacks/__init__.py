@@ -10,5 +10,6 @@ from devops_blueprints.stacks.observability import CloudWatchObservabilityStack 
 from devops_blueprints.stacks.observability import ContainerInsightsEcsStack as ContainerInsightsEcsStack
 from devops_blueprints.stacks.observability import DevOpsGuruStack as DevOpsGuruStack
 from devops_blueprints.stacks.observability import ServerlessSampleStack as ServerlessSampleStack
+from devops_blueprints.stacks.observability import StaticSiteStack as StaticSiteStack
 from devops_blueprints.stacks.tenants import DeploymentPipelineStack as DeploymentPipelineStack
 from devops_blueprints.stacks.tenants import ToolchainStack as ToolchainStack

@@ -17,6 +17,7 @@ from devops_blueprints.stacks.observability.cloudwatch import CloudWatchObservab
 from devops_blueprints.stacks.observability.container_insights_ecs import ContainerInsightsEcsStack
 from devops_blueprints.stacks.observability.devops_guru import DevOpsGuruStack
 from devops_blueprints.stacks.observability.serverless_sample import ServerlessSampleStack
+from devops_blueprints.stacks.observability.static_site import StaticSiteStack
 
 #: Application names (values of the boundary key) of the sample stacks.
 SAMPLE_APPLICATIONS = {
@@ -51,7 +52,11 @@ class ObservabilityStage(cdk.Stage):
     Stacks: ``DevOpsGuru`` (devops-guru engine: notifications, resource collection of the boundary),
     ``CloudWatchObservability`` (cloudwatch engine: encrypted topic), ``ServerlessSample``,
     ``AnomalousLambda``, ``ContainerInsightsEcs`` — each sample tagged ``<tag_key>=<application>`` and
-    covered by every engine (the CloudWatch engine's alarms live in the sample stacks themselves).
+    covered by every engine (the CloudWatch engine's alarms live in the sample stacks themselves) — and
+    ``StaticSite`` (S3 + CloudFront page with a CloudWatch RUM app monitor, its page/resource metrics and
+    alarms on its own encrypted topic). ``StaticSite`` is not inside the boundary yet: the CloudWatch engine's
+    composite alarm of an application names only the engine's own alarms, so the RUM alarms would be left out
+    of it; it joins once the engine accepts an application's further alarms.
 
     :param engines: engine names (``devops-guru``, ``cloudwatch``, ``devops-agent``). Default: the first two.
         ``devops-agent`` adds a ``DevOpsAgent`` stack (an AWS DevOps Agent space narrowed to the applications),
@@ -140,6 +145,12 @@ class ObservabilityStage(cdk.Stage):
             "ContainerInsightsEcs",
             leak_mb_per_minute=leak_mb_per_minute,
             description="ECS service with Container Insights and a memory leak, analysed by DevOps Guru",
+        )
+        self.static_site = StaticSiteStack(
+            self,
+            "StaticSite",
+            notification_emails=notification_emails,
+            description="Static site on S3 and CloudFront with a CloudWatch RUM app monitor, page metrics and alarms",
         )
         self.samples = [self.serverless, self.anomalous_lambda, self.container_insights]
         for stack in self.samples:

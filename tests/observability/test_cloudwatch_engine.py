@@ -64,7 +64,7 @@ def _dead_letter_queues(template: dict[str, Any]) -> set[str]:
 def test_stage_with_only_the_cloudwatch_engine_has_no_devops_guru(stage: ObservabilityStage) -> None:
     assert stage.devops_guru is None
     ids = sorted(child.node.id for child in stage.node.children if isinstance(child, cdk.Stack))
-    assert ids == sorted(["CloudWatchObservability", *SAMPLE_APPLICATIONS])
+    assert ids == sorted(["CloudWatchObservability", "StaticSite", *SAMPLE_APPLICATIONS])
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLE_APPLICATIONS))

@@ -17,7 +17,14 @@ from devops_blueprints.stages.observability import SAMPLE_APPLICATIONS
 from tests.support.cdk import cfn_lint_errors, nag_findings, new_app, scrub
 
 TAG_KEY = "devops-guru-applications"
-STACK_IDS = ["DevOpsGuru", "CloudWatchObservability", "ServerlessSample", "AnomalousLambda", "ContainerInsightsEcs"]
+STACK_IDS = [
+    "DevOpsGuru",
+    "CloudWatchObservability",
+    "ServerlessSample",
+    "AnomalousLambda",
+    "ContainerInsightsEcs",
+    "StaticSite",
+]
 
 
 @pytest.fixture(scope="module")

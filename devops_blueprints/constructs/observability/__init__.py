@@ -1,6 +1,6 @@
 """Observability constructs: the application boundary and its engines (CloudWatch; DevOps Guru coverage,
 notifications and delegated administration until its end of support), and Lambda functions with Lambda
-Insights and X-Ray."""
+Insights and X-Ray; CloudWatch RUM app monitors (``WebAppMonitor``)."""
 
 from __future__ import annotations
 
@@ -25,3 +25,8 @@ from devops_blueprints.constructs.observability.devops_guru_notifications import
 from devops_blueprints.constructs.observability.investigations import InvestigationGroup as InvestigationGroup
 from devops_blueprints.constructs.observability.lambda_error_queries import LambdaErrorQueries as LambdaErrorQueries
 from devops_blueprints.constructs.observability.observed_function import ObservedFunction as ObservedFunction
+from devops_blueprints.constructs.observability.rum_metrics import AnomalyDetection as AnomalyDetection
+from devops_blueprints.constructs.observability.rum_metrics import ExtendedMetric as ExtendedMetric
+from devops_blueprints.constructs.observability.rum_metrics import PageMetric as PageMetric
+from devops_blueprints.constructs.observability.rum_metrics import Threshold as Threshold
+from devops_blueprints.constructs.observability.rum_monitor import WebAppMonitor as WebAppMonitor
