@@ -19,6 +19,7 @@ Bad input is one line on stderr and exit 2, before anything is written.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import sys
@@ -80,7 +81,7 @@ def _pages(client: Any, operation: str, key: str, **params: Any) -> Iterator[dic
     token: str | None = None
     while True:
         kwargs = {**params, **({"NextToken": token} if token else {})}
-        response = _call(operation, lambda kwargs=kwargs: getattr(client, operation)(**kwargs))
+        response = _call(operation, functools.partial(getattr(client, operation), **kwargs))
         yield from response.get(key, [])
         token = response.get("NextToken")
         if not token:

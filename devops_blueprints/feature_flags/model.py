@@ -141,9 +141,8 @@ class NumberAttribute:
         return out
 
     def check(self, value: object, where: str) -> None:
-        if not _is_number(value):
+        if not isinstance(value, int | float) or not _is_number(value):
             raise ConstraintViolationError(f"{where} must be a number, got {_show(value)}")
-        assert isinstance(value, int | float)
         if self.minimum is not None and value < self.minimum:
             raise ConstraintViolationError(f"{where} must be at least {self.minimum}, got {_show(value)}")
         if self.maximum is not None and value > self.maximum:
@@ -267,7 +266,8 @@ def _attribute_from_constraints(constraints: Mapping[str, Any], description: str
         return BooleanAttribute(description=description, required=required)
     elements = constraints.get("elements")
     element = None if elements is None else _attribute_from_constraints(elements, None)
-    assert element is None or isinstance(element, StringAttribute | NumberAttribute)
+    if not (element is None or isinstance(element, StringAttribute | NumberAttribute)):
+        raise UnknownAttributeTypeError(f"array elements must be string or number, got {element.type!r}")
     return ArrayAttribute(description=description, required=required, elements=element)
 
 

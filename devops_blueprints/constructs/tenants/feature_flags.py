@@ -112,6 +112,8 @@ class TenantFeatureFlags(Construct):
                     f"most {MONITORS_PER_ENVIRONMENT} per environment (combine them in a composite alarm)"
                 )
 
+        self.application_name = application_name
+        self.profile_name = profile_name
         self.application = appconfig.Application(
             self, "Resource", application_name=application_name, description="Per-tenant feature flags"
         )
@@ -185,9 +187,9 @@ class TenantFeatureFlags(Construct):
             raise ValueError(f"TenantFeatureFlags.add_reader: {exc}") from None
         function.add_layers(lambda_.LayerVersion.from_layer_version_arn(function, "AppConfigExtension", layer_arn))
         env = self.environments[environment]
-        function.add_environment("FLAGS_APPLICATION", self.application.name)
-        function.add_environment("FLAGS_ENVIRONMENT", env.name)
-        function.add_environment("FLAGS_PROFILE", self.configuration.name or PROFILE_NAME)
+        function.add_environment("FLAGS_APPLICATION", self.application_name)
+        function.add_environment("FLAGS_ENVIRONMENT", environment)
+        function.add_environment("FLAGS_PROFILE", self.profile_name)
         # https://docs.aws.amazon.com/appconfig/latest/userguide/appconfig-integration-lambda-extensions-add.html:
         # the extension calls StartConfigurationSession and GetLatestConfiguration with the function's role. A
         # policy of its own, not the role's default policy: the function must not wait for it (the environment may

@@ -257,7 +257,9 @@ class ComponentStage(cdk.Stage):
     in one stack named ``<type>-<id>-component``, inside the DevOps Guru app boundary ``<type>-<id>``.
 
     silo: the API serves the one tenant ``<id>``; pool: it serves every tenant of pool ``<id>``, keyed by
-    the ``x-tenant-id`` request header.
+    the ``x-tenant-id`` request header. The function reads the deployment's feature flags
+    (``COMPONENT_FLAGS``: AppConfig application ``tenant-<id>-flags``, environment ``<id>``) through the AppConfig
+    extension.
     """
 
     def __init__(
