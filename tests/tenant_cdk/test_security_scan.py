@@ -119,7 +119,17 @@ def test_the_step_passes_on_this_project(pipelines: dict[str, Template], tmp_pat
     shutil.copytree(
         REPO_ROOT,
         copy,
-        ignore=shutil.ignore_patterns(".venv", ".tools", "cdk.out", "node_modules", ".git", "*.pyc", ".*_cache"),
+        ignore=shutil.ignore_patterns(
+            ".venv",
+            ".venv-ministack",
+            ".local-deploy",
+            ".tools",
+            "cdk.out",
+            "node_modules",
+            ".git",
+            "*.pyc",
+            ".*_cache",
+        ),
     )
     result = _run_step(spec, copy)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
