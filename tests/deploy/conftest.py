@@ -16,8 +16,6 @@ import pytest
 
 from tests.support.local_deploy import deploy, emulator, placeholders, serve
 
-pytestmark = pytest.mark.deploy
-
 _REPORT: list[str] = []
 
 
@@ -33,12 +31,6 @@ class LocalCloud:
 
     def client(self, service: str) -> Any:
         return emulator.client(service, self.endpoint)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.deploy)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,8 @@ from tests.deploy import component_app
 from tests.deploy.conftest import LocalCloud
 from tests.support.local_deploy import deploy, emulator
 
+pytestmark = pytest.mark.deploy
+
 COMPONENT_APP = "python -m tests.deploy.component_app"
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.deploy.conftest import LocalCloud
+
+pytestmark = pytest.mark.deploy
 
 _LISTEN = "0A"
 

@@ -6,8 +6,12 @@ import json
 import subprocess  # nosec B404 - fixed argument list
 from typing import Any
 
+import pytest
+
 from tests.deploy.conftest import LocalCloud
 from tests.support.local_deploy import deploy, emulator, placeholders, serve
+
+pytestmark = pytest.mark.deploy
 
 # Run in the emulator's virtualenv: its registry of types, and what its own alarm provisioner does with an alarm
 # on metric math (the one conditional placeholder).

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.deploy.conftest import LocalCloud
 from tests.support.local_deploy import deploy, emulator
+
+pytestmark = pytest.mark.deploy
 
 
 def _templates(local_cloud: LocalCloud) -> dict[str, dict[str, Any]]:

@@ -205,7 +205,17 @@ def test_the_step_passes_on_this_project(pipelines: dict[str, Template], tmp_pat
         REPO_ROOT,
         copy,
         ignore=shutil.ignore_patterns(
-            ".venv", ".venv-scan", ".tools", "cdk.out", "node_modules", ".git", "*.pyc", ".*_cache"
+            ".venv",
+            ".venv-scan",
+            ".venv-bench",
+            ".venv-ministack",
+            ".local-deploy",
+            ".tools",
+            "cdk.out",
+            "node_modules",
+            ".git",
+            "*.pyc",
+            ".*_cache",
         ),
     )
     result = _run_step(spec, copy)
