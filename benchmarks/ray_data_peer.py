@@ -4,7 +4,8 @@
 prints one JSON line ``{"images_per_second", "rows", "seconds", "ray"}`` (the best of R rounds). What a user
 would write: ``ray.data.read_binary_files`` over the folder, the job's own ``preprocess`` (the same decode,
 draft JPEG decoding included) in ``map_batches`` tasks, the same ONNX model in a ``map_batches`` actor whose
-session has the same intra-op threads, the vectors written to Parquet. Ray starts once, on this machine's
+session has the same intra-op threads (reserving no CPU, so decode tasks may use every core, as the job's
+decoders do), the vectors written to Parquet. Ray starts once, on this machine's
 CPUs (``ray.init(num_cpus=...)``), before the rounds; the first round also starts the workers and the actor.
 """
 
@@ -62,7 +63,10 @@ def main(argv: list[str]) -> int:
                 fn_constructor_kwargs={"model": args.model, "threads": args.threads},
                 batch_size=args.batch_size,
                 concurrency=1,
-                num_cpus=1,
+                # Reserve no CPU for the actor: its session's intra-op threads share the cores with the decode
+                # tasks, as the job's inference threads share them with its decoders (otherwise Ray would
+                # leave one of two CPUs to decoding).
+                num_cpus=0,
             )
             vectors.write_parquet(out)
             seconds = time.perf_counter() - start

@@ -33,7 +33,16 @@ from typing import Any
 from batch_job.engine import MAX_MODEL_BYTES
 from batch_job.errors import EXIT_SYSTEMIC, EXIT_USAGE, JobError, SourceError, printable
 from batch_job.local import image_id_of
-from batch_job.pipeline import MAX_BYTES_IN_FLIGHT, ByteBudget, Failure, Progress, Reserve, Summary, embed_stream
+from batch_job.pipeline import (
+    MAX_BYTES_IN_FLIGHT,
+    ByteBudget,
+    Failure,
+    Progress,
+    ReadLimit,
+    Reserve,
+    Summary,
+    embed_stream,
+)
 
 # An object bigger than this is refused without being downloaded (no real photo comes close): the default
 # of --max-image-bytes.
@@ -389,6 +398,7 @@ def run(
     max_image_bytes: int = MAX_OBJECT_BYTES,
     max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT,
     budget: ByteBudget | None = None,
+    reads: ReadLimit | None = None,
 ) -> tuple[Summary, list[Failure]]:
     """Embed this array child's slice of the manifest into the results table.
 
@@ -396,7 +406,8 @@ def run(
     first when it is an ``s3://`` URI); ``dynamodb`` and ``s3`` replace the clients (tests wrap them to
     simulate throttling or to see which requests were made). Objects over ``max_image_bytes`` are failures, never downloaded; at most
     ``max_bytes_in_flight`` image bytes are downloaded and not yet decoded at once (``budget`` replaces
-    that budget; tests read its ``peak``).
+    that budget; tests read its ``peak``); ``reads`` replaces the adaptive limit of reads in flight (its
+    ceiling is ``workers``).
     """
     if max_image_bytes < 1 or max_bytes_in_flight < max_image_bytes:
         raise JobError(
@@ -418,6 +429,7 @@ def run(
             progress_every,
             max_image_bytes,
             budget,
+            reads,
         )
 
 
@@ -432,6 +444,7 @@ def _run(
     progress_every: int,
     max_image_bytes: int,
     budget: ByteBudget,
+    reads: ReadLimit | None,
 ) -> tuple[Summary, list[Failure]]:
     from batch_job.engine import Embedder, default_model_path
     from batch_job.sinks import DynamoDBSink
@@ -480,6 +493,7 @@ def _run(
         workers=workers,
         progress=Progress(len(keys), every=progress_every),
         budget=budget,
+        reads=reads,
     )
     failures = manifest.refused + failures
     summary = Summary(len(manifest), summary.embedded, len(failures), summary.seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,13 @@ from batch_job.aws import fetch_model, run
 from batch_job.cli import main
 from batch_job.engine import Embedder
 from batch_job.errors import JobError
-from batch_job.pipeline import ByteBudget
+from batch_job.pipeline import ByteBudget, ReadLimit
 from batch_job.preprocess import preprocess
 from batch_job.sinks import DynamoDBSink, batch_write
 from botocore.exceptions import ClientError
 
 from tests.batch_job import images
+from tests.batch_job.tiny_model import tiny_model
 
 BUCKET = "embedding-images"
 TABLE = "embedding-results"
@@ -460,6 +462,35 @@ class RecordingS3:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
+
+
+class SlowS3(RecordingS3):
+    """S3 whose HeadObject and GetObject each wait ``delay`` seconds first (a network round trip)."""
+
+    def __init__(self, real: Any, delay: float) -> None:
+        super().__init__(real)
+        self.delay = delay
+
+    def head_object(self, **kwargs: Any) -> Any:
+        time.sleep(self.delay)
+        return super().head_object(**kwargs)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        time.sleep(self.delay)
+        return super().get_object(**kwargs)
+
+
+def test_s3_reads_in_flight_grow_with_latency(aws: str, tmp_path: Path) -> None:
+    # GIVEN 80 small JPEGs behind 40 ms per S3 request, a fast model and two decoders' worth of CPUs
+    objects = {f"images/s{n:02d}.jpg": images.jpeg(images.photo(96, 72, seed=n)) for n in range(80)}
+    env = create_resources(objects, sorted(objects))
+    reads = ReadLimit(64, 2)
+    tiny = Embedder(tiny_model(tmp_path / "tiny.onnx"))
+    # WHEN the job runs with room for 64 reads
+    summary, failures = run(env, model=tiny, s3=SlowS3(boto3.client("s3"), 0.04), workers=64, reads=reads)
+    # THEN everything is embedded with many more reads in flight than decoders (the old fixed pool had 8)
+    assert summary.embedded == len(objects) and not failures
+    assert 8 < reads.peak <= 64 and reads.in_flight == 0
 
 
 def bmp(side: int, seed: int) -> bytes:
