@@ -342,17 +342,20 @@ class WebAppMonitor(Construct):
                 parameters={"logGroupName": self.log_group_name},
                 ignore_error_codes_matching="ResourceNotFoundException",
             )
+        create = cr.AwsSdkCall(
+            service="CloudWatchLogs",
+            action="createLogGroup",
+            parameters={"logGroupName": self.log_group_name},
+            physical_resource_id=cr.PhysicalResourceId.of(self.log_group_name),
+            ignore_error_codes_matching="ResourceAlreadyExistsException",
+        )
         group = cr.AwsCustomResource(
             self,
             "LogGroup",
-            # Created here if RUM has not created it yet; RUM writes into an existing group.
-            on_create=cr.AwsSdkCall(
-                service="CloudWatchLogs",
-                action="createLogGroup",
-                parameters={"logGroupName": self.log_group_name},
-                physical_resource_id=cr.PhysicalResourceId.of(self.log_group_name),
-                ignore_error_codes_matching="ResourceAlreadyExistsException",
-            ),
+            # Created here if RUM has not created it yet; RUM writes into an existing group. On update too: a
+            # replaced monitor has a new id, so a new group name.
+            on_create=create,
+            on_update=create,
             on_delete=on_delete,
             install_latest_aws_sdk=False,
             policy=cr.AwsCustomResourcePolicy.from_statements(
