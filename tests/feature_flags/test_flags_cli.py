@@ -272,3 +272,15 @@ def test_unknown_deployment_is_one_line(boundary: Boundary, capsys: pytest.Captu
         "devops-blueprints: error: no AppConfig application named 'tenant-globex-flags' (check --deployment and the "
         "AWS account and region)\n"
     )
+
+
+def test_list_of_a_given_version_reads_that_version(boundary: Boundary, capsys: pytest.CaptureFixture[str]) -> None:
+    _expect_lookup(boundary, [1])
+    assert main(["flags", "set", "--deployment", "acme", "--flag", "maintenance", "--on"]) == 0
+    _expect_lookup(boundary, None)  # --version: no version listing
+    assert main(["flags", "list", "--deployment", "acme", "--version", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "tenant-acme-flags/feature-flags version 1: 2 flags"
+    assert out[-3].split()[:2] == ["maintenance", "off"]  # version 2 has it on; version 1 does not
+    assert _version(boundary, 2)["values"]["maintenance"]["enabled"] is True
+    boundary.stubber.assert_no_pending_responses()
