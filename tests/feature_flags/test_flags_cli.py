@@ -46,6 +46,8 @@ class Boundary:
         self.stubber = Stubber(self.stubbed)
         self.stubber.activate()
         self.calls: list[str] = []
+        self.app = ""
+        self.profile = ""
 
     def __getattr__(self, name: str) -> Any:
         self.calls.append(name)
@@ -65,14 +67,14 @@ def boundary(aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Boundary]:
         Content=json.dumps(flag_document(COMPONENT_FLAGS)).encode(),
         ContentType="application/json",
     )
-    b.app, b.profile = app, profile  # type: ignore[attr-defined]
+    b.app, b.profile = app, profile
     monkeypatch.setattr(flags_cli, "_client", lambda: b)
     yield b
 
 
 def _expect_lookup(b: Boundary, versions: list[int] | None) -> None:
     """The recorded answers of the look-ups moto cannot give: the application by name, then the versions."""
-    b.stubber.add_response("list_applications", {"Items": [{"Id": b.app, "Name": "tenant-acme-flags"}]}, {})  # type: ignore[attr-defined]
+    b.stubber.add_response("list_applications", {"Items": [{"Id": b.app, "Name": "tenant-acme-flags"}]}, {})
     if versions is not None:
         b.stubber.add_response(
             "list_hosted_configuration_versions",
@@ -83,11 +85,11 @@ def _expect_lookup(b: Boundary, versions: list[int] | None) -> None:
                         "ConfigurationProfileId": b.profile,
                         "VersionNumber": v,
                         "ContentType": "application/json",
-                    }  # type: ignore[attr-defined]
+                    }
                     for v in versions
                 ]
             },
-            {"ApplicationId": b.app, "ConfigurationProfileId": b.profile},  # type: ignore[attr-defined]
+            {"ApplicationId": b.app, "ConfigurationProfileId": b.profile},
         )
 
 
@@ -95,7 +97,7 @@ def _version(b: Boundary, number: int) -> dict[str, Any]:
     response = b.moto.get_hosted_configuration_version(
         ApplicationId=b.app,
         ConfigurationProfileId=b.profile,
-        VersionNumber=number,  # type: ignore[attr-defined]
+        VersionNumber=number,
     )
     return dict(json.loads(response["Content"].read()))
 
@@ -168,18 +170,18 @@ def _expect_deploy(b: Boundary, states: list[dict[str, Any]]) -> None:
         "list_environments",
         {"Items": [{"Id": ENV_ID, "Name": "acme", "ApplicationId": b.app}]},
         {"ApplicationId": b.app},
-    )  # type: ignore[attr-defined]
+    )
     b.stubber.add_response(
         "list_deployment_strategies", {"Items": [{"Id": STRATEGY_ID, "Name": "tenant-acme-flags-rollout"}]}, {}
     )
     b.stubber.add_response(
         "start_deployment",
-        {"ApplicationId": b.app, "EnvironmentId": ENV_ID, "DeploymentNumber": 7, "State": "DEPLOYING"},  # type: ignore[attr-defined]
+        {"ApplicationId": b.app, "EnvironmentId": ENV_ID, "DeploymentNumber": 7, "State": "DEPLOYING"},
         {
-            "ApplicationId": b.app,  # type: ignore[attr-defined]
+            "ApplicationId": b.app,
             "EnvironmentId": ENV_ID,
             "DeploymentStrategyId": STRATEGY_ID,
-            "ConfigurationProfileId": b.profile,  # type: ignore[attr-defined]
+            "ConfigurationProfileId": b.profile,
             "ConfigurationVersion": "1",
             "Description": ANY,
         },
@@ -187,8 +189,8 @@ def _expect_deploy(b: Boundary, states: list[dict[str, Any]]) -> None:
     for state in states:
         b.stubber.add_response(
             "get_deployment",
-            {"ApplicationId": b.app, "EnvironmentId": ENV_ID, "DeploymentNumber": 7, **state},  # type: ignore[attr-defined]
-            {"ApplicationId": b.app, "EnvironmentId": ENV_ID, "DeploymentNumber": 7},  # type: ignore[attr-defined]
+            {"ApplicationId": b.app, "EnvironmentId": ENV_ID, "DeploymentNumber": 7, **state},
+            {"ApplicationId": b.app, "EnvironmentId": ENV_ID, "DeploymentNumber": 7},
         )
 
 
@@ -272,3 +274,15 @@ def test_unknown_deployment_is_one_line(boundary: Boundary, capsys: pytest.Captu
         "devops-blueprints: error: no AppConfig application named 'tenant-globex-flags' (check --deployment and the "
         "AWS account and region)\n"
     )
+
+
+def test_list_of_a_given_version_reads_that_version(boundary: Boundary, capsys: pytest.CaptureFixture[str]) -> None:
+    _expect_lookup(boundary, [1])
+    assert main(["flags", "set", "--deployment", "acme", "--flag", "maintenance", "--on"]) == 0
+    _expect_lookup(boundary, None)  # --version: no version listing
+    assert main(["flags", "list", "--deployment", "acme", "--version", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "tenant-acme-flags/feature-flags version 1: 2 flags"
+    assert out[-3].split()[:2] == ["maintenance", "off"]  # version 2 has it on; version 1 does not
+    assert _version(boundary, 2)["values"]["maintenance"]["enabled"] is True
+    boundary.stubber.assert_no_pending_responses()

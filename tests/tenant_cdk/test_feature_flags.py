@@ -183,7 +183,7 @@ def test_reader_may_read_only_its_environments_profile(template: Template) -> No
 
 
 def test_cfn_lint_and_nag_are_clean(stack: cdk.Stack, template: Template) -> None:
-    assert cfn_lint_errors(template.to_json(), regions=("eu-west-1",)) == []
+    assert cfn_lint_errors(dict(template.to_json()), regions=("eu-west-1",)) == []
     # The test's own reader functions have findings of their own (managed basic-execution policy, runtime): only
     # what the construct creates counts (its resources and the policy it adds to a reader).
     ours = [f for f in nag_findings(stack) if "FlagsStack/Flags/" in f or "/ReadFeatureFlags/" in f]
