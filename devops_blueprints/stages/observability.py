@@ -24,6 +24,7 @@ SAMPLE_APPLICATIONS = {
     "ServerlessSample": "serverless-sample",
     "AnomalousLambda": "anomalous-lambda",
     "ContainerInsightsEcs": "container-insights-ecs",
+    "StaticSite": "static-site",
 }
 
 
@@ -51,12 +52,10 @@ class ObservabilityStage(cdk.Stage):
 
     Stacks: ``DevOpsGuru`` (devops-guru engine: notifications, resource collection of the boundary),
     ``CloudWatchObservability`` (cloudwatch engine: encrypted topic), ``ServerlessSample``,
-    ``AnomalousLambda``, ``ContainerInsightsEcs`` — each sample tagged ``<tag_key>=<application>`` and
-    covered by every engine (the CloudWatch engine's alarms live in the sample stacks themselves) — and
-    ``StaticSite`` (S3 + CloudFront page with a CloudWatch RUM app monitor, its page/resource metrics and
-    alarms on its own encrypted topic). ``StaticSite`` is not inside the boundary yet: the CloudWatch engine's
-    composite alarm of an application names only the engine's own alarms, so the RUM alarms would be left out
-    of it; it joins once the engine accepts an application's further alarms.
+    ``AnomalousLambda``, ``ContainerInsightsEcs`` and ``StaticSite`` (S3 + CloudFront page with a CloudWatch
+    RUM app monitor, its page/resource metrics and alarms on its own encrypted topic) — each sample tagged
+    ``<tag_key>=<application>`` and covered by every engine (the CloudWatch engine's alarms live in the sample
+    stacks themselves; the composite alarm of ``static-site`` also names the RUM page alarms).
 
     :param engines: engine names (``devops-guru``, ``cloudwatch``, ``devops-agent``). Default: the first two.
         ``devops-agent`` adds a ``DevOpsAgent`` stack (an AWS DevOps Agent space narrowed to the applications),
@@ -152,6 +151,9 @@ class ObservabilityStage(cdk.Stage):
             notification_emails=notification_emails,
             description="Static site on S3 and CloudFront with a CloudWatch RUM app monitor, page metrics and alarms",
         )
-        self.samples = [self.serverless, self.anomalous_lambda, self.container_insights]
+        self.samples = [self.serverless, self.anomalous_lambda, self.container_insights, self.static_site]
         for stack in self.samples:
             boundary.include(stack, SAMPLE_APPLICATIONS[stack.node.id])
+        if self.cloudwatch is not None:
+            # The site's page alarms are RUM's, not the engine's: its composite alarm names them too.
+            self.cloudwatch.engine.add_alarms(SAMPLE_APPLICATIONS["StaticSite"], self.static_site.monitor.alarms)

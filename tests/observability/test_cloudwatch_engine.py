@@ -64,7 +64,7 @@ def _dead_letter_queues(template: dict[str, Any]) -> set[str]:
 def test_stage_with_only_the_cloudwatch_engine_has_no_devops_guru(stage: ObservabilityStage) -> None:
     assert stage.devops_guru is None
     ids = sorted(child.node.id for child in stage.node.children if isinstance(child, cdk.Stack))
-    assert ids == sorted(["CloudWatchObservability", "StaticSite", *SAMPLE_APPLICATIONS])
+    assert ids == sorted(["CloudWatchObservability", *SAMPLE_APPLICATIONS])
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLE_APPLICATIONS))
@@ -576,3 +576,44 @@ def test_resource_type_is_read_from_the_class_where_it_declares_one() -> None:
     assert _resource_type(sqs.CfnQueue(stack, "Queue")) == "AWS::SQS::Queue"
     # A plain CfnResource declares no type of its own: it is read from the resource.
     assert _resource_type(cdk.CfnResource(stack, "Other", type="AWS::Example::Thing")) == "AWS::Example::Thing"
+
+
+def test_alarms_made_elsewhere_join_the_applications_composite() -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+
+    app, engine, workload = _engine_app()
+    sqs.Queue(workload, "Queue", enforce_ssl=True)
+    engine.cover(workload, "shop")
+    other = cdk.Stack(app, "Other", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    metric = cloudwatch.Metric(namespace="Shop", metric_name="PageLoad")
+    here = cloudwatch.Alarm(
+        workload, "PageAlarm", alarm_name="shop-page-load", metric=metric, threshold=1, evaluation_periods=1
+    )
+    there = cloudwatch.Alarm(
+        other, "OtherAlarm", alarm_name="shop-other", metric=metric, threshold=1, evaluation_periods=1
+    )
+    engine.add_alarms("shop", [here, there])
+    template = Template.from_stack(workload).to_json()
+    ((_composite_id, composite),) = _of_type(template, "AWS::CloudWatch::CompositeAlarm").items()
+    rule = json.dumps(composite["Properties"]["AlarmRule"])
+    assert 'ALARM(\\"shop-page-load\\")' in rule and 'ALARM(\\"shop-other\\")' in rule
+    page_alarm_id = next(key for key in _of_type(template, "AWS::CloudWatch::Alarm") if key.startswith("PageAlarm"))
+    assert page_alarm_id in composite.get("DependsOn", [])  # the rule may only name alarms that exist
+    assert other in workload.dependencies
+
+
+@pytest.mark.parametrize("case", ["uncovered", "unnamed"])
+def test_added_alarms_need_a_covered_application_and_a_name(case: str) -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+
+    _app, engine, workload = _engine_app()
+    metric = cloudwatch.Metric(namespace="Shop", metric_name="PageLoad")
+    if case == "uncovered":
+        alarm = cloudwatch.Alarm(workload, "A", alarm_name="shop-a", metric=metric, threshold=1, evaluation_periods=1)
+        with pytest.raises(ValueError, match=r"application 'shop' is not covered by .*; cover\(\) it first"):
+            engine.add_alarms("shop", [alarm])
+    else:
+        engine.cover(workload, "shop")
+        alarm = cloudwatch.Alarm(workload, "A", metric=metric, threshold=1, evaluation_periods=1)
+        with pytest.raises(ValueError, match="has no literal alarm_name"):
+            engine.add_alarms("shop", [alarm])

@@ -167,6 +167,8 @@ class _App:
         self.excluded: list[str] = []
         #: Stack path -> the batch of that stack's alarms.
         self.alarm_batches: dict[str, _AlarmBatch] = {}
+        #: Alarms made elsewhere that the composite names too (``CloudWatchEngine.add_alarms``).
+        self.added_alarms: list[tuple[str, Construct]] = []
         self.built = False
         self.result = ApplicationCoverage(app_name)
 
@@ -378,6 +380,27 @@ class CloudWatchEngine(Construct):
         app.excluded.extend(construct.node.path for construct in exclude)
         cdk.Tags.of(scope).add(METRICS_TAG_KEY, app_name)
 
+    def add_alarms(self, app_name: str, alarms: Sequence[cloudwatch.Alarm | cloudwatch.CfnAlarm]) -> None:
+        """Name alarms made elsewhere (e.g. ``WebAppMonitor``'s page alarms) in the composite alarm of
+        application ``app_name``, which must be covered first. Each alarm needs a literal ``alarm_name``: the
+        composite's rule names its alarms, and the engine splits the rule by length at synth."""
+        app = self._apps.get(app_name)
+        if app is None:
+            raise ValueError(
+                f"add_alarms: application {app_name!r} is not covered by {self.node.path}; cover() it first"
+            )
+        if app.built:
+            raise ValueError(f"application {app_name!r} was already built; add its alarms before synth")
+        for alarm in alarms:
+            resource = alarm.node.default_child if isinstance(alarm, cloudwatch.Alarm) else alarm
+            name = resource.alarm_name if isinstance(resource, cloudwatch.CfnAlarm) else None
+            if not isinstance(name, str) or cdk.Token.is_unresolved(name):
+                raise ValueError(
+                    f"add_alarms: alarm {alarm.node.path} has no literal alarm_name; the composite rule of "
+                    f"{app_name!r} names its alarms, so give it one"
+                )
+            app.added_alarms.append((name, alarm))
+
     def cover_template(self, template: Mapping[str, Any], app_name: str, *, source: str) -> ApplicationCoverage:
         """Cover the resources of a CloudFormation ``template`` deployed as another stack (``source``, e.g. the
         stack ``tf deploy`` imports Terraform-managed resources into), from this engine's own stack.
@@ -476,6 +499,12 @@ class CloudWatchEngine(Construct):
         """The application-level part, in ``container``: composite alarm(s), dashboard, annotations."""
         for batch in app.alarm_batches.values():
             batch.create()
+        home = cdk.Stack.of(container)
+        for name, alarm in app.added_alarms:
+            app.result.alarm_names.append(name)
+            stack = cdk.Stack.of(alarm)
+            if stack is not home:
+                home.add_stack_dependency(stack, f"composite alarm of {app.app_name} names its alarms")
         self._composites(app, container)
         if self.options.dashboards and app.result.alarm_names:
             self._dashboard(app, container)
@@ -709,9 +738,13 @@ class CloudWatchEngine(Construct):
     def _depend_on_alarms(app: _App, composite: Construct) -> None:
         # A composite rule may only name alarms that exist: those of the home stack come first through this
         # dependency (on the container of its alarms), those of other stacks through the stack dependency.
-        home_alarms = app.alarm_batches.get(cdk.Stack.of(composite).node.path)
+        stack = cdk.Stack.of(composite)
+        home_alarms = app.alarm_batches.get(stack.node.path)
         if home_alarms is not None:
             composite.node.add_dependency(home_alarms.container)
+        for _name, alarm in app.added_alarms:
+            if cdk.Stack.of(alarm) is stack:
+                composite.node.add_dependency(alarm)
 
     def _dashboard(self, app: _App, container: Construct) -> None:
         result = app.result

@@ -468,10 +468,14 @@ class WebAppMonitor(Construct):
         self, alarm_id: str, metric: cloudwatch.Metric, alarming: Threshold | AnomalyDetection, description: str
     ) -> None:
         alarm: cloudwatch.Alarm
+        # A name of its own (the monitor's name first): a composite alarm (the CloudWatch engine's, through
+        # CloudWatchEngine.add_alarms) names its alarms in its rule. CloudWatch allows 255 characters.
+        alarm_name = f"{self.name}-{alarm_id}"[:255]
         if isinstance(alarming, AnomalyDetection):
             alarm = cloudwatch.AnomalyDetectionAlarm(
                 self,
                 f"{alarm_id}Alarm",
+                alarm_name=alarm_name,
                 metric=metric,
                 std_devs=alarming.band_width,
                 evaluation_periods=3,
@@ -488,6 +492,7 @@ class WebAppMonitor(Construct):
             alarm = cloudwatch.Alarm(
                 self,
                 f"{alarm_id}Alarm",
+                alarm_name=alarm_name,
                 metric=metric,
                 threshold=alarming.value,
                 evaluation_periods=3,

@@ -5,6 +5,7 @@ page and resource metrics and alarms."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,7 +133,8 @@ class StaticSiteStack(cdk.Stack):
         self.monitor = WebAppMonitor(
             self,
             "Rum",
-            name=f"{construct_id.lower()}-site",
+            # "StaticSite" -> "static-site": the application name the sample stage gives it (alarm names start with it).
+            name=re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", construct_id).lower(),
             domains=[self.distribution.distribution_domain_name, *extra_domains],
             email_addresses=notification_emails,
             removal_policy=removal_policy,
