@@ -143,7 +143,10 @@ def _parameters(kind: str | None, rng: random.Random, account: str, region: str)
     if kind == "table":
         return {"tableName": f"table-{rng.randrange(10)}", "key": {"pk": {"S": "x"}}}
     if kind == "kms":
-        return {"keyId": f"arn:aws:kms:{region}:{account}:key/{rng.randrange(20)}", "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+        return {
+            "keyId": f"arn:aws:kms:{region}:{account}:key/{rng.randrange(20)}",
+            "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        }
     if kind == "role":
         return {"roleArn": f"arn:aws:iam::{account}:role/app-{rng.randrange(20)}", "roleSessionName": "s"}
     if kind == "iamrole":
@@ -164,7 +167,9 @@ def _parameters(kind: str | None, rng: random.Random, account: str, region: str)
 def _event(rng: random.Random) -> dict[str, Any]:
     account = MANAGEMENT if rng.random() < 0.05 else rng.choice(ACCOUNTS)
     region = rng.choice(REGIONS)
-    when = f"2026-11-{1 + rng.randrange(28):02d}T{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}Z"
+    when = (
+        f"2026-11-{1 + rng.randrange(28):02d}T{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}Z"
+    )
     if rng.random() < 0.01:
         return {
             "eventVersion": "1.08",
@@ -314,7 +319,8 @@ def run() -> dict[str, float]:
     total = max(summary["events"], 1)
     mapped = (outcomes["ALLOWED"] + outcomes["DENIED"]) / total
     print(
-        "  outcomes: " + ", ".join(f"{name} {count / total:.1%}" for name, count in outcomes.items())
+        "  outcomes: "
+        + ", ".join(f"{name} {count / total:.1%}" for name, count in outcomes.items())
         + f"; mapped and evaluated: {mapped:.1%}"
     )
     for row in summary["unmapped"]:
@@ -337,7 +343,9 @@ def _report(jobs: int, parse: dict[str, float], full: dict[str, float]) -> dict[
     parse_rate = parse["events"] / parse["seconds"]
     added = (full["seconds"] - parse["seconds"]) / parse["seconds"]
     met_rate, met_eval = rate >= GOAL_EVENTS_PER_SECOND, added <= GOAL_EVALUATION_RATIO
-    print(f"  {jobs} process(es): parse-only baseline {parse['events']:,.0f} events in {parse['seconds']:.2f} s = {parse_rate:,.0f} events/s")
+    print(
+        f"  {jobs} process(es): parse-only baseline {parse['events']:,.0f} events in {parse['seconds']:.2f} s = {parse_rate:,.0f} events/s"
+    )
     print(
         f"  {jobs} process(es): end to end (read, decompress, parse, map, evaluate, summarize) {full['seconds']:.2f} s "
         f"= {rate:,.0f} events/s; goal {GOAL_EVENTS_PER_SECOND:,}/s: {'met' if met_rate else 'MISSED'}; evaluation adds "

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from devops_blueprints.guardrails import catalog
+from devops_blueprints.guardrails.cloudtrail import FileProblem
 from devops_blueprints.guardrails.linter import (
     Finding,
     Limits,
@@ -29,7 +30,6 @@ from devops_blueprints.guardrails.model import (
     policy_from_document,
     policy_size,
 )
-from devops_blueprints.guardrails.cloudtrail import FileProblem
 from devops_blueprints.guardrails.replay import EventDecision, Replay
 from devops_blueprints.guardrails.replay_report import Summary, summarize
 from devops_blueprints.guardrails.simulator import (

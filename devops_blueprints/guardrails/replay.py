@@ -178,24 +178,25 @@ class Replay:
             record = record if isinstance(record, BadRecord) else event_from_dict(record)
             if isinstance(record, BadRecord):
                 return EventDecision(UNMAPPED, record.reason, None, None, None, None, source)
-        assert isinstance(record, Event)
+        if not isinstance(record, Event):  # pragma: no cover - event_from_dict returns Event or BadRecord
+            raise TypeError(f"not a CloudTrail record: {type(record).__name__}")
         time = record.eventTime
         time = time if time.__class__ is str else None
         event_type = record.eventType
         if event_type in _NOT_API_CALLS:
             return EventDecision(UNMAPPED, f"not-an-api-call: {event_type}", None, None, None, time, source)
         mapped = self.actions.lookup(record.eventSource, record.eventName)
-        if mapped.__class__ is ev.Unmapped:
-            return EventDecision(UNMAPPED, mapped.reason, None, None, None, time, source)  # type: ignore[union-attr]
-        action: str = mapped.action  # type: ignore[union-attr]
+        if not isinstance(mapped, ev.MappedAction):
+            return EventDecision(UNMAPPED, mapped.reason, None, None, None, time, source)
+        action: str = mapped.action
         identity = ev.principal(record.userIdentity)
         region = record.awsRegion
         region = region if region.__class__ is str else None
-        if identity.__class__ is not ev.Principal:
+        if not isinstance(identity, ev.Principal):
             if isinstance(identity, str):
                 return EventDecision(UNAFFECTED, identity, action, None, region, time, source)
-            return EventDecision(UNMAPPED, identity.reason, action, None, region, time, source)  # type: ignore[union-attr]
-        arn, account = identity.arn, identity.account  # type: ignore[union-attr]
+            return EventDecision(UNMAPPED, identity.reason, action, None, region, time, source)
+        arn, account = identity.arn, identity.account
         shown = arn or (f"account {account}" if account else None)
         if account is not None and account == self.management_account:
             return EventDecision(UNAFFECTED, "management-account", action, shown, region, time, source)
@@ -237,7 +238,7 @@ class Replay:
 
     def _value(
         self, key: str, record: Event, arn: str | None, account: str | None, region: str
-    ) -> tuple[str, ...] | None | bool:
+    ) -> tuple[str, ...] | bool | None:
         """The key's values for this event; None when the request has no such key; False when it has one
         the event does not tell."""
         if key == "aws:requestedregion":

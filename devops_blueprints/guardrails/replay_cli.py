@@ -92,7 +92,11 @@ class _Progress:
         now = time.monotonic()
         if self.active and now - self.shown > 0.2:
             self.shown = now
-            print(f"\r{self.files:,} files, {s.events:,} events, {s.would_deny:,} would be denied", end="", file=sys.stderr)
+            print(
+                f"\r{self.files:,} files, {s.events:,} events, {s.would_deny:,} would be denied",
+                end="",
+                file=sys.stderr,
+            )
 
     def problem(self, problem: FileProblem) -> None:
         self.done()

@@ -101,7 +101,7 @@ class Summary:
             (self.unaffected, other.unaffected),
         ):
             for key, group in theirs.items():
-                target: Group = _group(mine, key)  # type: ignore[arg-type]
+                target: Group = _group(mine, key)
                 target.count += group.count
                 for time in (group.first, group.last):
                     if time is not None:
@@ -184,7 +184,9 @@ def summarize(
         return summary
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold boto3 threads
     worker_options = {k: v for k, v in options.items() if k != "s3_client"}
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(levels, worker_options)) as pool:
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_start_worker, initargs=(levels, worker_options)
+    ) as pool:
         pending: set[Future[Summary]] = set()
 
         def collect(done: set[Future[Summary]]) -> None:

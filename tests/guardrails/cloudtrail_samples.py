@@ -79,7 +79,11 @@ CROSS_ACCOUNT = {  # a role in another account calling into ours: recorded here 
     "arn": f"arn:aws:sts::{OTHER_ACCOUNT}:assumed-role/Deployer/ci",
     "accountId": OTHER_ACCOUNT,
     "sessionContext": {
-        "sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{OTHER_ACCOUNT}:role/Deployer", "accountId": OTHER_ACCOUNT}
+        "sessionIssuer": {
+            "type": "Role",
+            "arn": f"arn:aws:iam::{OTHER_ACCOUNT}:role/Deployer",
+            "accountId": OTHER_ACCOUNT,
+        }
     },
 }
 AWS_SERVICE = {"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"}

@@ -195,7 +195,11 @@ def test_resource_level_statements_get_the_resource_from_the_event() -> None:
         requestParameters={"secretId": "admin-db"},
     )
     other = {**secret, "requestParameters": {"secretId": "app-db"}}
-    listed = {**secret, "requestParameters": None, "resources": [{"ARN": f"arn:aws:secretsmanager:eu-west-1:{s.ACCOUNT}:secret:admin-x-AbCdEf"}]}
+    listed = {
+        **secret,
+        "requestParameters": None,
+        "resources": [{"ARN": f"arn:aws:secretsmanager:eu-west-1:{s.ACCOUNT}:secret:admin-x-AbCdEf"}],
+    }
     missing = {**secret, "requestParameters": None}
     assert replay.decide(secret).matched == (("protect-admin-secrets", "DenyAdminSecretsAccess"),)
     assert replay.decide(other).outcome == ALLOWED
@@ -230,7 +234,10 @@ def test_request_tags_source_ip_and_org_id() -> None:
     simulator = Simulator([[full_aws_access(), policy_from_document(document, "p")]])
     replay = Replay(simulator, org_id="o-abcdefghij")
     run = s.record(s.ALICE, "ec2.amazonaws.com", "RunInstances")
-    tagged = {**run, "requestParameters": {"tagSpecificationSet": {"items": [{"tags": [{"key": "team", "value": "a"}]}]}}}
+    tagged = {
+        **run,
+        "requestParameters": {"tagSpecificationSet": {"items": [{"tags": [{"key": "team", "value": "a"}]}]}},
+    }
     assert replay.decide(run).matched == (("p", "Tag"),)
     assert replay.decide(tagged).outcome == ALLOWED
     buckets = s.record(s.ALICE, "s3.amazonaws.com", "ListBuckets")
@@ -345,7 +352,9 @@ def test_cli_json_csv_top_and_exit_0(capsys: pytest.CaptureFixture[str], trail_a
     assert code == 3
     assert report["outcomes"] == {"ALLOWED": 2, "DENIED": 2, "ALREADY_DENIED": 0, "UNAFFECTED": 1, "UNMAPPED": 1}
     assert report["denied"][0]["count"] == 2 and report["skipped_files"] == {"digest-file": 1}
-    code, out, _err = cli(capsys, "--catalog-path", "Workloads", "--cloudtrail", str(trail), "--format", "csv", "--top", "1")
+    code, out, _err = cli(
+        capsys, "--catalog-path", "Workloads", "--cloudtrail", str(trail), "--format", "csv", "--top", "1"
+    )
     lines = out.splitlines()
     assert lines[0] == "kind,policy,sid,action,principal,reason,count,first,last"
     assert lines[1].startswith("denied,approved-regions,DenyOutsideApprovedRegions,ec2:StartInstances,")
@@ -367,7 +376,9 @@ def test_cli_json_csv_top_and_exit_0(capsys: pytest.CaptureFixture[str], trail_a
         (["--policy", "missing.json", "--cloudtrail", "x"], "missing.json"),
     ],
 )
-def test_cli_usage_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+def test_cli_usage_errors_are_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     code, out, err = cli(capsys, *argv)
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and message in err
@@ -385,9 +396,18 @@ def test_s3_prefix_is_read_and_an_unreadable_prefix_is_one_line(
     client = boto3.client("s3", region_name="us-east-1")
     client.create_bucket(Bucket="org-trail")
     for path in sorted(trail.iterdir()):
-        client.put_object(Bucket="org-trail", Key=f"AWSLogs/o-abc/{s.ACCOUNT}/CloudTrail/{path.name}", Body=path.read_bytes())
+        client.put_object(
+            Bucket="org-trail", Key=f"AWSLogs/o-abc/{s.ACCOUNT}/CloudTrail/{path.name}", Body=path.read_bytes()
+        )
     code, out, err = cli(
-        capsys, "--policy", str(policy), "--cloudtrail", "s3://org-trail/AWSLogs/", "s3://no-such-bucket/x", "--format", "json"
+        capsys,
+        "--policy",
+        str(policy),
+        "--cloudtrail",
+        "s3://org-trail/AWSLogs/",
+        "s3://no-such-bucket/x",
+        "--format",
+        "json",
     )
     report = json.loads(out)
     assert code == 3
