@@ -23,6 +23,7 @@ MODULES: tuple[str, ...] = (
     "submitter",
     "deployment_synth",
     "embeddings",
+    "replay",
 )
 
 
