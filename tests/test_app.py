@@ -210,7 +210,9 @@ sys.argv = ["app.py"]
 try:
     runpy.run_path("app.py", run_name="__main__")
 finally:
-    print("context keys read:", json.dumps(sorted(read)), file=sys.stderr)
+    # One write of one line: jsii's node process shares stderr and may print between the parts of a print().
+    sys.stderr.write("context keys read: " + json.dumps(sorted(read)) + "\\n")
+    sys.stderr.flush()
 """
 
 
