@@ -63,6 +63,30 @@ def _context_arguments(context: Mapping[str, str]) -> list[str]:
     return [part for key, value in sorted(context.items()) for part in ("-c", f"{key}={value}")]
 
 
+#: Stacks of the sample app that are not deployed into the emulator, with the reason (stack name -> reason).
+NOT_DEPLOYED = {
+    "Observability-StaticSite": "aws-cdk-lib's S3 auto-delete-objects custom resource never answers in MiniStack 1.5.33 "
+    "(the stack stays CREATE_IN_PROGRESS)",
+}
+
+
+def _deployable(endpoint: str, app_arguments: list[str], quiet: bool) -> list[str]:
+    """Display paths (``Stage/Stack``) of every stack ``cdk ls "**"`` lists, but those in NOT_DEPLOYED."""
+    completed = subprocess.run(  # nosec B603 - fixed argument list
+        [str(CDK), "--no-notices", "ls", "**", "--long", "--json", *app_arguments],
+        cwd=REPO_ROOT,
+        env=environment(endpoint),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise DeployError(f"`cdk ls` exited with {completed.returncode}\n{completed.stderr[-4000:]}".rstrip())
+    # "Stage/Stack (StackName)": the display path selects the stack.
+    return [stack["id"].split(" (")[0] for stack in json.loads(completed.stdout) if stack["name"] not in NOT_DEPLOYED]
+
+
 def bootstrap(endpoint: str, *, quiet: bool = False) -> None:
     _cdk(endpoint, ["bootstrap", f"aws://{emulator.ACCOUNT}/{emulator.REGION}"], quiet=quiet)
 
@@ -79,11 +103,17 @@ def deploy(
     """``cdk deploy "**"`` (every stage's stacks: `--all` selects only top-level ones); returns the stacks' outputs, as ``--outputs-file`` has them."""
     outputs_file = state_dir / f"{output}.outputs.json"
     outputs_file.unlink(missing_ok=True)
+    app_arguments = [
+        "--output",
+        str(state_dir / output),
+        *(["--app", app] if app else []),
+        *_context_arguments(context or {}),
+    ]
     _cdk(
         endpoint,
         [
             "deploy",
-            "**",
+            *_deployable(endpoint, app_arguments, quiet),
             "--require-approval",
             "never",
             "--concurrency",
@@ -141,5 +171,7 @@ def assembly_stacks(cdk_out: Path) -> dict[str, dict[str, Any]]:
             stacks.update(assembly_stacks(cdk_out / properties["directoryName"]))
         elif artifact.get("type") == "aws:cloudformation:stack":
             template = json.loads((cdk_out / properties["templateFile"]).read_text(encoding="utf-8"))
-            stacks[properties.get("stackName") or artifact.get("displayName")] = template
+            name = properties.get("stackName") or artifact.get("displayName")
+            if name not in NOT_DEPLOYED:
+                stacks[name] = template
     return stacks
