@@ -276,14 +276,16 @@ def _round(embedder: Any, data: _SizeSet, services: _Services) -> dict[str, floa
 
 
 def _peak_rss(command: list[str], env: dict[str, str]) -> float:
-    """Peak RSS in bytes of one fresh process (os.wait4 reports that child's own ru_maxrss, in KiB)."""
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    if process.returncode != 0:
-        raise RuntimeError(f"{command[2:4]} exited {process.returncode}: {error[-500:]}")
-    return float(usage.ru_maxrss) * 1024
+    """Peak RSS in bytes of one fresh process running ``python -m <module> ...`` (``command``), as the process
+    itself measured it (``benchmarks.peak_rss`` says why ``os.wait4`` cannot)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "peak-rss"
+        wrapped = [command[0], "-m", "benchmarks.peak_rss", str(report), *command[2:]]
+        completed = subprocess.run(wrapped, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if completed.returncode != 0:
+            error = completed.stderr.decode(errors="replace")
+            raise RuntimeError(f"{command[2:4]} exited {completed.returncode}: {error[-500:]}")
+        return float(report.read_text())
 
 
 def _rss(data: _SizeSet, model: Path, services: _Services) -> dict[str, float]:
