@@ -39,6 +39,16 @@ _EVALUATION: dict[str, Any] = {
     "datapoints_to_alarm": 2,
     "treat_missing_data": cloudwatch.TreatMissingData.NOT_BREACHING,
 }
+#: Anomaly detection: outside the band on both sides, or above it only (``AnomalyDetection.both_sides``).
+_ANOMALY_OPERATOR = {
+    True: cloudwatch.ComparisonOperator.LESS_THAN_LOWER_OR_GREATER_THAN_UPPER_THRESHOLD,
+    False: cloudwatch.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD,
+}
+#: Static threshold: above it, or below it (``Threshold.above``).
+_STATIC_OPERATOR = {
+    True: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    False: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+}
 
 
 def metric_destinations(extended: Sequence[ExtendedMetric]) -> list[rum.CfnAppMonitor.MetricDestinationProperty] | None:
@@ -124,24 +134,21 @@ class MonitorAlarms:
         alarms: list[tuple[str, dict[str, str], Alarming, str]] = [
             (page.name, {}, page.alarm, f"{page.name} of {self._name}")
         ]
-        alarms += [
-            (
-                f"{page.name}DeviceType{_id(device)}",
-                {"DeviceType": device},
-                Threshold(threshold, above),
-                f"{page.name} of {self._name} on {device} devices",
-            )
-            for device, threshold in page.thresholds_by_device_type.items()
-        ]
-        alarms += [
-            (
-                f"{page.name}Country{country}",
-                {"CountryCode": country},
-                Threshold(threshold, above),
-                f"{page.name} of {self._name} in {country}",
-            )
-            for country, threshold in page.thresholds_by_country.items()
-        ]
+        # Static thresholds per device type and per country: (construct id word, dimension, thresholds, where).
+        splits = (
+            ("DeviceType", "DeviceType", page.thresholds_by_device_type, "on {} devices"),
+            ("Country", "CountryCode", page.thresholds_by_country, "in {}"),
+        )
+        for word, dimension, thresholds, where in splits:
+            alarms += [
+                (
+                    f"{page.name}{word}{_id(value)}",
+                    {dimension: value},
+                    Threshold(threshold, above),
+                    f"{page.name} of {self._name} {where.format(value)}",
+                )
+                for value, threshold in thresholds.items()
+            ]
         for alarm_id, dimensions, alarming, description in alarms:
             metric = cloudwatch.Metric(
                 namespace=namespace,
@@ -177,22 +184,11 @@ class MonitorAlarms:
         kind: type[cloudwatch.Alarm]
         specific: dict[str, Any]
         if isinstance(alarming, AnomalyDetection):
-            kind = cloudwatch.AnomalyDetectionAlarm
-            specific = {"std_devs": alarming.band_width}
-            operator = (
-                cloudwatch.ComparisonOperator.LESS_THAN_LOWER_OR_GREATER_THAN_UPPER_THRESHOLD
-                if alarming.both_sides
-                else cloudwatch.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD
-            )
-            condition = "outside its expected band"
+            kind, specific = cloudwatch.AnomalyDetectionAlarm, {"std_devs": alarming.band_width}
+            operator, condition = _ANOMALY_OPERATOR[alarming.both_sides], "outside its expected band"
         else:
-            kind = cloudwatch.Alarm
-            specific = {"threshold": alarming.value}
-            operator = (
-                cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
-                if alarming.above
-                else cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
-            )
+            kind, specific = cloudwatch.Alarm, {"threshold": alarming.value}
+            operator = _STATIC_OPERATOR[alarming.above]
             condition = f"{'above' if alarming.above else 'below'} {alarming.value:g}"
         alarm = kind(
             self._scope,
