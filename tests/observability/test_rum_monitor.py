@@ -279,14 +279,23 @@ def test_retain_log_group_false_deletes_the_group_with_the_stack() -> None:
     assert "deleteLogGroup" in json.dumps(creators[0]["Properties"]["Delete"])
 
 
+def test_a_domain_known_only_at_deploy_time_is_taken_as_given() -> None:
+    stack = cdk.Stack(new_app(), "Site")
+    domain = cdk.CfnParameter(stack, "Domain").value_as_string
+    WebAppMonitor(stack, "Rum", name="sample-site", domains=[domain, "www.example.com"])
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::RUM::AppMonitor", {"Domain": Match.absent(), "DomainList": [{"Ref": "Domain"}, "www.example.com"]}
+    )
+
+
 # ------------------------------------------------------------------------------------------- bad props
 
 
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: _monitor(domains=[]), "domains must name at least one domain"),
-        (lambda: _monitor(domains="www.example.com"), "got the string"),
+        (lambda: _monitor(domains=[]), "domains must not be empty (name at least one domain"),
+        (lambda: _monitor(domains="www.example.com"), "domains must be a list of strings, got the string"),
         (lambda: _monitor(domains=["not a domain"]), "domains must contain domain names"),
         (lambda: _monitor(domains=[f"d{i}.example.com" for i in range(6)]), "at most 5 domains"),
         (lambda: _monitor(name=".hidden"), "name must be 1-255 characters"),

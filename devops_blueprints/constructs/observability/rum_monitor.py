@@ -45,6 +45,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from devops_blueprints.constructs._props import string_list
 from devops_blueprints.constructs.observability.devops_guru_coverage import acknowledge_custom_resource_provider
 from devops_blueprints.constructs.observability.encrypted_topic import allow_cloudwatch_alarms, notification_topic
 from devops_blueprints.constructs.observability.rum_alarms import MonitorAlarms, metric_destinations
@@ -368,23 +369,24 @@ class WebAppMonitor(Construct):
         return group
 
 
+def _check_domain(domain: str) -> None:
+    if not isinstance(domain, str) or len(domain) > 253 or not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"domains must contain domain names (www.example.com, *.example.com), got {domain!r}")
+
+
 def _validate(
     name: str, domains: Sequence[str], authorization: str, session_sample_rate: float, telemetries: Sequence[str]
 ) -> None:
     if not isinstance(name, str) or not _MONITOR_NAME.fullmatch(name):
         raise ValueError(f"name must be 1-255 characters of letters, digits, '.', '-', '_', '#', got {name!r}")
-    if isinstance(domains, str):
-        raise ValueError(f"domains must be a list of domains, got the string {domains!r}")
-    domains = list(domains)
-    if not domains:
-        raise ValueError("domains must name at least one domain the monitor accepts events from (e.g. www.example.com)")
-    if len(domains) > MAX_DOMAINS:
-        raise ValueError(f"domains takes at most {MAX_DOMAINS} domains, got {len(domains)}")
-    for domain in domains:
-        if cdk.Token.is_unresolved(domain):
-            continue
-        if not isinstance(domain, str) or len(domain) > 253 or not _DOMAIN.fullmatch(domain):
-            raise ValueError(f"domains must contain domain names (www.example.com, *.example.com), got {domain!r}")
+    string_list(
+        "domains",
+        domains,
+        noun="domains",
+        max_items=MAX_DOMAINS,
+        if_empty="name at least one domain the monitor accepts events from, e.g. www.example.com",
+        check=_check_domain,
+    )
     if authorization not in ("cognito", "resource-policy"):
         raise ValueError(f'authorization must be "cognito" or "resource-policy", got {authorization!r}')
     if not 0 <= session_sample_rate <= 1:
