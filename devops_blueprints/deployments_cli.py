@@ -13,6 +13,7 @@ drive the terminal) and flags malformed items in its PROBLEMS column instead of 
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any, NoReturn, Protocol, cast
 
 from devops_blueprints._text import escaped as escape
 from devops_blueprints.assets import AssetNotFoundError, load_lambda_module
-from devops_blueprints.cli import CliError
+from devops_blueprints.cli import CliError, aws_failure, call_aws
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 # DynamoDB TableName: a table name (3-255 of a-z A-Z 0-9 _ - .) or the table's ARN.
@@ -98,32 +99,23 @@ def _dynamodb(table: str) -> Any:
         raise CliError(str(exc)) from None
 
 
-def _fail(action: str, table: str, exc: Exception) -> NoReturn:
+def _table_problem(table: str, exc: Exception) -> CliError | None:
+    """What a failed call on the deployment table means, where that is clearer than AWS's words."""
     from botocore.exceptions import ClientError, NoRegionError
 
     if isinstance(exc, NoRegionError):
-        raise CliError("no AWS region for the deployment table: set AWS_DEFAULT_REGION or a profile region") from None
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        if error.get("Code") == "ResourceNotFoundException":
-            raise CliError(f"table {table!r} not found (check --table and the AWS region)") from None
-        detail = f"{error.get('Code')}: {error.get('Message')}"
-        raise CliError(f"{action} on table {table!r} failed: {_one_line(detail)}") from None
-    raise CliError(f"{action} on table {table!r} failed: {_one_line(str(exc))}") from None
+        return CliError("no AWS region for the deployment table: set AWS_DEFAULT_REGION or a profile region")
+    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        return CliError(f"table {table!r} not found (check --table and the AWS region)")
+    return None
 
 
-def _one_line(message: str) -> str:
-    """A library's message as one line: line breaks become "; ", anything else unprintable is escaped."""
-    return escape("; ".join(line.strip() for line in message.splitlines() if line.strip()))
+def _fail(action: str, table: str, exc: Exception) -> NoReturn:
+    raise aws_failure(f"{action} on table {table!r}", exc, functools.partial(_table_problem, table)) from None
 
 
 def _call(action: str, table: str, call: Callable[[], Any]) -> Any:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        return call()
-    except (BotoCoreError, ClientError, ValueError) as exc:  # ValueError: e.g. a profile's endpoint_url port
-        _fail(action, table, exc)
+    return call_aws(f"{action} on table {table!r}", call, functools.partial(_table_problem, table))
 
 
 def _is_conditional_failure(exc: Exception) -> bool:
