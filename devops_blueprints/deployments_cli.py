@@ -42,6 +42,9 @@ class DeploymentRecord(Protocol):
     tier: str | None
     wave: int | None
 
+    @property
+    def effective_wave(self) -> int: ...
+
     def to_item(self) -> dict[str, Any]: ...
 
 
@@ -208,10 +211,9 @@ def add(args: argparse.Namespace) -> int:
             f"deployment {deployment.id!r} already exists in table {args.table!r} (status {status}); "
             "records are never overwritten: remove it first or choose another id"
         ) from None
-    wave = module.DEFAULT_WAVE if deployment.wave is None else deployment.wave
     print(
         f"added deployment {deployment.id} ({deployment.type}, {deployment.account}/{deployment.region}, "
-        f"wave {wave}); provisioning starts from the table stream"
+        f"wave {deployment.effective_wave}); provisioning starts from the table stream"
     )
     return 0
 
@@ -308,14 +310,14 @@ def list_deployments(args: argparse.Namespace) -> int:
             wave = None
         return module.DEFAULT_WAVE if wave is None else wave
 
+    def row_cells(item: Mapping[str, Any]) -> tuple[str, ...]:
+        # No wave is the default wave (what add prints and what a release uses), not "-".
+        wave = item.get("wave")
+        shown = {**item, "wave": module.DEFAULT_WAVE if wave is None else wave}
+        return tuple(_cell(shown.get(column)) for column in columns)
+
     columns = ("id", "type", "account", "region", "tier", "wave", "status", "updated_at", "status_reason")
-    rows = sorted(
-        (
-            wave_of(item),
-            (*(_cell(item.get(column)) for column in columns), "; ".join(problems(item)) or "-"),
-        )
-        for item in items
-    )
+    rows = sorted((wave_of(item), (*row_cells(item), "; ".join(problems(item)) or "-")) for item in items)
     table = [tuple(column.upper() for column in (*columns, "problems")), *(row for _, row in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
     for row in table:
