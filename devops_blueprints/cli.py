@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from devops_blueprints._text import escaped, printable
 
@@ -64,6 +64,15 @@ def call_aws(action: str, call: Callable[[], T], refine: Callable[[Exception], C
         return call()
     except (BotoCoreError, ClientError, ValueError) as exc:
         raise aws_failure(action, exc, refine) from None
+
+
+def add_group(subparsers: Any, name: str, commands: Sequence[str], *, description: str | None = None) -> Any:
+    """Add the sub-command group ``name`` (its one-line help from the table above) whose sub-commands
+    ``commands`` are required; returns what each command's parser is added to."""
+    group = subparsers.add_parser(name, help=_GROUPS[name][1], description=description)
+    added = group.add_subparsers(dest="command", metavar="{" + ",".join(commands) + "}")
+    added.required = True
+    return added
 
 
 def build_parser(groups: Sequence[str] | None = None) -> argparse.ArgumentParser:

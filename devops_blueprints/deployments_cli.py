@@ -23,7 +23,7 @@ from typing import Any, NoReturn, Protocol, cast
 
 from devops_blueprints._text import escaped as escape
 from devops_blueprints.assets import AssetNotFoundError, load_lambda_module
-from devops_blueprints.cli import CliError, aws_failure, call_aws
+from devops_blueprints.cli import CliError, add_group, aws_failure, call_aws
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 # DynamoDB TableName: a table name (3-255 of a-z A-Z 0-9 _ - .) or the table's ARN.
@@ -365,11 +365,7 @@ def remove(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "deployments", help="add, list and remove tenant deployment records", description=__doc__
-    )
-    commands = parser.add_subparsers(dest="command", metavar="{add,list,remove}")
-    commands.required = True
+    commands = add_group(subparsers, "deployments", ("add", "list", "remove"), description=__doc__)
 
     add_parser = commands.add_parser("add", help="add a deployment record (never overwrites)")
     add_parser.add_argument("--table", required=True, help="deployment table name")

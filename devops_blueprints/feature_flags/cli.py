@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from devops_blueprints._text import printable
-from devops_blueprints.cli import CliError, call_aws
+from devops_blueprints.cli import CliError, add_group, call_aws
 from devops_blueprints.feature_flags.model import (
     FlagDocumentError,
     validate_document,
@@ -304,11 +304,7 @@ def deploy(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "flags", help="list, set and deploy a deployment's feature flags", description=__doc__
-    )
-    commands = parser.add_subparsers(dest="command", metavar="{list,set,deploy}")
-    commands.required = True
+    commands = add_group(subparsers, "flags", ("list", "set", "deploy"), description=__doc__)
 
     list_parser = commands.add_parser("list", help="the flags of the latest (or given) hosted version")
     list_parser.add_argument("--deployment", required=True, metavar="ID", help="deployment id")
