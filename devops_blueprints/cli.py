@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from devops_blueprints._text import printable
+from devops_blueprints._text import escaped, printable
+
+T = TypeVar("T")
 
 # group name -> (module with register(), one-line help)
 _GROUPS: dict[str, tuple[str, str]] = {
@@ -30,6 +33,46 @@ class CliError(Exception):
     def __init__(self, message: str, exit_code: int = 2) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def one_line(message: str) -> str:
+    """A library's message as one line: line breaks become "; ", anything else unprintable is escaped."""
+    return escaped("; ".join(line.strip() for line in message.splitlines() if line.strip()))
+
+
+def aws_failure(action: str, exc: Exception, refine: Callable[[Exception], CliError | None] | None = None) -> CliError:
+    """The :class:`CliError` (exit 2) for a failed AWS call: what ``refine`` makes of ``exc`` when it knows better
+    (a missing table, no region), else ``ACTION failed: Code: Message`` in AWS's words, on one line."""
+    from botocore.exceptions import ClientError
+
+    refined = refine(exc) if refine is not None else None
+    if refined is not None:
+        return refined
+    detail = str(exc)
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        detail = f"{error.get('Code')}: {error.get('Message')}"
+    return CliError(f"{action} failed: {one_line(detail)}")
+
+
+def call_aws(action: str, call: Callable[[], T], refine: Callable[[Exception], CliError | None] | None = None) -> T:
+    """``call()``; a botocore error, or the ValueError a malformed AWS setting gives (a profile's endpoint port),
+    is raised as :func:`aws_failure`, never a traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return call()
+    except (BotoCoreError, ClientError, ValueError) as exc:
+        raise aws_failure(action, exc, refine) from None
+
+
+def add_group(subparsers: Any, name: str, commands: Sequence[str], *, description: str | None = None) -> Any:
+    """Add the sub-command group ``name`` (its one-line help from the table above) whose sub-commands
+    ``commands`` are required; returns what each command's parser is added to."""
+    group = subparsers.add_parser(name, help=_GROUPS[name][1], description=description)
+    added = group.add_subparsers(dest="command", metavar="{" + ",".join(commands) + "}")
+    added.required = True
+    return added
 
 
 def build_parser(groups: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ drive the terminal) and flags malformed items in its PROBLEMS column instead of 
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any, NoReturn, Protocol, cast
 
 from devops_blueprints._text import escaped as escape
 from devops_blueprints.assets import AssetNotFoundError, load_lambda_module
-from devops_blueprints.cli import CliError
+from devops_blueprints.cli import CliError, add_group, aws_failure, call_aws
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 # DynamoDB TableName: a table name (3-255 of a-z A-Z 0-9 _ - .) or the table's ARN.
@@ -40,6 +41,9 @@ class DeploymentRecord(Protocol):
     region: str
     tier: str | None
     wave: int | None
+
+    @property
+    def effective_wave(self) -> int: ...
 
     def to_item(self) -> dict[str, Any]: ...
 
@@ -98,32 +102,23 @@ def _dynamodb(table: str) -> Any:
         raise CliError(str(exc)) from None
 
 
-def _fail(action: str, table: str, exc: Exception) -> NoReturn:
+def _table_problem(table: str, exc: Exception) -> CliError | None:
+    """What a failed call on the deployment table means, where that is clearer than AWS's words."""
     from botocore.exceptions import ClientError, NoRegionError
 
     if isinstance(exc, NoRegionError):
-        raise CliError("no AWS region for the deployment table: set AWS_DEFAULT_REGION or a profile region") from None
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        if error.get("Code") == "ResourceNotFoundException":
-            raise CliError(f"table {table!r} not found (check --table and the AWS region)") from None
-        detail = f"{error.get('Code')}: {error.get('Message')}"
-        raise CliError(f"{action} on table {table!r} failed: {_one_line(detail)}") from None
-    raise CliError(f"{action} on table {table!r} failed: {_one_line(str(exc))}") from None
+        return CliError("no AWS region for the deployment table: set AWS_DEFAULT_REGION or a profile region")
+    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        return CliError(f"table {table!r} not found (check --table and the AWS region)")
+    return None
 
 
-def _one_line(message: str) -> str:
-    """A library's message as one line: line breaks become "; ", anything else unprintable is escaped."""
-    return escape("; ".join(line.strip() for line in message.splitlines() if line.strip()))
+def _fail(action: str, table: str, exc: Exception) -> NoReturn:
+    raise aws_failure(f"{action} on table {table!r}", exc, functools.partial(_table_problem, table)) from None
 
 
 def _call(action: str, table: str, call: Callable[[], Any]) -> Any:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        return call()
-    except (BotoCoreError, ClientError, ValueError) as exc:  # ValueError: e.g. a profile's endpoint_url port
-        _fail(action, table, exc)
+    return call_aws(f"{action} on table {table!r}", call, functools.partial(_table_problem, table))
 
 
 def _is_conditional_failure(exc: Exception) -> bool:
@@ -216,10 +211,9 @@ def add(args: argparse.Namespace) -> int:
             f"deployment {deployment.id!r} already exists in table {args.table!r} (status {status}); "
             "records are never overwritten: remove it first or choose another id"
         ) from None
-    wave = module.DEFAULT_WAVE if deployment.wave is None else deployment.wave
     print(
         f"added deployment {deployment.id} ({deployment.type}, {deployment.account}/{deployment.region}, "
-        f"wave {wave}); provisioning starts from the table stream"
+        f"wave {deployment.effective_wave}); provisioning starts from the table stream"
     )
     return 0
 
@@ -316,14 +310,14 @@ def list_deployments(args: argparse.Namespace) -> int:
             wave = None
         return module.DEFAULT_WAVE if wave is None else wave
 
+    def row_cells(item: Mapping[str, Any]) -> tuple[str, ...]:
+        # No wave is the default wave (what add prints and what a release uses), not "-".
+        wave = item.get("wave")
+        shown = {**item, "wave": module.DEFAULT_WAVE if wave is None else wave}
+        return tuple(_cell(shown.get(column)) for column in columns)
+
     columns = ("id", "type", "account", "region", "tier", "wave", "status", "updated_at", "status_reason")
-    rows = sorted(
-        (
-            wave_of(item),
-            (*(_cell(item.get(column)) for column in columns), "; ".join(problems(item)) or "-"),
-        )
-        for item in items
-    )
+    rows = sorted((wave_of(item), (*row_cells(item), "; ".join(problems(item)) or "-")) for item in items)
     table = [tuple(column.upper() for column in (*columns, "problems")), *(row for _, row in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
     for row in table:
@@ -371,11 +365,7 @@ def remove(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "deployments", help="add, list and remove tenant deployment records", description=__doc__
-    )
-    commands = parser.add_subparsers(dest="command", metavar="{add,list,remove}")
-    commands.required = True
+    commands = add_group(subparsers, "deployments", ("add", "list", "remove"), description=__doc__)
 
     add_parser = commands.add_parser("add", help="add a deployment record (never overwrites)")
     add_parser.add_argument("--table", required=True, help="deployment table name")

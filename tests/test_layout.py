@@ -21,7 +21,7 @@ Rules:
      ``stacks/<capability>/``, and the capability's plain-Python package (``devops_blueprints.guardrails``
      for ``guardrails``, ``devops_blueprints.feature_flags`` for ``tenants``);
    - the shared modules below the capabilities: the modules directly in ``constructs/`` and the package's
-     own helpers ``devops_blueprints.assets`` and ``devops_blueprints.context``.
+     own helpers ``devops_blueprints.assets``, ``devops_blueprints.context`` and ``devops_blueprints._wildcards``.
    So never another capability's subpackage (or its plain-Python package), never the re-exporting
    ``devops_blueprints.constructs`` / ``devops_blueprints.stacks`` packages (they import every capability),
    never ``stages/`` or the command line, and constructs never import stacks.
@@ -43,8 +43,9 @@ LAYERS = ("constructs", "stacks")
 CAPABILITIES = frozenset({"embeddings", "guardrails", "observability", "tenants"})
 #: The plain-Python (no CDK) package that holds a capability's business logic.
 PLAIN_PACKAGES = {"guardrails": f"{PACKAGE}.guardrails", "tenants": f"{PACKAGE}.feature_flags"}
-#: Helpers of the package that every layer may use (they import no construct, stack or stage).
-PACKAGE_HELPERS = frozenset({f"{PACKAGE}.assets", f"{PACKAGE}.context"})
+#: Helpers of the package that every layer may use (they import no construct, stack or stage): also the
+#: wildcard engine that the SCP simulator and the Logs filter-pattern evaluator share (it imports nothing).
+PACKAGE_HELPERS = frozenset({f"{PACKAGE}.assets", f"{PACKAGE}.context", f"{PACKAGE}._wildcards"})
 
 
 # ------------------------------------------------------------------------------------------------ the checker

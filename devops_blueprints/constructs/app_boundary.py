@@ -16,6 +16,8 @@ import aws_cdk as cdk
 import jsii
 from constructs import Construct, IConstruct
 
+from devops_blueprints.constructs._props import string_list
+
 TAG_KEY_PREFIX = "devops-guru-"
 DEFAULT_TAG_KEY = "devops-guru-applications"
 MAX_TAG_VALUES = 1000
@@ -36,28 +38,28 @@ def validate_tag_key(tag_key: str) -> None:
 
 def validate_tag_values(tag_values: Sequence[str]) -> list[str]:
     """1..1000 values of at most 256 characters; ``*`` (every value) only on its own."""
-    if isinstance(tag_values, str):
-        raise ValueError(f"tag_values must be a list of strings, got the string {tag_values!r}")
-    values = list(tag_values)
-    if not values:
-        raise ValueError('tag_values must not be empty (use ["*"] to cover every value of the key)')
-    if len(values) > MAX_TAG_VALUES:
-        raise ValueError(f"tag_values allows at most {MAX_TAG_VALUES} values, got {len(values)}")
-    for value in values:
-        if cdk.Token.is_unresolved(value):
-            continue
-        if len(value) > MAX_TAG_VALUE_LENGTH:
-            raise ValueError(
-                f"tag_values entries must be at most {MAX_TAG_VALUE_LENGTH} characters, "
-                f"got {len(value)} for {value[:40]!r}..."
-            )
-        if not _TAG_VALUE_PATTERN.match(value):
-            raise ValueError(f"tag_values entry {value!r} has characters a tag value cannot hold")
+    values = string_list(
+        "tag_values",
+        tag_values,
+        noun="values",
+        max_items=MAX_TAG_VALUES,
+        if_empty='use ["*"] to cover every value of the key',
+        check=_check_tag_value,
+    )
     if "*" in values and len(values) > 1:
         raise ValueError(f'tag_values "*" covers every value and must be the only entry, got {values}')
     if len(set(values)) != len(values):
         raise ValueError(f"tag_values must not repeat a value, got {values}")
     return values
+
+
+def _check_tag_value(value: str) -> None:
+    if len(value) > MAX_TAG_VALUE_LENGTH:
+        raise ValueError(
+            f"tag_values entries must be at most {MAX_TAG_VALUE_LENGTH} characters, got {len(value)} for {value[:40]!r}..."
+        )
+    if not _TAG_VALUE_PATTERN.match(value):
+        raise ValueError(f"tag_values entry {value!r} has characters a tag value cannot hold")
 
 
 @jsii.implements(cdk.IAspect)

@@ -24,11 +24,11 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from collections.abc import Iterator
+from typing import Any
 
 from devops_blueprints._text import printable
-from devops_blueprints.cli import CliError
+from devops_blueprints.cli import CliError, add_group, call_aws
 from devops_blueprints.feature_flags.model import (
     FlagDocumentError,
     validate_document,
@@ -59,29 +59,11 @@ def _check_deployment(value: str) -> FlagNames:
     return FlagNames(value)
 
 
-def _fail(action: str, exc: Exception) -> NoReturn:
-    from botocore.exceptions import ClientError
-
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        raise CliError(f"{action} failed: {error.get('Code')}: {error.get('Message')}") from None
-    raise CliError(f"{action} failed: {exc}") from None
-
-
-def _call(action: str, call: Callable[[], Any]) -> Any:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        return call()
-    except (BotoCoreError, ClientError, ValueError) as exc:
-        _fail(action, exc)
-
-
 def _pages(client: Any, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
     token: str | None = None
     while True:
         kwargs = {**params, **({"NextToken": token} if token else {})}
-        response = _call(operation, functools.partial(getattr(client, operation), **kwargs))
+        response = call_aws(operation, functools.partial(getattr(client, operation), **kwargs))
         yield from response.get(key, [])
         token = response.get("NextToken")
         if not token:
@@ -126,7 +108,7 @@ class Flags:
         return max(versions)
 
     def document(self, version: int) -> dict[str, Any]:
-        response = _call(
+        response = call_aws(
             "get_hosted_configuration_version",
             lambda: self.client.get_hosted_configuration_version(
                 ApplicationId=self.application_id, ConfigurationProfileId=self.profile_id, VersionNumber=version
@@ -226,7 +208,7 @@ def set_flag(args: argparse.Namespace) -> int:
         changed = with_value(document, args.flag, enabled=args.enabled, values=values)
     except FlagDocumentError as exc:
         raise CliError(str(exc)) from None
-    response = _call(
+    response = call_aws(
         "create_hosted_configuration_version",
         lambda: flags.client.create_hosted_configuration_version(
             ApplicationId=flags.application_id,
@@ -271,7 +253,7 @@ def deploy(args: argparse.Namespace) -> int:
     strategy_id = _find(client, "list_deployment_strategies", names.strategy, "deployment strategy")
     number = version or flags.latest_version()
     flags.document(number)  # refuse to deploy a version that is not a valid flag document
-    started = _call(
+    started = call_aws(
         "start_deployment",
         lambda: client.start_deployment(
             ApplicationId=flags.application_id,
@@ -300,7 +282,7 @@ def deploy(args: argparse.Namespace) -> int:
             print(f"deployment {deployment_number} still {progress[0]} after {timeout:g} s (it goes on in AppConfig)")
             return 1
         time.sleep(poll_interval)
-        state = _call(
+        state = call_aws(
             "get_deployment",
             lambda: client.get_deployment(
                 ApplicationId=flags.application_id, EnvironmentId=environment_id, DeploymentNumber=deployment_number
@@ -322,11 +304,7 @@ def deploy(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "flags", help="list, set and deploy a deployment's feature flags", description=__doc__
-    )
-    commands = parser.add_subparsers(dest="command", metavar="{list,set,deploy}")
-    commands.required = True
+    commands = add_group(subparsers, "flags", ("list", "set", "deploy"), description=__doc__)
 
     list_parser = commands.add_parser("list", help="the flags of the latest (or given) hosted version")
     list_parser.add_argument("--deployment", required=True, metavar="ID", help="deployment id")

@@ -12,7 +12,7 @@ from typing import Any
 from devops_blueprints._json_input import dumps
 from devops_blueprints._outputs import OutputError, check_outputs, write_texts
 from devops_blueprints._text import printable
-from devops_blueprints.cli import CliError
+from devops_blueprints.cli import CliError, add_group
 from devops_blueprints.guardrails import catalog
 from devops_blueprints.guardrails.linter import ERROR, Finding, Limits, lint_file
 from devops_blueprints.guardrails.model import PolicyError, full_aws_access, load_policy
@@ -32,9 +32,7 @@ _PRINCIPAL = re.compile(
 
 
 def register(subparsers: Any) -> None:
-    scp = subparsers.add_parser("scp", help="lint, simulate and render service control policies")
-    commands = scp.add_subparsers(dest="scp_command", metavar="{lint,simulate,replay,catalog}")
-    commands.required = True
+    commands = add_group(subparsers, "scp", ("lint", "simulate", "replay", "catalog"))
 
     lint = commands.add_parser("lint", help="check SCP files (exit 1 when an error-level finding exists)")
     lint.add_argument(

@@ -1,20 +1,11 @@
 """IAM wildcard matching: ``*`` matches any run of characters (also none), ``?`` exactly one.
 
 Every other character is literal. A policy is untrusted input (to the linter, the simulator and the
-synth of ``ServiceControlPolicy``), so matching must not be exploitable: no regular expressions (a
-backtracking regex engine takes exponential time on ``*a*a*a*a*b``), and the work is bounded by the
-lengths of the pattern and the value.
-
-The algorithm (:class:`Glob`) is greedy segment matching. The pattern splits at its ``*`` runs into
-segments of literals and ``?``: the first segment must match at the start of the value, the last at
-its end, and every segment in between is placed at its leftmost occurrence after the previous one.
-Leftmost placement is optimal (any later placement leaves less room for the segments after it), so
-nothing is ever undone: every character of the value is scanned by at most one segment search.
-A literal segment is found with ``str.find`` (CPython's fastsearch, linear time); a segment with
-``?`` is found by a bit-parallel shift-and scan, one loop iteration per value character. Every match
-reports its *steps* — value characters scanned plus segment pieces compared — and
-:func:`match_steps` exposes them, so tests can assert the bound
-``steps <= len(pattern) + len(value) + 1`` without timing anything.
+synth of ``ServiceControlPolicy``), so matching must not be exploitable: the engine is the shared
+linear-time one of :mod:`devops_blueprints._wildcards` (greedy segment matching, no regular expressions,
+work bounded by the lengths of the pattern and the value, counted by :func:`match_steps`), with IAM's
+``?``. This module adds what policies need on top: :func:`compile_any` (one matcher for a list of
+patterns, optionally case-insensitive, as action names are).
 
 :func:`glob_match_slow` is the classic two-pointer algorithm with backtracking to the last ``*``
 (quadratic in the worst case), kept as an independent reference and as the benchmark baseline.
@@ -22,147 +13,24 @@ reports its *steps* — value characters scanned plus segment pieces compared �
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from functools import lru_cache
+from collections.abc import Iterable
 
-Matcher = Callable[[str], bool]
+from devops_blueprints._wildcards import Glob, Matcher, compile_glob, glob_match, match_steps
+
+__all__ = [
+    "Glob",
+    "Matcher",
+    "compile_any",
+    "compile_glob",
+    "glob_match",
+    "glob_match_slow",
+    "has_wildcard",
+    "match_steps",
+]
 
 
 def has_wildcard(pattern: str) -> bool:
     return "*" in pattern or "?" in pattern
-
-
-class _Segment:
-    """A run of literals and ``?`` (no ``*``): compares at a position or finds its leftmost occurrence."""
-
-    __slots__ = ("any_mask", "chunks", "found_bit", "length", "literal", "masks")
-
-    def __init__(self, text: str) -> None:
-        self.length = len(text)
-        self.literal = text if "?" not in text else None
-        # (offset, literal chunk) pairs between the '?'s, for comparing at a fixed position
-        self.chunks: tuple[tuple[int, str], ...] = ()
-        offset = 0
-        chunks = []
-        for chunk in text.split("?"):
-            if chunk:
-                chunks.append((offset, chunk))
-            offset += len(chunk) + 1
-        self.chunks = tuple(chunks)
-        # shift-and masks: bit i is set for the characters that may stand at position i
-        self.any_mask = sum(1 << i for i, char in enumerate(text) if char == "?")
-        masks: dict[str, int] = {}
-        for i, char in enumerate(text):
-            if char != "?":
-                masks[char] = masks.get(char, self.any_mask) | (1 << i)
-        self.masks = masks
-        self.found_bit = 1 << (self.length - 1) if self.length else 0
-
-    def matches_at(self, value: str, start: int) -> tuple[bool, int]:
-        """Does the segment match ``value[start:start + length]``? (and the pieces compared)"""
-        if self.literal is not None:
-            return value.startswith(self.literal, start), 1
-        steps = 0
-        for offset, chunk in self.chunks:
-            steps += 1
-            if not value.startswith(chunk, start + offset):
-                return False, steps
-        return True, max(steps, 1)
-
-    def find(self, value: str, start: int, end: int) -> tuple[int, int]:
-        """Leftmost index ``i >= start`` with the segment matching ``value[i:i + length]`` inside
-        ``[start, end)``, or -1; and the number of value characters scanned."""
-        if self.literal is not None:
-            index = value.find(self.literal, start, end)
-            scanned = (index + self.length - start) if index >= 0 else max(end - start, 0)
-            return index, scanned
-        state = 0
-        masks, any_mask, found = self.masks, self.any_mask, self.found_bit
-        for index in range(start, end):
-            state = ((state << 1) | 1) & masks.get(value[index], any_mask)
-            if state & found:
-                return index - self.length + 1, index - start + 1
-        return -1, max(end - start, 0)
-
-
-class Glob:
-    """One compiled IAM wildcard pattern (see the module docstring for the algorithm).
-
-    Calling it answers the match; the common shapes (a literal, ``prefix*``, ``*suffix``,
-    ``prefix*suffix`` without ``?``) are answered by one or two ``str`` methods, everything else by
-    :meth:`match_steps`. The property tests check that both give the same answers.
-    """
-
-    __slots__ = ("first", "last", "match", "middle", "min_length", "pattern", "starred")
-
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
-        parts = pattern.split("*")
-        self.starred = len(parts) > 1
-        self.first = _Segment(parts[0])
-        self.last = _Segment(parts[-1]) if self.starred else self.first
-        self.middle = tuple(_Segment(part) for part in parts[1:-1] if part)
-        self.min_length = len(parts[0]) + (len(parts[-1]) if self.starred else 0) + sum(s.length for s in self.middle)
-        self.match: Matcher = self._fast_path() or (lambda value: self.match_steps(value)[0])
-
-    def _fast_path(self) -> Matcher | None:
-        if "?" in self.pattern or self.middle:
-            return None
-        if not self.starred:
-            return self.pattern.__eq__
-        head, tail = self.first.literal or "", self.last.literal or ""
-        if not tail:
-            return (lambda value: value.startswith(head)) if head else (lambda _value: True)
-        if not head:
-            return lambda value: value.endswith(tail)
-        size = len(head) + len(tail)
-        return lambda value: len(value) >= size and value.startswith(head) and value.endswith(tail)
-
-    def match_steps(self, value: str) -> tuple[bool, int]:
-        """Whether ``value`` matches as a whole, and the steps it took (see the module docstring)."""
-        size = len(value)
-        if not self.starred:
-            if size != self.first.length:
-                return False, 1
-            return self.first.matches_at(value, 0)
-        if size < self.min_length:
-            return False, 1
-        ok, steps = self.first.matches_at(value, 0)
-        if not ok:
-            return False, steps
-        end = size - self.last.length
-        ok, more = self.last.matches_at(value, end)
-        steps += more
-        if not ok:
-            return False, steps
-        position = self.first.length
-        for segment in self.middle:
-            index, scanned = segment.find(value, position, end)
-            steps += scanned + 1
-            if index < 0:
-                return False, steps
-            position = index + segment.length
-        return True, steps
-
-    def __call__(self, value: str) -> bool:
-        return self.match(value)
-
-
-@lru_cache(maxsize=65536)
-def compile_glob(pattern: str) -> Glob:
-    return Glob(pattern)
-
-
-def match_steps(pattern: str, value: str, *, ignore_case: bool = False) -> tuple[bool, int]:
-    """:func:`glob_match` with the number of steps it took (the instrumentation hook for tests)."""
-    if ignore_case:
-        pattern, value = pattern.lower(), value.lower()
-    return compile_glob(pattern).match_steps(value)
-
-
-def glob_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
-    """True when ``value`` matches the IAM wildcard ``pattern`` as a whole."""
-    return match_steps(pattern, value, ignore_case=ignore_case)[0]
 
 
 def compile_any(patterns: Iterable[str], *, ignore_case: bool = False) -> Matcher:

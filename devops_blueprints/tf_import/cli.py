@@ -7,19 +7,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from devops_blueprints.cli import add_group
 from devops_blueprints.tf_import.errors import TfImportError
 
 
 def register(subparsers: Any) -> None:
     """Add the ``tf`` group to the ``devops-blueprints`` command."""
-    group = subparsers.add_parser(
+    commands = add_group(
+        subparsers,
         "tf",
-        help="import Terraform-managed resources into CloudFormation",
+        ("cfn", "deploy"),
         description="Put Terraform-managed resources under DevOps Guru by importing them into a "
         "CloudFormation stack (every resource Retain; nothing is created, replaced or deleted).",
     )
-    commands = group.add_subparsers(dest="tf_command", metavar="{cfn,deploy}")
-    commands.required = True
 
     cfn = commands.add_parser("cfn", help="turn `terraform show -json` output into an import template")
     source = cfn.add_mutually_exclusive_group(required=True)

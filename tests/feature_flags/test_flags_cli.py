@@ -276,6 +276,16 @@ def test_unknown_deployment_is_one_line(boundary: Boundary, capsys: pytest.Captu
     )
 
 
+def test_an_aws_error_is_one_line_in_awss_words(boundary: Boundary, capsys: pytest.CaptureFixture[str]) -> None:
+    boundary.stubber.add_client_error(
+        "list_applications", "AccessDeniedException", "not allowed\nfor\x1b[2J you", http_status_code=403
+    )
+    assert main(["flags", "list", "--deployment", "acme"]) == 2
+    assert capsys.readouterr().err == (
+        "devops-blueprints: error: list_applications failed: AccessDeniedException: not allowed; for\\x1b[2J you\n"
+    )
+
+
 def test_list_of_a_given_version_reads_that_version(boundary: Boundary, capsys: pytest.CaptureFixture[str]) -> None:
     _expect_lookup(boundary, [1])
     assert main(["flags", "set", "--deployment", "acme", "--flag", "maintenance", "--on"]) == 0

@@ -10,39 +10,21 @@ from typing import Any
 import pytest
 
 from devops_blueprints.feature_flags import (
-    ArrayAttribute,
-    BooleanAttribute,
     ConstraintViolationError,
     FeatureFlag,
     FlagDocumentError,
     NumberAttribute,
-    StringAttribute,
     UnknownAttributeTypeError,
     flag_document,
     validate_document,
     with_value,
 )
 from devops_blueprints.feature_flags.model import schema
-
-FLAGS = [
-    FeatureFlag(
-        key="item-history",
-        description="Keep earlier values of an item",
-        enabled=True,
-        attributes={
-            "depth": NumberAttribute(minimum=1, maximum=10, required=True),
-            "mode": StringAttribute(enum=("full", "diff")),
-            "audit": BooleanAttribute(),
-            "regions": ArrayAttribute(elements=StringAttribute(pattern="^[a-z]{2}-[a-z]+-[0-9]$")),
-        },
-        values={"depth": 3, "mode": "diff", "regions": ["eu-west-1"]},
-    ),
-    FeatureFlag(key="maintenance", attributes={"message": StringAttribute(pattern="^.{1,120}$")}),
-]
+from tests.support.feature_flags import SAMPLE_FLAGS
 
 
 def test_document_has_the_documented_shape() -> None:
-    document = flag_document(FLAGS)
+    document = flag_document(SAMPLE_FLAGS)
     assert document["version"] == "1"
     assert document["flags"]["item-history"] == {
         "name": "item-history",
@@ -67,7 +49,7 @@ def test_document_passes_an_independent_draft7_validation() -> None:
     from jsonschema import Draft7Validator
 
     Draft7Validator.check_schema(schema())
-    assert list(Draft7Validator(schema()).iter_errors(flag_document(FLAGS))) == []
+    assert list(Draft7Validator(schema()).iter_errors(flag_document(SAMPLE_FLAGS))) == []
 
 
 def test_vendored_schema_cites_its_source() -> None:
@@ -88,7 +70,7 @@ def test_vendored_schema_cites_its_source() -> None:
     ],
 )
 def test_a_value_breaking_its_constraint_is_one_clear_error(values: dict[str, Any], message: str) -> None:
-    flag = FLAGS[0]
+    flag = SAMPLE_FLAGS[0]
     bad = FeatureFlag(key=flag.key, attributes=flag.attributes, values={**flag.values, **values})
     with pytest.raises(ConstraintViolationError, match=message) as info:
         flag_document([bad])
@@ -106,7 +88,7 @@ def test_unknown_attribute_type_in_python_is_one_error() -> None:
 
 
 def test_unknown_attribute_type_in_a_document_is_one_error() -> None:
-    document = flag_document(FLAGS)
+    document = flag_document(SAMPLE_FLAGS)
     document["flags"]["maintenance"]["attributes"]["message"]["constraints"]["type"] = "date"
     with pytest.raises(UnknownAttributeTypeError, match=r"attribute 'message': unknown attribute type \"date\""):
         validate_document(document)
@@ -126,7 +108,7 @@ def test_unknown_attribute_type_in_a_document_is_one_error() -> None:
     ],
 )
 def test_an_invalid_flag_document_is_one_error_with_its_path(change: Any, message: str) -> None:
-    document = copy.deepcopy(flag_document(FLAGS))
+    document = copy.deepcopy(flag_document(SAMPLE_FLAGS))
     change(document)
     with pytest.raises(FlagDocumentError, match=message) as info:
         validate_document(document)
@@ -148,11 +130,11 @@ def test_value_for_an_undeclared_flag() -> None:
 
 def test_duplicate_flag_keys() -> None:
     with pytest.raises(FlagDocumentError, match="flag 'maintenance' is declared twice"):
-        flag_document([FLAGS[1], FLAGS[1]])
+        flag_document([SAMPLE_FLAGS[1], SAMPLE_FLAGS[1]])
 
 
 def test_with_value_sets_and_checks_without_touching_the_input() -> None:
-    document = flag_document(FLAGS)
+    document = flag_document(SAMPLE_FLAGS)
     before = json.dumps(document, sort_keys=True)
     changed = with_value(document, "maintenance", enabled=True, values={"message": "Back at 10:00"})
     assert changed["values"]["maintenance"] == {"enabled": True, "message": "Back at 10:00"}

@@ -602,6 +602,67 @@ def test_alarms_made_elsewhere_join_the_applications_composite() -> None:
     assert other in workload.dependencies
 
 
+def test_added_alarms_are_counted_in_the_cost() -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+
+    # GIVEN an application whose own alarms are counted, and four alarms made elsewhere
+    app, engine, workload = _engine_app()
+    sqs.Queue(workload, "Queue", enforce_ssl=True)
+    engine.cover(workload, "shop")
+    app.synth()
+    own = engine.coverage("shop").billed_alarm_metrics
+
+    app, engine, workload = _engine_app()
+    sqs.Queue(workload, "Queue", enforce_ssl=True)
+    engine.cover(workload, "shop")
+    load = cloudwatch.Metric(namespace="Shop", metric_name="PageLoad")
+    views = cloudwatch.Metric(namespace="Shop", metric_name="PageViews")
+    engine.add_alarms(
+        "shop",
+        [
+            # one metric: 1
+            cloudwatch.Alarm(
+                workload, "Static", alarm_name="shop-static", metric=load, threshold=1, evaluation_periods=1
+            ),
+            # an anomaly band on one metric: 3
+            cloudwatch.AnomalyDetectionAlarm(
+                workload, "Band", alarm_name="shop-band", metric=load, evaluation_periods=1
+            ),
+            # metric math over two metrics: 2
+            cloudwatch.Alarm(
+                workload,
+                "Math",
+                alarm_name="shop-math",
+                metric=cloudwatch.MathExpression(
+                    expression="load / views", using_metrics={"load": load, "views": views}
+                ),
+                threshold=1,
+                evaluation_periods=1,
+            ),
+            # an L1 alarm on one metric: 1
+            cloudwatch.CfnAlarm(
+                workload,
+                "Raw",
+                alarm_name="shop-raw",
+                comparison_operator="GreaterThanThreshold",
+                evaluation_periods=1,
+                threshold=1,
+                metric_name="PageLoad",
+                namespace="Shop",
+                period=300,
+                statistic="Average",
+            ),
+        ],
+    )
+    # WHEN the app synthesizes
+    messages = _annotations(app, "Workload")
+    # THEN the cost counts their 7 billed metrics on top of the engine's own, and the summary says they are there
+    coverage = engine.coverage("shop")
+    assert coverage.billed_alarm_metrics == own + 7
+    assert coverage.monthly_cost == pytest.approx((own + 7) * 0.10 + 0.50)
+    assert any("and 4 added with add_alarms" in text for level, text in messages if level == "info")
+
+
 @pytest.mark.parametrize("case", ["uncovered", "unnamed"])
 def test_added_alarms_need_a_covered_application_and_a_name(case: str) -> None:
     from aws_cdk import aws_cloudwatch as cloudwatch

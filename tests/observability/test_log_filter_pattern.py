@@ -5,18 +5,22 @@ position, the caps on hostile input, and the source article's pattern on RUM eve
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from devops_blueprints._wildcards import match_steps
 from devops_blueprints.constructs.observability.log_filter_pattern import (
     MAX_EVENT_BYTES,
     MAX_NESTING,
     MAX_PATTERN_LENGTH,
     FilterPatternError,
-    glob_match,
+    Wildcard,
     parse_filter_pattern,
     parse_selector,
     split_delimited,
@@ -336,9 +340,32 @@ def test_oversized_and_deeply_nested_events_match_nothing() -> None:
 
 def test_wildcards_do_not_backtrack() -> None:
     # The classic exponential case for backtracking globs: many stars against a long non-matching text.
-    pattern = "*a" * 40 + "*b"
-    assert not glob_match(pattern, "a" * 100_000)
-    assert glob_match(pattern, "a" * 100 + "b")
+    pattern = Wildcard("*a" * 40 + "*b")
+    assert not pattern.matches("a" * 100_000)
+    assert pattern.matches("a" * 100 + "b")
+
+
+def test_only_the_star_is_a_wildcard_in_a_value() -> None:
+    # "?" starts an alternative among terms, but inside a value it is a character like any other.
+    pattern = parse_filter_pattern('{ $.path = "/a?b*" }')
+    assert pattern.matches({"path": "/a?b/c"})
+    assert not pattern.matches({"path": "/axb/c"})
+    assert parse_filter_pattern("[ip, status=?0*]").matches("1.2.3.4 ?04")
+    assert not parse_filter_pattern("[ip, status=?0*]").matches("1.2.3.4 404")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pattern=st.text(alphabet=st.sampled_from(list("ab*?[")), max_size=40),
+    value=st.text(alphabet=st.sampled_from(list("ab?[")), max_size=80),
+)
+def test_wildcard_values_match_as_fnmatch_with_only_the_star_special(pattern: str, value: str) -> None:
+    reference = re.sub(r"[?\[]", lambda m: f"[{m.group()}]", pattern)  # fnmatch with "?" and "[" literal
+    expected = fnmatch.fnmatchcase(value, reference)
+    assert Wildcard(pattern).matches(value) == expected
+    matched, steps = match_steps(pattern, value, question_mark=False)
+    assert matched == expected
+    assert steps <= len(pattern) + len(value) + 1  # linear work, counted (no clocks)
 
 
 def test_a_regex_that_would_backtrack_exponentially_is_refused_by_the_evaluator() -> None:

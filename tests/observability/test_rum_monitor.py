@@ -201,6 +201,39 @@ def test_alarms_static_per_device_and_anomaly_on_the_encrypted_topic(full: tuple
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
 
 
+def test_alarm_direction_and_description_follow_the_alarming() -> None:
+    # GIVEN a floor (alarm below it, per country too) and an anomaly band watched on both sides
+    stack, monitor = _monitor(
+        page_metrics=[
+            _article_page(alarm=Threshold(20, above=False), thresholds_by_country={"US": 30}),
+            PageMetric(name="Views", filter_pattern=ARTICLE_PATTERN, alarm=AnomalyDetection(both_sides=True)),
+        ]
+    )
+    # THEN every alarm says what it watches, in which direction, under a name starting with the monitor's
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values()
+    }
+    assert {name: (p["ComparisonOperator"], p["AlarmDescription"]) for name, p in alarms.items()} == {
+        "sample-site-HighlightJsDuration": (
+            "LessThanThreshold",
+            "HighlightJsDuration of sample-site is below 20",
+        ),
+        "sample-site-HighlightJsDurationCountryUS": (
+            "LessThanThreshold",
+            "HighlightJsDuration of sample-site in US is below 30",
+        ),
+        "sample-site-Views": (
+            "LessThanLowerOrGreaterThanUpperThreshold",
+            "Views of sample-site is outside its expected band",
+        ),
+    }
+    assert alarms["sample-site-HighlightJsDurationCountryUS"]["Dimensions"] == [{"Name": "CountryCode", "Value": "US"}]
+    assert all(p["EvaluationPeriods"] == 3 and p["DatapointsToAlarm"] == 2 for p in alarms.values())
+    assert all(p["TreatMissingData"] == "notBreaching" for p in alarms.values())
+    assert len(monitor.alarms) == 3
+
+
 def test_extended_metrics_go_to_cloudwatch_with_an_allowed_dimension(full: tuple[cdk.Stack, Template]) -> None:
     _, template = full
     (resource,) = template.find_resources("AWS::RUM::AppMonitor").values()
@@ -246,14 +279,23 @@ def test_retain_log_group_false_deletes_the_group_with_the_stack() -> None:
     assert "deleteLogGroup" in json.dumps(creators[0]["Properties"]["Delete"])
 
 
+def test_a_domain_known_only_at_deploy_time_is_taken_as_given() -> None:
+    stack = cdk.Stack(new_app(), "Site")
+    domain = cdk.CfnParameter(stack, "Domain").value_as_string
+    WebAppMonitor(stack, "Rum", name="sample-site", domains=[domain, "www.example.com"])
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::RUM::AppMonitor", {"Domain": Match.absent(), "DomainList": [{"Ref": "Domain"}, "www.example.com"]}
+    )
+
+
 # ------------------------------------------------------------------------------------------- bad props
 
 
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: _monitor(domains=[]), "domains must name at least one domain"),
-        (lambda: _monitor(domains="www.example.com"), "got the string"),
+        (lambda: _monitor(domains=[]), "domains must not be empty (name at least one domain"),
+        (lambda: _monitor(domains="www.example.com"), "domains must be a list of strings, got the string"),
         (lambda: _monitor(domains=["not a domain"]), "domains must contain domain names"),
         (lambda: _monitor(domains=[f"d{i}.example.com" for i in range(6)]), "at most 5 domains"),
         (lambda: _monitor(name=".hidden"), "name must be 1-255 characters"),

@@ -145,6 +145,21 @@ def test_list_shows_status_in_a_table(table: Any, capsys: pytest.CaptureFixture[
     assert lines[3] == "2 deployment(s): 1 ACTIVE, 1 NEW"
 
 
+def test_a_record_without_a_wave_is_in_the_default_wave_for_add_and_list(
+    table: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a deployment added without --wave (and one in wave 2, released after it)
+    main([*ADD[:5], "late", *ADD[6:], "--region", "eu-west-1", "--wave", "2"])
+    assert main([*ADD, "--region", "eu-west-1"]) == 0
+    added = capsys.readouterr().out
+    # THEN the record holds no wave, add names the default wave and list shows that same wave, sorted by it
+    assert "wave" not in next(item for item in items(table) if item["id"] == {"S": "acme"})
+    assert "added deployment acme (silo, 111111111111/eu-west-1, wave 1)" in added
+    lines = list_output(capsys)
+    wave_column = lines[0].index("WAVE")
+    assert [(line.split()[0], line[wave_column:].split()[0]) for line in lines[1:-1]] == [("acme", "1"), ("late", "2")]
+
+
 def test_list_of_an_empty_table(table: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["deployments", "list", "--table", TABLE]) == 0
     assert capsys.readouterr().out == f"no deployments in table {TABLE}\n"

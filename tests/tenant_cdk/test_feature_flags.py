@@ -16,30 +16,17 @@ from syrupy.assertion import SnapshotAssertion
 
 from devops_blueprints.constructs import FlagEnvironment, TenantFeatureFlags
 from devops_blueprints.feature_flags import (
-    ArrayAttribute,
     ConstraintViolationError,
     FeatureFlag,
     FlagDocumentError,
     NumberAttribute,
-    StringAttribute,
     UnknownAttributeTypeError,
     flag_document,
 )
 from tests.support.cdk import cfn_lint_errors, nag_findings, new_app, scrub
+from tests.support.feature_flags import SAMPLE_FLAGS
 
 ENV = cdk.Environment(account="222222222222", region="eu-west-1")
-FLAGS = [
-    FeatureFlag(
-        key="new-checkout",
-        attributes={
-            "variant": StringAttribute(enum=("a", "b")),
-            "percent": NumberAttribute(minimum=0, maximum=100, required=True),
-            "countries": ArrayAttribute(elements=StringAttribute(pattern="^[A-Z]{2}$")),
-        },
-        values={"variant": "a", "percent": 10, "countries": ["DE", "FR"]},
-    ),
-    FeatureFlag(key="dark-mode", enabled=True),
-]
 
 
 def _alarm(stack: cdk.Stack, name: str) -> cloudwatch.Alarm:
@@ -65,7 +52,7 @@ def _function(stack: cdk.Stack, architecture: lambda_.Architecture = lambda_.Arc
 
 def _flags(stack: cdk.Stack, **overrides: Any) -> TenantFeatureFlags:
     props: dict[str, Any] = {
-        "flags": FLAGS,
+        "flags": SAMPLE_FLAGS,
         "environments": [
             FlagEnvironment("acme", alarms=[_alarm(stack, "AcmeErrors")]),
             FlagEnvironment("globex", alarms=[_alarm(stack, "GlobexErrors"), _alarm(stack, "GlobexLatency")]),
@@ -100,7 +87,7 @@ def test_one_application_one_feature_flag_profile_with_the_checked_document(temp
     versions = template.find_resources("AWS::AppConfig::HostedConfigurationVersion")
     (version,) = versions.values()
     assert version["Properties"]["ContentType"] == "application/json"
-    assert json.loads(version["Properties"]["Content"]) == flag_document(FLAGS)
+    assert json.loads(version["Properties"]["Content"]) == flag_document(SAMPLE_FLAGS)
 
 
 def test_each_environment_is_monitored_by_its_alarms_with_a_role_limited_to_them(template: Template) -> None:

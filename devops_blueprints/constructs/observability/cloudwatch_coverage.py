@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 
 AlarmKind = Literal["anomaly", "static"]
 
@@ -92,6 +93,17 @@ class AlarmSpec:
         if self.kind != "static":
             raise ValueError(f"alarm {self.name} is an anomaly-detection alarm and takes no threshold")
         return dataclasses.replace(self, threshold=threshold)
+
+
+def billed_metric_count(alarm: cloudwatch.CfnAlarm) -> int:
+    """Metrics CloudWatch bills for an alarm made elsewhere (``CloudWatchEngine.add_alarms``), by the rule of
+    :attr:`AlarmSpec.metric_count`: one per metric the alarm reads (a single-metric alarm: one; a metric-math
+    alarm: each ``MetricStat`` of its ``Metrics``), three times that for an anomaly-detection alarm (its
+    ``ThresholdMetricId`` names the band). An alarm whose metrics are known only at deploy time counts one."""
+    queries = cdk.Stack.of(alarm).resolve(alarm.metrics)
+    queries = queries if isinstance(queries, list) else []
+    read = sum(1 for query in queries if isinstance(query, Mapping) and "metricStat" in query)
+    return max(read, 1) * (3 if alarm.threshold_metric_id is not None else 1)
 
 
 #: Reads the dimensions of one resource from its L1 construct: name -> value (tokens welcome).

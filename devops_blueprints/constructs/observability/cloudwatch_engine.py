@@ -44,6 +44,7 @@ from devops_blueprints.constructs.observability.cloudwatch_coverage import (
     DEAD_LETTER_ALARM,
     AlarmSpec,
     TypeCoverage,
+    billed_metric_count,
     is_passive,
 )
 from devops_blueprints.constructs.observability.encrypted_topic import (
@@ -167,8 +168,9 @@ class _App:
         self.excluded: list[str] = []
         #: Stack path -> the batch of that stack's alarms.
         self.alarm_batches: dict[str, _AlarmBatch] = {}
-        #: Alarms made elsewhere that the composite names too (``CloudWatchEngine.add_alarms``).
-        self.added_alarms: list[tuple[str, Construct]] = []
+        #: Alarms made elsewhere that the composite names too (``CloudWatchEngine.add_alarms``): name, the
+        #: alarm as given, its ``AWS::CloudWatch::Alarm``.
+        self.added_alarms: list[tuple[str, Construct, cloudwatch.CfnAlarm]] = []
         self.built = False
         self.result = ApplicationCoverage(app_name)
 
@@ -394,12 +396,16 @@ class CloudWatchEngine(Construct):
         for alarm in alarms:
             resource = alarm.node.default_child if isinstance(alarm, cloudwatch.Alarm) else alarm
             name = resource.alarm_name if isinstance(resource, cloudwatch.CfnAlarm) else None
-            if not isinstance(name, str) or cdk.Token.is_unresolved(name):
+            if (
+                not isinstance(resource, cloudwatch.CfnAlarm)
+                or not isinstance(name, str)
+                or cdk.Token.is_unresolved(name)
+            ):
                 raise ValueError(
                     f"add_alarms: alarm {alarm.node.path} has no literal alarm_name; the composite rule of "
                     f"{app_name!r} names its alarms, so give it one"
                 )
-            app.added_alarms.append((name, alarm))
+            app.added_alarms.append((name, alarm, resource))
 
     def cover_template(self, template: Mapping[str, Any], app_name: str, *, source: str) -> ApplicationCoverage:
         """Cover the resources of a CloudFormation ``template`` deployed as another stack (``source``, e.g. the
@@ -500,8 +506,9 @@ class CloudWatchEngine(Construct):
         for batch in app.alarm_batches.values():
             batch.create()
         home = cdk.Stack.of(container)
-        for name, alarm in app.added_alarms:
+        for name, alarm, resource in app.added_alarms:
             app.result.alarm_names.append(name)
+            app.result.billed_alarm_metrics += billed_metric_count(resource)
             stack = cdk.Stack.of(alarm)
             if stack is not home:
                 home.add_stack_dependency(stack, f"composite alarm of {app.app_name} names its alarms")
@@ -742,7 +749,7 @@ class CloudWatchEngine(Construct):
         home_alarms = app.alarm_batches.get(stack.node.path)
         if home_alarms is not None:
             composite.node.add_dependency(home_alarms.container)
-        for _name, alarm in app.added_alarms:
+        for _name, alarm, _resource in app.added_alarms:
             if cdk.Stack.of(alarm) is stack:
                 composite.node.add_dependency(alarm)
 
@@ -793,7 +800,9 @@ class CloudWatchEngine(Construct):
         anomaly = result.anomaly_alarms
         cdk.Annotations.of(container).add_info(
             f"CloudWatch engine, application {app.app_name}: {len(result.alarms)} alarms ({anomaly} anomaly-"
-            f"detection models, {len(result.alarms) - anomaly} static), {len(result.composites)} composite, "
+            f"detection models, {len(result.alarms) - anomaly} static)"
+            + (f" and {len(app.added_alarms)} added with add_alarms" if app.added_alarms else "")
+            + f", {len(result.composites)} composite, "
             f"{len(result.log_anomaly_detectors)} log anomaly detectors, {len(result.queries)} saved queries; about ${result.monthly_cost:.2f}/month "
             "for alarms (us-east-1 prices)"
         )

@@ -28,7 +28,8 @@ parentheses at most ``MAX_NESTING`` deep; an event longer than ``MAX_EVENT_BYTES
 event CloudWatch Logs takes in PutLogEvents,
 https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html) or nested deeper
 than Python's JSON decoder manages matches nothing. Wildcard matching is linear in the value's length (no
-backtracking); a ``%regex%`` runs on Python's ``re``, and the evaluator refuses a regex with a quantified
+backtracking: the engine of :mod:`devops_blueprints._wildcards`, which the SCP simulator uses too, here with
+``?`` literal); a ``%regex%`` runs on Python's ``re``, and the evaluator refuses a regex with a quantified
 group that itself holds a quantifier (the shape that backtracks exponentially) instead of running it.
 """
 
@@ -39,6 +40,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from devops_blueprints._wildcards import compile_glob
 
 #: ``filterPattern`` of PutMetricFilter / PutSubscriptionFilter: at most 1,024 characters.
 MAX_PATTERN_LENGTH = 1024
@@ -84,7 +87,8 @@ class Wildcard:
         return None
 
     def matches(self, value: str) -> bool:
-        return glob_match(self.text, value)
+        # ``*`` is the only wildcard of a filter-pattern value: a ``?`` inside one is literal.
+        return compile_glob(self.text, question_mark=False)(value)
 
 
 @dataclass(frozen=True)
@@ -102,30 +106,6 @@ class Regex:
 
 
 Value = Wildcard | Regex
-
-
-def glob_match(pattern: str, text: str) -> bool:
-    """``*`` matches any run of characters (also none); everything else literally. Linear time (the classic
-    two-pointer wildcard match with one backtrack point), so no pattern can make it explode."""
-    p = t = 0
-    star = -1
-    mark = 0
-    while t < len(text):
-        if p < len(pattern) and pattern[p] != "*" and pattern[p] == text[t]:
-            p += 1
-            t += 1
-        elif p < len(pattern) and pattern[p] == "*":
-            star, mark = p, t
-            p += 1
-        elif star >= 0:
-            p = star + 1
-            mark += 1
-            t = mark
-        else:
-            return False
-    while p < len(pattern) and pattern[p] == "*":
-        p += 1
-    return p == len(pattern)
 
 
 # ------------------------------------------------------------------------------------------- JSON patterns

@@ -8,7 +8,8 @@ aws-cdk-lib has only the L1 ``CfnAppMonitor`` (``AWS::RUM::AppMonitor``). This c
   the monitor that accepts unsigned ``PutRumEvents`` (``authorization="resource-policy"``);
 * the snippet a page embeds (:meth:`WebAppMonitor.snippet`, and the ``Snippet`` stack output);
 * RUM's extended metrics (``MetricDestinations`` -> CloudWatch) and the article's metric filters on the
-  monitor's log group, with static or anomaly-detection alarms on an encrypted topic (see :mod:`rum_metrics`).
+  monitor's log group, with static or anomaly-detection alarms on an encrypted topic (what is measured:
+  :mod:`rum_metrics`; its filters and alarms: :mod:`rum_alarms`).
 
 The log group. With ``CwLogEnabled`` RUM writes a copy of every event to a log group it names
 ``/aws/vendedlogs/RUMService_<monitor name><first 8 characters of the monitor id>`` (the id's first
@@ -35,7 +36,6 @@ from typing import Literal
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -45,16 +45,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from devops_blueprints.constructs._props import string_list
 from devops_blueprints.constructs.observability.devops_guru_coverage import acknowledge_custom_resource_provider
 from devops_blueprints.constructs.observability.encrypted_topic import allow_cloudwatch_alarms, notification_topic
-from devops_blueprints.constructs.observability.rum_metrics import (
-    EXTENDED_METRIC_DIMENSIONS,
-    EXTENDED_METRICS,
-    AnomalyDetection,
-    ExtendedMetric,
-    PageMetric,
-    Threshold,
-)
+from devops_blueprints.constructs.observability.rum_alarms import MonitorAlarms, metric_destinations
+from devops_blueprints.constructs.observability.rum_metrics import ExtendedMetric, PageMetric
 
 #: The web client the snippet loads: the CDN URL of RUM's generated snippet, latest 1.x
 #: (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-RUM-custom-snippet.html and
@@ -94,7 +89,6 @@ RETENTION_DAYS = (
     3653,
 )
 TELEMETRIES = ("errors", "performance", "http")
-PAGE_METRICS_NAMESPACE_PREFIX = "RUM/Pages"
 
 
 class WebAppMonitor(Construct):
@@ -205,7 +199,7 @@ class WebAppMonitor(Construct):
                 telemetries=list(telemetries),
                 identity_pool_id=self.identity_pool.ref if self.identity_pool else None,
                 guest_role_arn=self.guest_role.role_arn if self.guest_role else None,
-                metric_destinations=self._metric_destinations(extended_metrics),
+                metric_destinations=metric_destinations(extended_metrics),
             ),
         )
         self.monitor_id = self.resource.attr_id
@@ -217,8 +211,6 @@ class WebAppMonitor(Construct):
         if cw_log_enabled:
             self.log_group = self._log_group(log_retention_days, retain_log_group)
 
-        self.alarms: list[cloudwatch.Alarm] = []
-        self.metric_filters: list[logs.CfnMetricFilter] = []
         self.topic: sns.ITopic | None = None
         self.key: kms.IKey | None = None
         alarmed = any(m.alarm is not None for m in page_metrics) or any(m.alarm is not None for m in extended_metrics)
@@ -234,10 +226,16 @@ class WebAppMonitor(Construct):
                 removal_policy=removal_policy,
                 grant=lambda t, k: allow_cloudwatch_alarms(t, k),
             )
+        measured = MonitorAlarms(
+            self, name, log_group_name=self.log_group_name, log_group=self.log_group, topic=self.topic
+        )
         for page in page_metrics:
-            self._page_metric(page)
+            measured.add_page_metric(page)
         for extended in extended_metrics:
-            self._extended_alarms(extended)
+            measured.add_extended_metric(extended)
+        #: Every alarm the monitor created (static and anomaly detection), e.g. for ``CloudWatchEngine.add_alarms``.
+        self.alarms: list[cloudwatch.Alarm] = measured.alarms
+        self.metric_filters: list[logs.CfnMetricFilter] = measured.metric_filters
         cdk.CfnOutput(self, "Snippet", value=self.snippet(), description=f"RUM snippet of {name}: put it in <head>")
         cdk.CfnOutput(self, "MonitorId", value=self.monitor_id)
 
@@ -308,26 +306,6 @@ class WebAppMonitor(Construct):
         )
         return pool, role
 
-    def _metric_destinations(
-        self, extended: Sequence[ExtendedMetric]
-    ) -> list[rum.CfnAppMonitor.MetricDestinationProperty] | None:
-        if not extended:
-            return None
-        definitions = []
-        for metric in extended:
-            value_key, _ = EXTENDED_METRICS[metric.name]
-            definitions.append(
-                rum.CfnAppMonitor.MetricDefinitionProperty(
-                    name=metric.name,
-                    namespace="AWS/RUM",
-                    value_key=value_key,
-                    unit_label="Milliseconds" if value_key == "event_details.duration" else None,
-                    event_pattern=json.dumps(metric.event_pattern(), separators=(",", ":")),
-                    dimension_keys={EXTENDED_METRIC_DIMENSIONS[metric.dimension]: metric.dimension},
-                )
-            )
-        return [rum.CfnAppMonitor.MetricDestinationProperty(destination="CloudWatch", metric_definitions=definitions)]
-
     def _log_group(self, days: int, retain: bool) -> cr.AwsCustomResource:
         stack = cdk.Stack.of(self)
         arn = cdk.Fn.join(
@@ -390,135 +368,10 @@ class WebAppMonitor(Construct):
         acknowledge_custom_resource_provider(stack)
         return group
 
-    def _page_metric(self, page: PageMetric) -> None:
-        namespace = f"{PAGE_METRICS_NAMESPACE_PREFIX}/{self.name}"
-        variants: list[tuple[str, dict[str, str]]] = [("", {})]
-        variants += [(f"By{key}", {key: selector}) for key, selector in page.dimensions.items()]
-        for suffix, dimensions in variants:
-            metric_filter = logs.CfnMetricFilter(
-                self,
-                f"{page.name}{suffix}Filter",
-                log_group_name=self.log_group_name,
-                filter_pattern=page.filter_pattern,
-                metric_transformations=[
-                    logs.CfnMetricFilter.MetricTransformationProperty(
-                        metric_name=page.name,
-                        metric_namespace=namespace,
-                        metric_value=page.metric_value,
-                        unit=page.unit,
-                        dimensions=[
-                            logs.CfnMetricFilter.DimensionProperty(key=key, value=value)
-                            for key, value in dimensions.items()
-                        ]
-                        or None,
-                    )
-                ],
-            )
-            if self.log_group is not None:
-                metric_filter.node.add_dependency(self.log_group)
-            self.metric_filters.append(metric_filter)
-        if page.alarm is None:
-            return
 
-        def metric(dimensions: dict[str, str]) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace=namespace,
-                metric_name=page.name,
-                dimensions_map=dimensions or None,
-                statistic=page.statistic,
-                period=cdk.Duration.minutes(5),
-            )
-
-        self._alarm(page.name, metric({}), page.alarm, f"{page.name} of {self.name}")
-        for device, threshold in page.thresholds_by_device_type.items():
-            self._alarm(
-                f"{page.name}DeviceType{_id(device)}",
-                metric({"DeviceType": device}),
-                Threshold(threshold, _above(page.alarm)),
-                f"{page.name} of {self.name} on {device} devices",
-            )
-        for country, threshold in page.thresholds_by_country.items():
-            self._alarm(
-                f"{page.name}Country{country}",
-                metric({"CountryCode": country}),
-                Threshold(threshold, _above(page.alarm)),
-                f"{page.name} of {self.name} in {country}",
-            )
-
-    def _extended_alarms(self, extended: ExtendedMetric) -> None:
-        if extended.alarm is None or extended.value is None:
-            return
-        # RUM's metrics carry the app monitor's name as ``application_name``; an extended metric adds its
-        # dimension (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-RUM-metrics.html).
-        metric = cloudwatch.Metric(
-            namespace="AWS/RUM",
-            metric_name=extended.name,
-            dimensions_map={"application_name": self.name, extended.dimension: extended.value},
-            statistic=extended.alarm_statistic,
-            period=cdk.Duration.minutes(5),
-        )
-        self._alarm(
-            f"{extended.name}{extended.dimension}{_id(extended.value)}",
-            metric,
-            extended.alarm,
-            f"{extended.name} of {self.name} for {extended.dimension} {extended.value}",
-        )
-
-    def _alarm(
-        self, alarm_id: str, metric: cloudwatch.Metric, alarming: Threshold | AnomalyDetection, description: str
-    ) -> None:
-        alarm: cloudwatch.Alarm
-        # A name of its own (the monitor's name first): a composite alarm (the CloudWatch engine's, through
-        # CloudWatchEngine.add_alarms) names its alarms in its rule. CloudWatch allows 255 characters.
-        alarm_name = f"{self.name}-{alarm_id}"[:255]
-        if isinstance(alarming, AnomalyDetection):
-            alarm = cloudwatch.AnomalyDetectionAlarm(
-                self,
-                f"{alarm_id}Alarm",
-                alarm_name=alarm_name,
-                metric=metric,
-                std_devs=alarming.band_width,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                comparison_operator=(
-                    cloudwatch.ComparisonOperator.LESS_THAN_LOWER_OR_GREATER_THAN_UPPER_THRESHOLD
-                    if alarming.both_sides
-                    else cloudwatch.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD
-                ),
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"{description} is outside its expected band",
-            )
-        else:
-            alarm = cloudwatch.Alarm(
-                self,
-                f"{alarm_id}Alarm",
-                alarm_name=alarm_name,
-                metric=metric,
-                threshold=alarming.value,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                comparison_operator=(
-                    cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
-                    if alarming.above
-                    else cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
-                ),
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"{description} is {'above' if alarming.above else 'below'} {alarming.value:g}",
-            )
-        if self.topic is not None:
-            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
-            alarm.add_ok_action(cw_actions.SnsAction(self.topic))
-        self.alarms.append(alarm)
-
-
-def _above(alarming: Threshold | AnomalyDetection) -> bool:
-    return alarming.above if isinstance(alarming, Threshold) else True
-
-
-def _id(value: str) -> str:
-    """A construct-id-safe PascalCase form of a dimension value (``/docs/`` -> ``Docs``)."""
-    parts = re.split(r"[^A-Za-z0-9]+", value)
-    return "".join(part[:1].upper() + part[1:] for part in parts if part) or "Root"
+def _check_domain(domain: str) -> None:
+    if not isinstance(domain, str) or len(domain) > 253 or not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"domains must contain domain names (www.example.com, *.example.com), got {domain!r}")
 
 
 def _validate(
@@ -526,18 +379,14 @@ def _validate(
 ) -> None:
     if not isinstance(name, str) or not _MONITOR_NAME.fullmatch(name):
         raise ValueError(f"name must be 1-255 characters of letters, digits, '.', '-', '_', '#', got {name!r}")
-    if isinstance(domains, str):
-        raise ValueError(f"domains must be a list of domains, got the string {domains!r}")
-    domains = list(domains)
-    if not domains:
-        raise ValueError("domains must name at least one domain the monitor accepts events from (e.g. www.example.com)")
-    if len(domains) > MAX_DOMAINS:
-        raise ValueError(f"domains takes at most {MAX_DOMAINS} domains, got {len(domains)}")
-    for domain in domains:
-        if cdk.Token.is_unresolved(domain):
-            continue
-        if not isinstance(domain, str) or len(domain) > 253 or not _DOMAIN.fullmatch(domain):
-            raise ValueError(f"domains must contain domain names (www.example.com, *.example.com), got {domain!r}")
+    string_list(
+        "domains",
+        domains,
+        noun="domains",
+        max_items=MAX_DOMAINS,
+        if_empty="name at least one domain the monitor accepts events from, e.g. www.example.com",
+        check=_check_domain,
+    )
     if authorization not in ("cognito", "resource-policy"):
         raise ValueError(f'authorization must be "cognito" or "resource-policy", got {authorization!r}')
     if not 0 <= session_sample_rate <= 1:
