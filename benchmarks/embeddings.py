@@ -16,6 +16,13 @@ in one run on the same ONNX Runtime sessions:
     with ``.venv-bench``'s Python: ``ray[data]`` is a benchmark-only dependency, see requirements-bench.in);
 and the peak RSS of (b) and (c) with the default settings (fp32, each in a fresh ``python -m batch_job``).
 
+The ceiling on (b)/(a), from CPU times measured in the same run: the job's own ``preprocess()`` per image on one
+thread (``time.thread_time``; drafted, plus its sampled full-decode check) and ONNX Runtime's process CPU
+seconds per image at batch 32 during (a). Decode and inference share the same CPUs, so (b) cannot exceed
+CPUs / (decode_cpu + inference_cpu), and (b)/(a) cannot exceed inference_cpu / (inference_cpu + decode_cpu)
+(scaled by CPUs / the CPUs (a) kept busy, when inference alone left some idle): printed beside each (b)/(a)
+goal and for every size and precision (see :func:`_bound`).
+
 Goals (printed met or MISSED): 4032x3024 fp32 (b)/(a) >= 0.70 and (b)/(d) >= 4, int8 (b)/(d) >= 6;
 640x480 fp32 (b)/(a) >= 0.85; (c')/(d') >= 5 at 640x480 fp32; peak RSS of (b) at 4032x3024 < 1.5 GiB;
 (b) >= 1.2 x (e) at every size and precision. Rounds alternate the designs and the best round counts, since
@@ -67,6 +74,8 @@ GIB = 1024**3
 # Distinct pictures per size; every other file is one of them shifted by a few pixels (then encoded anew), so
 # generating 64 12-MP photos does not take minutes.
 DISTINCT = 6
+# JPEGs of a size whose decode CPU time is measured (the bound on (b)/(a)).
+DECODE_SAMPLE = 12
 
 
 def images_for(size: tuple[int, int]) -> int:
@@ -118,13 +127,66 @@ def _wait_listening(process: subprocess.Popen[bytes], port: int, what: str) -> N
     raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within 60 s")
 
 
-def _measure_inference(embedder: Any, tensors: np.ndarray, batch: int) -> float:
-    """Images/s of embedder.embed over ``tensors`` in batches of ``batch`` (one warm-up call first)."""
+def _measure_inference(embedder: Any, tensors: np.ndarray, batch: int) -> tuple[float, float]:
+    """(images/s, process CPU seconds per image) of embedder.embed over ``tensors`` in batches of ``batch``
+    (one warm-up call first). Nothing else runs in this process meanwhile (moto and the proxy are processes
+    of their own), so the process's CPU time is ONNX Runtime's: its intra-op threads and the calling thread."""
     embedder.embed(tensors[:batch])
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     for offset in range(0, len(tensors), batch):
         embedder.embed(tensors[offset : offset + batch])
-    return len(tensors) / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return len(tensors) / wall, cpu / len(tensors)
+
+
+@dataclass
+class _DecodeCost:
+    """Single-thread CPU seconds per image of the job's ``preprocess()`` on one size's JPEGs."""
+
+    preprocess: float  # what the job pays per image: drafted when the size is drafted, plus the sampled check
+    drafted: float | None  # preprocess(draft=True) alone; None when the size is never drafted
+    full: float  # preprocess(draft=False): a full decode, what (d) pays
+    scale: int
+
+
+def _decode_cost(folder: Path, keys: list[str]) -> _DecodeCost:
+    """CPU time (``time.thread_time``: this thread only, so other processes on the machine do not count) of
+    the job's own ``preprocess()`` per image, over up to ``DECODE_SAMPLE`` of the size's JPEGs (one warm-up).
+
+    The job decodes each image on one thread (Pillow's JPEG decoder is single-threaded). A drafted size also
+    pays the sampled fidelity check: one image in ``DRAFT_CHECK_EVERY`` is decoded in full as well."""
+    from batch_job.preprocess import DRAFT_CHECK_EVERY, decode_scaled, preprocess
+
+    blobs = [(folder / key).read_bytes() for key in keys[:DECODE_SAMPLE]]
+    scale = decode_scaled(blobs[0]).scale
+
+    def per_image(draft: bool) -> float:
+        preprocess(blobs[0], draft=draft)
+        start = time.thread_time()
+        for data in blobs:
+            preprocess(data, draft=draft)
+        return (time.thread_time() - start) / len(blobs)
+
+    full = per_image(False)
+    if scale == 1:
+        return _DecodeCost(full, None, full, scale)
+    drafted = per_image(True)
+    return _DecodeCost(drafted + full / DRAFT_CHECK_EVERY, drafted, full, scale)
+
+
+def _bound(inference_cpu: float, decode_cpu: float, rate_a: float, cpus: int) -> tuple[float, float, float]:
+    """The most (b)/(a) can be on ``cpus`` CPUs: (simple bound, bound, CPUs (a) kept busy).
+
+    The job runs decode (``cpus`` threads) and inference (``cpus`` intra-op threads) on the same ``cpus``
+    CPUs, so every image costs ``decode_cpu + inference_cpu`` of CPU time and (b) <= cpus / (decode_cpu +
+    inference_cpu). (a) = busy / inference_cpu, where busy (<= cpus) is how many CPUs inference alone kept
+    busy; so (b)/(a) <= cpus / busy x inference_cpu / (inference_cpu + decode_cpu), and the simple bound
+    inference_cpu / (inference_cpu + decode_cpu) when inference alone keeps every CPU busy. What inference
+    leaves idle decode can use, hence the factor. Reading, batching and writing cost CPU too, so the real
+    ceiling is lower still."""
+    busy = rate_a * inference_cpu
+    simple = inference_cpu / (inference_cpu + decode_cpu)
+    return simple, min(1.0, cpus / (rate_a * (inference_cpu + decode_cpu))), busy
 
 
 def _article_baseline(embedder: Any, s3: Any, dynamodb: Any, keys: list[str], table: str) -> float:
@@ -249,14 +311,17 @@ def _round(embedder: Any, data: _SizeSet, services: _Services) -> dict[str, floa
     """(a), batch-1 inference, (b), (c), (d), (c'), (d') once, for one model at one size."""
     from batch_job.local import run_local
 
+    rate_a, inference_cpu = _measure_inference(embedder, data.tensors, BATCH)
     figures = {
-        "a": _measure_inference(embedder, data.tensors, BATCH),
-        "batch1": _measure_inference(embedder, data.tensors[: min(64, len(data.tensors))], 1),
+        "a": rate_a,
+        "batch1": _measure_inference(embedder, data.tensors[: min(64, len(data.tensors))], 1)[0],
+        "inference_cpu": inference_cpu,
     }
     out = data.folder.parent / f"out-{data.prefix}.parquet"
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     summary, failures = run_local(data.folder, out, embedder, batch_size=BATCH, progress_every=10**9)
     figures["b"] = len(data.keys) / (time.perf_counter() - start)
+    figures["b_cpu"] = (time.process_time() - cpu) / len(data.keys)  # all the job's threads, per image
     assert summary.embedded == len(data.keys) and not failures, summary.line()
     out.unlink()
     out.with_name(out.name + ".failures.jsonl").unlink()
@@ -327,7 +392,7 @@ def _ray(data: _SizeSet, model: Path, threads: int) -> float | str:
 
 
 def run() -> dict[str, Any]:
-    from batch_job.engine import Embedder
+    from batch_job.engine import Embedder, usable_cpus
     from batch_job.preprocess import DRAFT_CHECK, preprocess
     from batch_job.quantize import cosine_rows, quantize_model
     from batch_job.resnet import export_model
@@ -370,16 +435,45 @@ def run() -> dict[str, Any]:
                 ]
                 cosines = cosine_rows(vectors[0], vectors[1])
                 results["int8_cosine_min"] = float(cosines.min())
+            cpus = usable_cpus()
+            results["cpus"] = cpus
             for data in sets:
+                cost = _decode_cost(data.folder, data.keys)
+                results[f"{data.prefix}_decode_cpu"] = cost.preprocess
+                results[f"{data.prefix}_decode_full_cpu"] = cost.full
+                results[f"{data.prefix}_decode_scale"] = cost.scale
+                drafted = f", drafted at 1/{cost.scale} {cost.drafted * 1000:.1f} ms" if cost.drafted else " (in full)"
+                print(
+                    f"  {data.prefix}: decode (preprocess, one thread) {cost.preprocess * 1000:.1f} ms CPU/image"
+                    f"{drafted}, full decode {cost.full * 1000:.1f} ms",
+                    flush=True,
+                )
                 samples: dict[str, list[float]] = {}
                 for round_number in range(1, ROUNDS + 1):
                     for name, embedder in embedders.items():
                         figures = _round(embedder, data, services)
                         for key, value in figures.items():
                             samples.setdefault(f"{data.prefix}_{name}_{key}", []).append(value)
-                        shown = ", ".join(f"{key}={value:.1f}" for key, value in figures.items())
-                        print(f"  {data.prefix} round {round_number}/{ROUNDS} {name}: {shown} images/s", flush=True)
-                results.update({key: max(values) for key, values in samples.items()})
+                        shown = ", ".join(f"{k}={v:.1f}" for k, v in figures.items() if not k.endswith("_cpu"))
+                        print(
+                            f"  {data.prefix} round {round_number}/{ROUNDS} {name}: {shown} images/s; CPU/image: "
+                            f"inference {figures['inference_cpu'] * 1000:.1f} ms at batch {BATCH}, (b) "
+                            f"{figures['b_cpu'] * 1000:.1f} ms",
+                            flush=True,
+                        )
+                results.update({key: max(values) for key, values in samples.items() if not key.endswith("_cpu")})
+                for name in embedders:
+                    # The CPU time of the round whose (a) counts, so (a) and its CPU time come from one measurement.
+                    rates = samples[f"{data.prefix}_{name}_a"]
+                    inference_cpu = samples[f"{data.prefix}_{name}_inference_cpu"][rates.index(max(rates))]
+                    simple, bound, busy = _bound(inference_cpu, cost.preprocess, max(rates), cpus)
+                    local_rates = samples[f"{data.prefix}_{name}_b"]
+                    b_cpu = samples[f"{data.prefix}_{name}_b_cpu"][local_rates.index(max(local_rates))]
+                    results[f"{data.prefix}_{name}_b_cpu"] = b_cpu
+                    results[f"{data.prefix}_{name}_inference_cpu"] = inference_cpu
+                    results[f"{data.prefix}_{name}_bound_simple"] = simple
+                    results[f"{data.prefix}_{name}_bound"] = bound
+                    results[f"{data.prefix}_{name}_a_busy"] = busy
                 for key, value in _rss(data, models["fp32"], services).items():
                     results[f"{data.prefix}_fp32_{key}"] = value
                 for name, path in models.items():
@@ -399,6 +493,33 @@ def run() -> dict[str, Any]:
     results["seconds"] = time.perf_counter() - started
     _report(results, [s.prefix for s in sets], list(models))
     return results
+
+
+def _bound_line(results: dict[str, Any], size: str, name: str) -> str:
+    """The ceiling on (b)/(a) from this run's CPU times (see :func:`_bound`)."""
+    simple, bound = results[f"{size}_{name}_bound_simple"], results[f"{size}_{name}_bound"]
+    line = f"(b)/(a) cannot exceed inference_cpu / (inference_cpu + decode_cpu) = {simple:.2f}"
+    busy, cpus = results[f"{size}_{name}_a_busy"], results["cpus"]
+    if abs(bound - simple) >= 0.005:
+        # On a shared machine the CPU time (a) left is mostly other processes', not free for decode.
+        line += (
+            f" (with (a) keeping all {cpus} CPUs busy; it kept {busy:.2f}: if the rest was idle, not other "
+            f"processes', decode could use it, up to {bound:.2f})"
+        )
+    return line
+
+
+def _cost_line(results: dict[str, Any], size: str, name: str) -> str:
+    decode, full = results[f"{size}_decode_cpu"] * 1000, results[f"{size}_decode_full_cpu"] * 1000
+    scale = results[f"{size}_decode_scale"]
+    how = f"drafted at 1/{scale}, full {full:.1f} ms" if scale > 1 else "decoded in full"
+    inference, b_cpu = results[f"{size}_{name}_inference_cpu"] * 1000, results[f"{size}_{name}_b_cpu"] * 1000
+    b_busy = results[f"{size}_{name}_b"] * b_cpu / 1000
+    return (
+        f"decode_cpu {decode:.1f} ms/image ({how}), inference_cpu {inference:.1f} ms/image at batch {BATCH} x "
+        f"{results['cpus']} threads; (b) used {b_cpu:.1f} ms CPU/image ({b_cpu / (decode + inference):.2f} x "
+        f"decode + inference) and kept {b_busy:.2f} of {results['cpus']} CPUs busy"
+    )
 
 
 def _shown(value: float | str) -> str:
@@ -458,8 +579,15 @@ def _report(results: dict[str, Any], sizes: list[str], models: list[str]) -> Non
                 print(f"  (e) {size} {name}: {value}")
     for goal, value, target in goals(results, sizes, models):
         verdict = "not measured" if value is None else ("met" if value >= target else "MISSED")
-        shown = "-" if value is None else f"{value:.2f}"
-        print(f"  goal {goal} >= {target}: {shown} ({verdict})")
+        figure = "-" if value is None else f"{value:.2f}"
+        goal_size, goal_model, what = [*goal.split(" ", 2), "", ""][:3]
+        bound = results.get(f"{goal_size}_{goal_model}_bound") if what == "(b)/(a)" else None
+        beside = f"; {_bound_line(results, goal_size, goal_model)}" if isinstance(bound, float) else ""
+        print(f"  goal {goal} >= {target}: {figure} ({verdict}){beside}")
+    for size in sizes:
+        for name in models:
+            if isinstance(results.get(f"{size}_{name}_bound"), float):
+                print(f"  bound {size} {name}: {_cost_line(results, size, name)}; {_bound_line(results, size, name)}")
     if "int8_cosine_min" in results:
         print(f"  int8 vs fp32 cosine, min over unseen images: {results['int8_cosine_min']:.4f}")
     print(

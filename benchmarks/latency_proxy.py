@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import math
 import sys
 import threading
 import time
@@ -26,10 +27,16 @@ from urllib.parse import urlsplit
 
 S3_DELAY_MS = 50.0
 DYNAMODB_DELAY_MS = 10.0
-_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade"}
+# Hop-by-hop headers are not relayed. ``Expect: 100-continue`` is answered by this proxy itself (the request
+# handler sends the interim 100 before it reads the body), so upstream always gets the whole body at once.
+_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade", "expect"}
 
 
 def make_handler(host: str, port: int, s3_delay: float, dynamodb_delay: float) -> type[BaseHTTPRequestHandler]:
+    """The request handler: waits ``s3_delay`` or ``dynamodb_delay`` seconds, then relays to host:port."""
+    for name, delay in (("s3_delay", s3_delay), ("dynamodb_delay", dynamodb_delay)):
+        if not (math.isfinite(delay) and delay >= 0):
+            raise ValueError(f"{name} must be a finite number of seconds >= 0, got {delay}")
     local = threading.local()
 
     class Handler(BaseHTTPRequestHandler):
@@ -53,11 +60,13 @@ def make_handler(host: str, port: int, s3_delay: float, dynamodb_delay: float) -
                     response = connection.getresponse()
                     data = response.read()
                     break
-                except (http.client.HTTPException, OSError):
+                except (http.client.HTTPException, OSError) as exc:
                     connection.close()
                     local.connection = None
                     if attempt:
-                        raise
+                        # One clear answer instead of a dropped connection: the client sees why.
+                        self._bad_gateway(f"latency proxy: upstream http://{host}:{port} failed: {exc}")
+                        return
             self.send_response_only(response.status, response.reason)
             for key, value in response.getheaders():
                 if key.lower() not in _HOP and key.lower() != "content-length":
@@ -68,23 +77,51 @@ def make_handler(host: str, port: int, s3_delay: float, dynamodb_delay: float) -
             if self.command != "HEAD":
                 self.wfile.write(data)
 
+        def _bad_gateway(self, reason: str) -> None:
+            data = reason.encode(errors="replace")
+            self.send_response_only(502, "Bad Gateway")
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
 
     return Handler
 
 
 def main(argv: list[str]) -> int:
+    """Parse the options and serve until killed; bad options and a port that cannot be bound are one error
+    line on stderr and exit 2 (argparse's own errors also print the usage line first)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.latency_proxy")
     parser.add_argument("--upstream", required=True, help="http://host:port of moto_server")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--s3-ms", type=float, default=S3_DELAY_MS)
-    parser.add_argument("--dynamodb-ms", type=float, default=DYNAMODB_DELAY_MS)
+    parser.add_argument("--port", type=int, required=True, help="loopback port to listen on (1-65535)")
+    parser.add_argument("--s3-ms", type=float, default=S3_DELAY_MS, help="delay per S3 request, ms (>= 0)")
+    parser.add_argument("--dynamodb-ms", type=float, default=DYNAMODB_DELAY_MS, help="delay per DynamoDB request")
     args = parser.parse_args(argv)
+
+    def fail(message: str) -> int:
+        print(f"{parser.prog}: error: {message}", file=sys.stderr)
+        return 2
+
+    for option, value in (("--s3-ms", args.s3_ms), ("--dynamodb-ms", args.dynamodb_ms)):
+        if not (math.isfinite(value) and value >= 0):
+            return fail(f"{option} must be a number of milliseconds >= 0, got {value}")
+    if not 1 <= args.port <= 65535:
+        return fail(f"--port must be 1-65535, got {args.port}")
     upstream = urlsplit(args.upstream)
-    handler = make_handler(
-        upstream.hostname or "127.0.0.1", upstream.port or 80, args.s3_ms / 1000, args.dynamodb_ms / 1000
-    )
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    try:
+        upstream_port = upstream.port
+    except ValueError:
+        upstream_port = None
+    if upstream.scheme != "http" or not upstream.hostname or upstream_port is None or upstream.path not in ("", "/"):
+        return fail(f"--upstream must be http://HOST:PORT (the moto server), got {args.upstream!r}")
+    handler = make_handler(upstream.hostname, upstream_port, args.s3_ms / 1000, args.dynamodb_ms / 1000)
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    except OSError as exc:
+        return fail(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}")
     server.daemon_threads = True
     server.request_queue_size = 256
     server.serve_forever()
