@@ -9,7 +9,7 @@ from pathlib import Path
 
 from benchmarks.peak_rss import vm_hwm_bytes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 
 
