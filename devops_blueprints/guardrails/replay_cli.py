@@ -14,7 +14,14 @@ from devops_blueprints.cli import CliError
 from devops_blueprints.guardrails import catalog
 from devops_blueprints.guardrails.cloudtrail import MAX_FILE_BYTES, FileProblem
 from devops_blueprints.guardrails.model import PolicyError, full_aws_access, load_policy
-from devops_blueprints.guardrails.replay_report import Summary, render_csv, render_json, render_text, summarize
+from devops_blueprints.guardrails.replay_report import (
+    Summary,
+    default_jobs,
+    render_csv,
+    render_json,
+    render_text,
+    summarize,
+)
 from devops_blueprints.guardrails.simulator import Level
 
 EXIT_DENIED = 3
@@ -57,7 +64,12 @@ def register(commands: Any) -> None:
         help="skip a log file of more than N MiB of JSON (default %(default)s)",
     )
     replay.add_argument(
-        "--jobs", type=int, default=1, metavar="N", help="worker processes reading files in parallel (default 1)"
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        metavar="N",
+        help="worker processes reading and deciding files in parallel (default: the CPU count, %(default)s here); "
+        "the report does not depend on it",
     )
     replay.set_defaults(func=run_replay)
 

@@ -261,7 +261,15 @@ def test_request_tags_source_ip_and_org_id() -> None:
         (lambda r: r["userIdentity"].pop("arn"), "missing-field: userIdentity.arn"),
         (lambda r: r["userIdentity"].pop("type"), "missing-field: userIdentity.type"),
         (lambda r: r.update(eventType="AwsConsoleSignIn"), "not-an-api-call: AwsConsoleSignIn"),
-        (lambda r: r.update(userIdentity="Alice"), "bad-event: Expected `object | null`, got `str`"),
+        (lambda r: r.update(userIdentity="Alice"), "bad-event: $.userIdentity: Expected `object | null`, got `str`"),
+        # unhashable or mistyped values are one bad event, not a crash of the replay
+        (lambda r: r.update(eventType=["AwsApiCall"]), "bad-event: $.eventType: Expected `str | null`, got `array`"),
+        (lambda r: r.update(eventName=7), "bad-event: $.eventName: Expected `str | null`, got `int`"),
+        (
+            lambda r: r["userIdentity"].update(sessionContext={"attributes": {"mfaAuthenticated": {}}}),
+            "bad-event: $.userIdentity.sessionContext.attributes.mfaAuthenticated: Expected `bool | str | null`, "
+            "got `object`",
+        ),
     ],
 )
 def test_events_with_missing_fields_are_unmapped_with_a_reason(mutate: Any, reason: str) -> None:
@@ -285,7 +293,10 @@ def test_bad_files_are_one_problem_each_and_the_rest_goes_on(tmp_path: Path) -> 
     (trail / "deep.json").write_text('{"Records": [' + "[" * 100_000 + "]" * 100_000 + "]}")
     bomb = gzip.compress(b'{"Records": [' + b" " * (3 * 1024 * 1024) + b"]}")
     (trail / "bomb.json.gz").write_bytes(bomb)
-    mixed = s.write_log(trail / "mixed.json", [s.record(s.ALICE, region="ap-south-1"), 7, "x"], compress=False)
+    mistyped = {**s.record(s.ALICE, region="ap-south-1"), "eventName": 7}
+    mixed = s.write_log(
+        trail / "mixed.json", [s.record(s.ALICE, region="ap-south-1"), 7, "x", mistyped], compress=False
+    )
     replay = regions_replay(max_file_bytes=2 * 1024 * 1024)
     summary = Summary().add_all(replay.decisions([str(trail), str(tmp_path / "missing")]))
     problems = {Path(p.source).name: p.reason for p in replay.problems}
@@ -300,8 +311,10 @@ def test_bad_files_are_one_problem_each_and_the_rest_goes_on(tmp_path: Path) -> 
         "missing": "unreadable",
     }
     assert replay.files_read == 4  # the sample's two logs, plain.json, mixed.json
-    assert summary.events == 6 + 1 + 3
+    assert summary.events == 6 + 1 + 4
     assert summary.unmapped["not-an-event: a record that is not a JSON object"].count == 2
+    assert summary.unmapped["bad-event: $.eventName: Expected `str | null`, got `int`"].count == 1
+    assert summary.outcomes["DENIED"] == 2 + 1 + 1  # the sample's two, plain.json's and mixed.json's good one
     assert good.exists() and mixed.exists()
 
 
