@@ -397,6 +397,69 @@ def test_cli_usage_errors_are_one_line_exit_2(
     assert err.count("\n") == 1 and message in err
 
 
+# -- --path ROOT,OU,... ---------------------------------------------------------------------------
+
+
+def replay_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    code, out, _err = cli(capsys, *argv, "--format", "json", "--jobs", "1")
+    return code, json.loads(out)
+
+
+def test_path_is_the_catalog_along_the_nodes_given(
+    capsys: pytest.CaptureFixture[str], trail_and_policy: tuple[Path, Path]
+) -> None:
+    trail, policy = trail_and_policy
+    assert replay_json(capsys, "--path", "Root,Workloads", "--cloudtrail", str(trail)) == replay_json(
+        capsys, "--catalog-path", "Workloads", "--cloudtrail", str(trail)
+    )
+    # the root's catalog SCPs alone do not restrict regions: nothing in the sample would be denied
+    code, report = replay_json(capsys, "--path", "Root", "--cloudtrail", str(trail))
+    assert (code, report["outcomes"]["DENIED"], report["outcomes"]["ALLOWED"]) == (0, 0, 4)
+    # --policy files are attached at the last node: here the root
+    code, report = replay_json(capsys, "--path", "Root", "--policy", str(policy), "--cloudtrail", str(trail))
+    assert code == 3 and {(r["policy"], r["sid"]) for r in report["denied"]} == {
+        (str(policy), "DenyOutsideApprovedRegions")
+    }
+    # nested in the order given: Suspended's deny-all under Workloads denies every mapped call
+    code, report = replay_json(capsys, "--path", "Root, Workloads, Suspended", "--cloudtrail", str(trail))
+    assert (code, report["outcomes"]["DENIED"], report["outcomes"]["ALLOWED"]) == (3, 4, 0)
+    assert {r["sid"] for r in report["denied"]} == {"DenyAll", "DenyOutsideApprovedRegions"}
+
+
+def test_path_levels_name_each_node() -> None:
+    from devops_blueprints.guardrails.replay_cli import path_levels
+
+    levels = path_levels("Root,Workloads,Exceptions")
+    assert [level.name for level in levels] == ["Root", "Workloads", "Exceptions", "Account"]
+    assert [level.name for level in catalog.path("Workloads")] == [
+        level.name for level in path_levels("Root,Workloads")
+    ]
+    assert [[p.name for p in level.policies] for level in path_levels("Root,Workloads")] == [
+        [p.name for p in level.policies] for level in catalog.path("Workloads")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("Root,Workload", "--path: unknown node 'Workload'; the catalog's nodes are Root, Security, "),
+        ("Root,Prod", "--path: unknown node 'Prod'"),
+        ("Workloads", "--path starts at the organization root: Root first, got 'Workloads'"),
+        ("Root,Workloads,Root", "--path names Root more than once"),
+        ("Root,,Workloads", "--path has an empty node in 'Root,,Workloads'"),
+    ],
+)
+def test_path_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], path: str, message: str) -> None:
+    code, out, err = cli(capsys, "--path", path, "--cloudtrail", "x")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and message in err
+
+
+def test_path_and_catalog_path_together_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = cli(capsys, "--path", "Root,Workloads", "--catalog-path", "Workloads", "--cloudtrail", "x")
+    assert code == 2 and "--path and --catalog-path both give the path" in err
+
+
 # -- S3 (moto server) ----------------------------------------------------------------------------
 
 
