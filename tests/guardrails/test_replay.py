@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -490,3 +491,86 @@ def test_s3_prefix_is_read_and_an_unreadable_prefix_is_one_line(
     assert report["files"] == 2 and report["outcomes"]["DENIED"] == 2
     assert report["skipped_files"] == {"digest-file": 1, "unreadable": 1}
     assert "s3://no-such-bucket/x: cannot list the prefix" in err and "NoSuchBucket" in err
+
+
+@pytest.fixture
+def iam_enforced(aws: str) -> Iterator[Callable[[], None]]:
+    """moto checks IAM for every request once the returned function is called (until the test ends)."""
+    import urllib.request
+
+    def reset_auth(value: str) -> None:
+        request = urllib.request.Request(  # noqa: S310 - loopback moto server
+            f"{aws}/moto-api/reset-auth", data=value.encode(), method="POST", headers={"Content-Type": "text/plain"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback moto server
+            assert response.status == 200
+
+    try:
+        yield lambda: reset_auth("0")
+    finally:
+        reset_auth("inf")
+
+
+def test_unreadable_s3_objects_and_prefixes_are_one_line_each_and_the_rest_goes_on(
+    iam_enforced: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    trail_and_policy: tuple[Path, Path],
+) -> None:
+    """An auditor that may list org-trail and read one account's logs, not the other's, nor list locked-trail:
+    AccessDenied on two objects and on a prefix, NoSuchBucket on another, each one stderr line; the readable
+    logs are replayed, and the summary counts the four."""
+    import boto3
+
+    trail, policy = trail_and_policy
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for bucket in ("org-trail", "locked-trail"):
+        s3.create_bucket(Bucket=bucket)
+    logs = sorted(p for p in trail.iterdir() if "Digest" not in p.name)
+    for account in ("111111111111", "222222222222"):
+        for path in logs:
+            s3.put_object(Bucket="org-trail", Key=f"AWSLogs/{account}/CloudTrail/{path.name}", Body=path.read_bytes())
+    s3.put_object(Bucket="locked-trail", Key=f"AWSLogs/{logs[0].name}", Body=logs[0].read_bytes())
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.create_user(UserName="auditor")
+    readable = {
+        "Version": "2012-10-17",
+        "Statement": [
+            # (moto answers AccessDenied, not NoSuchBucket, for a missing bucket the caller has no grant on)
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": ["arn:aws:s3:::org-trail", "arn:aws:s3:::no-such-bucket"],
+            },
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::org-trail/AWSLogs/111111111111/*"},
+        ],
+    }
+    iam.put_user_policy(UserName="auditor", PolicyName="read-trail", PolicyDocument=json.dumps(readable))
+    key = iam.create_access_key(UserName="auditor")["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # its credentials are cached: the auditor's from here on
+    iam_enforced()
+
+    locations = ["s3://org-trail/AWSLogs/", "s3://locked-trail/AWSLogs/", "s3://no-such-bucket/AWSLogs/"]
+    for jobs in ("1", "2"):
+        code, out, err = cli(
+            capsys, "--policy", str(policy), "--cloudtrail", *locations, "--format", "json", "--jobs", jobs
+        )
+        report = json.loads(out)
+        assert code == 3, (jobs, report, err)
+        assert report["files"] == 2 and report["events"] == 6 and report["outcomes"]["DENIED"] == 2
+        assert report["skipped_files"] == {"unreadable": 4}
+        lines = err.splitlines()
+        assert len(lines) == 4, err
+        denied = [
+            f"s3://org-trail/AWSLogs/222222222222/CloudTrail/{path.name}: cannot read the object: " for path in logs
+        ]
+        assert [line.split("skipped ", 1)[1].split("An error")[0] for line in lines[:2]] == denied
+        assert all("(AccessDenied) when calling the GetObject operation" in line for line in lines[:2])
+        assert lines[2].startswith("devops-blueprints: skipped s3://locked-trail/AWSLogs/: cannot list the prefix: ")
+        assert "(AccessDenied) when calling the ListObjectsV2 operation" in lines[2]
+        assert lines[3].startswith("devops-blueprints: skipped s3://no-such-bucket/AWSLogs/: cannot list the prefix: ")
+        assert "(NoSuchBucket)" in lines[3]
+    code, out, _err = cli(capsys, "--policy", str(policy), "--cloudtrail", *locations, "--jobs", "1")
+    assert out.rstrip().endswith("4 file(s) skipped (4 unreadable)")
