@@ -157,6 +157,18 @@ def test_api_names_that_differ_from_the_action_come_from_the_iam_database() -> N
     assert actions.lookup("example.com", "X") == Unmapped("unknown-event-source: example.com")
 
 
+def test_the_slim_action_index_equals_the_iam_database_indexes() -> None:
+    """The replay's own fast reading of the IAM definitions gives exactly iamdb's indexes."""
+    from devops_blueprints.guardrails.events import ActionIndex, action_index
+
+    slim, full = action_index(), ActionIndex.of(database())
+    assert (
+        slim == full
+        and len(slim.action_names) > 15_000
+        and slim.api_operations["s3:listobjectsv2"] == ("s3:ListBucket",)
+    )
+
+
 def test_every_event_name_of_the_corpus_is_checked_against_the_iam_database() -> None:
     """The mapping table for every (eventSource, eventName) in the samples and the benchmark's corpus: a mapped
     name is an action the database has (same service prefix), an unmapped one says so by name."""
