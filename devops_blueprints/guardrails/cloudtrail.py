@@ -6,8 +6,8 @@ an exhausted machine), parsed, and its records handed on before the next file is
 bounded by the largest file, never by the number of files or events.
 
 Parsing is msgspec's, into :class:`Event` structs that hold only the fields a replay reads (the rest of
-each record is skipped without building Python objects; ``requestParameters`` is kept as raw JSON and
-parsed only when a policy needs it), which is about three times faster than building every record as
+each record is skipped without building Python objects; ``requestParameters`` and ``resources`` are kept as
+raw JSON and parsed only when a policy needs them), which is about three times faster than building every record as
 dictionaries. A file whose records do not fit that shape (a record that is not an object, a
 ``userIdentity`` that is a string) is parsed again generically and each bad record becomes a
 :class:`BadRecord` with the reason, so one bad event costs only itself.
@@ -111,7 +111,8 @@ class Event(msgspec.Struct, gc=False):
     sourceIPAddress: str | None = None
     vpcEndpointId: str | None = None
     userIdentity: Identity | None = None
-    resources: Any = None
+    # kept as raw JSON, parsed only when a policy needs the resource or the request's tags
+    resources: msgspec.Raw = msgspec.Raw(b"null")
     requestParameters: msgspec.Raw = msgspec.Raw(b"null")
 
 

@@ -337,19 +337,22 @@ RESOURCE_PARAMETERS: Mapping[str, Builder] = {
 }
 
 
-def parameters(record: Event) -> dict[str, Any] | None:
-    """``requestParameters`` parsed (kept raw by the reader until a policy needs it)."""
-    raw = record.requestParameters
+def _parsed(raw: msgspec.Raw) -> Any:
     try:
-        value = msgspec.json.decode(raw) if raw else None
+        return msgspec.json.decode(raw) if raw else None
     except (msgspec.DecodeError, RecursionError):
         return None
+
+
+def parameters(record: Event) -> dict[str, Any] | None:
+    """``requestParameters`` parsed (kept raw by the reader until a policy needs it)."""
+    value = _parsed(record.requestParameters)
     return value if isinstance(value, dict) else None
 
 
 def resources(record: Event, action: str, part: str, region: str, account: str) -> list[str]:
     """The ARNs the call acted on (see the module docstring); empty when the event does not say."""
-    listed = record.resources
+    listed = _parsed(record.resources)  # kept raw by the reader too
     if isinstance(listed, list):
         arns = [r["ARN"] for r in listed if isinstance(r, dict) and isinstance(r.get("ARN"), str)]
         if arns:

@@ -73,6 +73,7 @@ _NOT_API_CALLS = frozenset({"AwsConsoleSignIn", "AwsCloudTrailInsight", "AwsCons
 _PRINCIPAL_ARN, _PRINCIPAL_ACCOUNT, _REGION = "aws:principalarn", "aws:principalaccount", "aws:requestedregion"
 _SIMPLE_KEYS = frozenset({_PRINCIPAL_ARN, _PRINCIPAL_ACCOUNT, _REGION})
 _UNKNOWN = object()  # a key the request has but the event does not tell
+_TAG_KEYS = "aws:tagkeys"
 
 Verdict = tuple[str, tuple[tuple[str, str], ...], str]  # outcome, matched, reason
 
@@ -126,6 +127,17 @@ class CacheInfo(NamedTuple):
 
 def _key_unavailable(key: str) -> bool:
     return key not in ev.SUPPLIED_KEYS and not key.startswith(ev._REQUEST_TAG)
+
+
+def _tag_value(key: str, tags: dict[str, str]) -> tuple[str, ...] | None:
+    """``aws:TagKeys`` or ``aws:RequestTag/KEY`` (KEY matched case-insensitively, as condition keys are)."""
+    if key == _TAG_KEYS:
+        return tuple(sorted(tags)) or None
+    name = key[len(ev._REQUEST_TAG) :]
+    for tag, value in tags.items():
+        if tag.lower() == name:
+            return (value,)
+    return None
 
 
 class Replay:
@@ -280,6 +292,17 @@ class Replay:
         if plan.unavailable is not None:
             reason = f"condition-key-not-in-cloudtrail: {plan.unavailable} ({action})"
             return EventDecision(UNMAPPED, reason, action, shown, region, time, source)
+        if (
+            plan.simple
+            and not plan.resource
+            and self.memoized
+            and (arn or not plan.arn)
+            and (account or not plan.account)
+        ):
+            # the common case, inline: the principal and the region are all the statements read
+            key = (arn if plan.arn else None, account if plan.account else None, region if plan.region else None)
+            outcome, matched, reason = self._verdict(plan.group, None, key)
+            return EventDecision(outcome, reason, action, shown, region, time, source, matched)
         verdict = self._decide(plan, record, arn, account, region)
         if isinstance(verdict, str):
             return EventDecision(UNMAPPED, verdict, action, shown, region, time, source)
@@ -298,8 +321,13 @@ class Replay:
             )
         else:
             found = []
+            tags: dict[str, str] | None = None  # the request's tags, parsed once for all the keys that read them
             for key in plan.keys:
-                value = self._value(key, record, arn, account, region)
+                if key == _TAG_KEYS or key.startswith(ev._REQUEST_TAG):
+                    tags = ev.request_tags(ev.parameters(record)) if tags is None else tags
+                    value = _tag_value(key, tags)
+                else:
+                    value = self._value(key, record, arn, account, region)
                 if value is _UNKNOWN:
                     return self._unknown_key(key, plan, record)
                 found.append(value)
@@ -349,14 +377,7 @@ class Replay:
             attributes = context.attributes if context is not None else None
             mfa = attributes.mfaAuthenticated if attributes is not None else None
             return (str(mfa).lower(),) if mfa is not None else None
-        tags = ev.request_tags(ev.parameters(record))
-        if key == "aws:tagkeys":
-            return tuple(sorted(tags)) or None
-        name = key[len(ev._REQUEST_TAG) :]
-        for tag, value in tags.items():
-            if tag.lower() == name:
-                return (value,)
-        return None
+        return _tag_value(key, ev.request_tags(ev.parameters(record)))
 
     def _evaluate(self, group: int, resources: tuple[str, ...] | None, values: tuple[Any, ...]) -> Verdict:
         """The simulator's verdict on the request the memo key describes (a cache miss), for the group's
@@ -397,7 +418,7 @@ class Replay:
                 context[key] = value
         tags = ev.request_tags(ev.parameters(record))
         if tags:
-            context["aws:tagkeys"] = tuple(sorted(tags))
+            context[_TAG_KEYS] = tuple(sorted(tags))
             for tag, value in tags.items():
                 context.setdefault(f"{ev._REQUEST_TAG}{tag.lower()}", (value,))
         return self._verdict_of(action, resources, context)
