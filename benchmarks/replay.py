@@ -6,13 +6,16 @@ the management account, a few event names IAM does not know), about 1.3 KB of JS
 writes them, 5,000 per file, gzip'd as a trail delivers them. Measured in the same run, each in a fresh
 process (so peak RSS is that measurement's own):
 
-* parse-only baseline: read + decompress + parse every file and visit every record;
+* parse-only baseline: read + decompress + parse every file and visit every record, by the reader the replay
+  ships (:func:`~devops_blueprints.guardrails.cloudtrail.read_source`: ISA-L's inflate where python-isal is
+  installed, as the package installs it on Linux x86_64/aarch64, else zlib; msgspec into the event structs);
 * end to end: the same files through :class:`Replay` and the report's :class:`Summary`, root -> Workloads ->
   account with every catalog SCP where the article attaches it.
 
 Goals: >= 150,000 events/s end to end, evaluation adding <= 1x the parse-only time, peak RSS flat in the
-number of events (end to end at a quarter of the events and at all of them). ``BENCH_REPLAY_EVENTS`` sets
-the size (``python -m benchmarks replay``).
+number of events (end to end at a quarter of the events and at all of them). Also printed: the decision
+cache's hit rate, the share of events mapped, and the 1-minute load average before and after (the machine is
+shared, and every figure is wall time). ``BENCH_REPLAY_EVENTS`` sets the size (``python -m benchmarks replay``).
 """
 
 from __future__ import annotations
@@ -247,14 +250,13 @@ def measure(mode: str, folder: str, limit: int, jobs: int) -> dict[str, float]:
     from concurrent.futures import ProcessPoolExecutor
 
     from devops_blueprints.guardrails import catalog
-    from devops_blueprints.guardrails.iamdb import database
     from devops_blueprints.guardrails.replay_report import summarize
 
     files = sorted(str(p) for p in Path(folder).iterdir())[:limit]
     levels = catalog.path("Workloads")
     shares: dict[str, float] = {}
-    if mode == "replay" and jobs == 1:
-        database()  # loaded before timing in one process; workers load it inside the timed run
+    # end to end includes loading the IAM database (in this process or in each worker), as the command does
+    cpu_started = _cpu_seconds()
     started = time.perf_counter()
     if mode == "parse":
         if jobs == 1:
@@ -270,12 +272,27 @@ def measure(mode: str, folder: str, limit: int, jobs: int) -> dict[str, float]:
         events = summary.events
         denied = float(summary.would_deny)
         shares = {k: v / max(events, 1) for k, v in summary.outcomes.items()}
+        shares["cache_hit_rate"] = summary.cache_hit_rate
         (Path(folder).parent / f"summary-{limit}-{jobs}.json").write_text(json.dumps(summary.to_dict(10)))
     seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu_started
     rss_kib = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     )
-    return {"events": float(events), "seconds": seconds, "rss_mib": rss_kib / 1024, "denied": denied, **shares}
+    return {
+        "events": float(events),
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "rss_mib": rss_kib / 1024,
+        "denied": denied,
+        **shares,
+    }
+
+
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its finished children (the worker processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _child(mode: str, folder: str, limit: int, jobs: int) -> dict[str, float]:
@@ -299,6 +316,9 @@ def run() -> dict[str, float]:
             f"  generated {EVENTS:,} events in {files} files ({json_bytes / EVENTS:,.0f} bytes of JSON per event) "
             f"in {time.perf_counter() - started:.1f} s"
         )
+        from devops_blueprints.guardrails import cloudtrail
+
+        print(f"  decompression: {cloudtrail._inflate.__name__}; load average {os.getloadavg()[0]:.2f} before")
         figures: dict[str, float] = {}
         runs: dict[int, dict[str, float]] = {}
         for jobs in (1, JOBS):
@@ -308,6 +328,7 @@ def run() -> dict[str, float]:
         full = runs[1]
         quarter = _child("replay", str(folder), max(1, files // 4), 1)
         summary = json.loads((Path(tmp) / f"summary-{files}-1.json").read_text())
+    load_after = os.getloadavg()[0]
     rss_ratio = full["rss_mib"] / quarter["rss_mib"]
     met_rss = rss_ratio <= RSS_FLAT_RATIO
     print(
@@ -323,6 +344,10 @@ def run() -> dict[str, float]:
         + ", ".join(f"{name} {count / total:.1%}" for name, count in outcomes.items())
         + f"; mapped and evaluated: {mapped:.1%}"
     )
+    print(
+        f"  decision cache hit rate: {full['cache_hit_rate']:.2%} (1 process), {runs[JOBS]['cache_hit_rate']:.2%} "
+        f"({JOBS} processes); load average {load_after:.2f} after"
+    )
     for row in summary["unmapped"]:
         print(f"    unmapped {row['reason']}: {row['count'] / total:.2%}")
     for row in summary["unaffected"]:
@@ -334,6 +359,8 @@ def run() -> dict[str, float]:
         "rss_quarter_mib": quarter["rss_mib"],
         "rss_ratio": rss_ratio,
         "mapped_share": mapped,
+        "cache_hit_rate": full["cache_hit_rate"],
+        "load_average_after": load_after,
         "goal_rss_met": float(met_rss),
     }
 
@@ -343,6 +370,7 @@ def _report(jobs: int, parse: dict[str, float], full: dict[str, float]) -> dict[
     parse_rate = parse["events"] / parse["seconds"]
     added = (full["seconds"] - parse["seconds"]) / parse["seconds"]
     met_rate, met_eval = rate >= GOAL_EVENTS_PER_SECOND, added <= GOAL_EVALUATION_RATIO
+    cpu_added = (full["cpu_seconds"] - parse["cpu_seconds"]) / parse["cpu_seconds"]
     print(
         f"  {jobs} process(es): parse-only baseline {parse['events']:,.0f} events in {parse['seconds']:.2f} s = {parse_rate:,.0f} events/s"
     )
@@ -351,10 +379,16 @@ def _report(jobs: int, parse: dict[str, float], full: dict[str, float]) -> dict[
         f"= {rate:,.0f} events/s; goal {GOAL_EVENTS_PER_SECOND:,}/s: {'met' if met_rate else 'MISSED'}; evaluation adds "
         f"{added:.2f}x the parse-only time, goal <= {GOAL_EVALUATION_RATIO:.0f}x: {'met' if met_eval else 'MISSED'}"
     )
+    print(
+        f"  {jobs} process(es): CPU time (user + system, workers included; less sensitive to the machine's load): "
+        f"parse-only {parse['cpu_seconds']:.2f} s, end to end {full['cpu_seconds']:.2f} s "
+        f"= {full['events'] / full['cpu_seconds']:,.0f} events per CPU-second; evaluation adds {cpu_added:.2f}x"
+    )
     return {
         f"events_per_second_{jobs}": rate,
         f"parse_events_per_second_{jobs}": parse_rate,
         f"evaluation_added_ratio_{jobs}": added,
+        f"evaluation_added_cpu_ratio_{jobs}": cpu_added,
         f"goal_rate_met_{jobs}": float(met_rate),
         f"goal_evaluation_met_{jobs}": float(met_eval),
     }

@@ -27,15 +27,17 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib import resources as package_files
 from typing import Any
 
 import msgspec
 
+from devops_blueprints.guardrails import iamdb
 from devops_blueprints.guardrails.cloudtrail import Event, Identity
-from devops_blueprints.guardrails.iamdb import IamDatabase, database
 
 _SUFFIX = ".amazonaws.com"
 _CACHE_LIMIT = 100_000
@@ -83,11 +85,73 @@ class Unmapped:
     reason: str  # groups the summary: "unknown-action: ec2.amazonaws.com DescribeFoo"
 
 
-class ActionMap:
-    """``(eventSource, eventName)`` -> :class:`MappedAction` or :class:`Unmapped`, from the IAM database."""
+@dataclass(frozen=True)
+class ActionIndex:
+    """What mapping event names to actions needs from the IAM database (the indexes of
+    :class:`~devops_blueprints.guardrails.iamdb.IamDatabase` of the same names)."""
 
-    def __init__(self, db: IamDatabase | None = None) -> None:
-        self._db = db or database()
+    services: frozenset[str]  # lower-case service prefixes
+    action_names: Mapping[str, str]  # "svc:lowername" -> "svc:Name"
+    api_operations: Mapping[str, tuple[str, ...]]  # "svc:apioperation" -> the actions documented for it
+    resource_level: frozenset[str]  # "svc:lowername" of the actions with resource types
+
+    def is_service(self, prefix: str) -> bool:
+        return prefix.lower() in self.services
+
+    @classmethod
+    def of(cls, db: iamdb.IamDatabase) -> ActionIndex:
+        return cls(frozenset(db.actions), db.action_names, db.api_operations, db.resource_level)
+
+
+class _Privilege(msgspec.Struct):
+    api_documentation_link: str | None = None
+    resource_types: dict[str, msgspec.Raw] = {}
+
+
+class _Service(msgspec.Struct):
+    prefix: str
+    privileges: dict[str, _Privilege] = {}
+
+
+@functools.cache
+def action_index() -> ActionIndex:
+    """:class:`ActionIndex` read straight from the bundled IAM definitions with msgspec, decoding only the
+    privileges' names, documentation links and resource types: several times faster than building the whole
+    :func:`iamdb.database` (which every replay worker process would otherwise do first). Built by the same rules;
+    ``tests/guardrails/test_replay.py`` checks it equals ``ActionIndex.of(database())``."""
+    try:
+        data = package_files.files(iamdb._DATA_PACKAGE).joinpath(iamdb._DATA_PATH).read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - install problem
+        raise iamdb.IamDatabaseError(f"IAM definitions not found: install {iamdb._DATA_PACKAGE}") from exc
+    decode_service = msgspec.json.Decoder(_Service).decode
+    services: set[str] = set()
+    names: dict[str, str] = {}
+    operations: dict[str, list[str]] = {}
+    resource_level: set[str] = set()
+    for raw in msgspec.json.decode(data, type=dict[str, msgspec.Raw]).values():
+        if bytes(memoryview(raw)[:1]) != b"{":  # the file's metadata entries
+            continue
+        service = decode_service(raw)
+        prefix = service.prefix.lower()
+        services.add(prefix)
+        for name, privilege in service.privileges.items():
+            lowered = f"{prefix}:{name.lower()}"
+            names[lowered] = f"{prefix}:{name}"
+            if any(privilege.resource_types):
+                resource_level.add(lowered)
+            link = iamdb._API_LINK.search(privilege.api_documentation_link or "")
+            if link:
+                operations.setdefault(f"{prefix}:{link.group(1).lower()}", []).append(f"{prefix}:{name}")
+    api = {operation: tuple(sorted(set(actions))) for operation, actions in operations.items()}
+    return ActionIndex(frozenset(services), names, api, frozenset(resource_level))
+
+
+class ActionMap:
+    """``(eventSource, eventName)`` -> :class:`MappedAction` or :class:`Unmapped`, from the IAM database
+    (:func:`action_index`, or the given database's indexes)."""
+
+    def __init__(self, db: iamdb.IamDatabase | None = None) -> None:
+        self._db = ActionIndex.of(db) if db is not None else action_index()
         self._cache: dict[tuple[Any, Any], MappedAction | Unmapped] = {}
 
     def lookup(self, source: Any, name: Any) -> MappedAction | Unmapped:
@@ -273,19 +337,22 @@ RESOURCE_PARAMETERS: Mapping[str, Builder] = {
 }
 
 
-def parameters(record: Event) -> dict[str, Any] | None:
-    """``requestParameters`` parsed (kept raw by the reader until a policy needs it)."""
-    raw = record.requestParameters
+def _parsed(raw: msgspec.Raw) -> Any:
     try:
-        value = msgspec.json.decode(raw) if raw else None
+        return msgspec.json.decode(raw) if raw else None
     except (msgspec.DecodeError, RecursionError):
         return None
+
+
+def parameters(record: Event) -> dict[str, Any] | None:
+    """``requestParameters`` parsed (kept raw by the reader until a policy needs it)."""
+    value = _parsed(record.requestParameters)
     return value if isinstance(value, dict) else None
 
 
 def resources(record: Event, action: str, part: str, region: str, account: str) -> list[str]:
     """The ARNs the call acted on (see the module docstring); empty when the event does not say."""
-    listed = record.resources
+    listed = _parsed(record.resources)  # kept raw by the reader too
     if isinstance(listed, list):
         arns = [r["ARN"] for r in listed if isinstance(r, dict) and isinstance(r.get("ARN"), str)]
         if arns:

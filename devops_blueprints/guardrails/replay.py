@@ -20,16 +20,26 @@ authorization: kept apart, not evaluated), ``UNAFFECTED`` (SCPs do not apply: ma
 service-linked role, AWS service), ``UNMAPPED`` (the event cannot be turned into a request; ``reason``
 says why). How events map to requests: :mod:`~devops_blueprints.guardrails.events`.
 
-Speed: a decision depends only on the action, the resource when some statement for the action names
-resources, and the context keys the statements read (:meth:`Simulator.relevance`), so decisions are
-cached on exactly those, in a bounded cache, and the rest of an event is never looked at.
+Speed: CloudTrail activity is repetitive (the same principals call the same actions in the same regions), and
+a decision depends only on the action, the resource when some statement for the action names resources, and
+the values of the condition keys the statements for the action read (:meth:`Simulator.relevance`): an event
+that differs from another only in a key no statement reads gets the same decision. So decisions are
+memoized on exactly those (action, resources, the read keys' values) in an LRU cache of at most
+:data:`DECISION_CACHE_SIZE` entries, and so are the ``eventSource``/``eventName`` -> action mapping
+(:data:`ACTION_CACHE_SIZE`) and the ``userIdentity`` -> principal normalisation (:data:`PRINCIPAL_CACHE_SIZE`);
+memory stays bounded by those sizes however many events there are. ``Replay(..., cache_size=0)`` evaluates
+every event on its own with every key it supplies, nothing memoized: the reference the tests compare the
+memoized decisions with.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+import msgspec
 
 from devops_blueprints.guardrails import events as ev
 from devops_blueprints.guardrails.cloudtrail import (
@@ -37,6 +47,7 @@ from devops_blueprints.guardrails.cloudtrail import (
     BadRecord,
     Event,
     FileProblem,
+    Identity,
     LogFile,
     LogSource,
     default_s3_client,
@@ -50,10 +61,21 @@ ALREADY_DENIED = "ALREADY_DENIED"
 UNAFFECTED = "UNAFFECTED"
 UNMAPPED = "UNMAPPED"
 OUTCOMES = (ALLOWED, DENIED, ALREADY_DENIED, UNAFFECTED, UNMAPPED)
-_DECISION_CACHE_LIMIT = 200_000
+# LRU bounds. An entry of the decision cache is its key (action, the resource ARNs, the read keys' values) and
+# the decision: a few hundred bytes, so the default bounds the cache to some ten MiB.
+DECISION_CACHE_SIZE = 32_768
+PRINCIPAL_CACHE_SIZE = 16_384
+ACTION_CACHE_SIZE = 4_096
 # eventType values that are not API calls a principal is authorized for
 # (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html)
 _NOT_API_CALLS = frozenset({"AwsConsoleSignIn", "AwsCloudTrailInsight", "AwsConsoleAction", "AwsVpceEvent"})
+# Keys read straight from the principal and the region: the common case, handled without a lookup per key
+_PRINCIPAL_ARN, _PRINCIPAL_ACCOUNT, _REGION = "aws:principalarn", "aws:principalaccount", "aws:requestedregion"
+_SIMPLE_KEYS = frozenset({_PRINCIPAL_ARN, _PRINCIPAL_ACCOUNT, _REGION})
+_UNKNOWN = object()  # a key the request has but the event does not tell
+_TAG_KEYS = "aws:tagkeys"
+
+Verdict = tuple[str, tuple[tuple[str, str], ...], str]  # outcome, matched, reason
 
 
 def access_denied(code: Any) -> bool:
@@ -62,8 +84,7 @@ def access_denied(code: Any) -> bool:
     return isinstance(code, str) and ("AccessDenied" in code or code.endswith("UnauthorizedOperation"))
 
 
-@dataclass(frozen=True, slots=True)
-class EventDecision:
+class EventDecision(msgspec.Struct, frozen=True, gc=False):
     """The replay's verdict on one CloudTrail record."""
 
     outcome: str  # one of OUTCOMES
@@ -80,15 +101,43 @@ class EventDecision:
         return self.outcome == DENIED
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Plan:
+    """What deciding ``action`` needs from an event (from :meth:`Simulator.relevance`)."""
+
+    action: str
+    group: int  # actions of one group have the same statements, so share decisions (the cache key's head)
     resource: bool
-    keys: tuple[str, ...]
+    keys: tuple[str, ...]  # lower-case, sorted: the order of the values in the cache key
     unavailable: str | None  # a key the statements read that CloudTrail does not record
+    simple: bool  # every key is the principal's ARN or account or the region
+    arn: bool
+    account: bool
+    region: bool
+
+
+class CacheInfo(NamedTuple):
+    """The decision cache's counters (``functools.lru_cache``'s)."""
+
+    hits: int
+    misses: int
+    maxsize: int
+    currsize: int
 
 
 def _key_unavailable(key: str) -> bool:
     return key not in ev.SUPPLIED_KEYS and not key.startswith(ev._REQUEST_TAG)
+
+
+def _tag_value(key: str, tags: dict[str, str]) -> tuple[str, ...] | None:
+    """``aws:TagKeys`` or ``aws:RequestTag/KEY`` (KEY matched case-insensitively, as condition keys are)."""
+    if key == _TAG_KEYS:
+        return tuple(sorted(tags)) or None
+    name = key[len(ev._REQUEST_TAG) :]
+    for tag, value in tags.items():
+        if tag.lower() == name:
+            return (value,)
+    return None
 
 
 class Replay:
@@ -100,6 +149,8 @@ class Replay:
         record it); without it an event whose statements read the key is ``UNMAPPED``.
     :param max_file_bytes: bound on one file's JSON (default 256 MiB); a larger file is a problem, skipped.
     :param s3_client: a boto3 S3 client for ``s3://`` locations (default: one from the environment).
+    :param cache_size: most decisions memoized (LRU; default :data:`DECISION_CACHE_SIZE`); 0 memoizes
+        nothing and evaluates every event with every key it supplies (the slow reference).
     """
 
     def __init__(
@@ -110,7 +161,10 @@ class Replay:
         org_id: str | None = None,
         max_file_bytes: int = MAX_FILE_BYTES,
         s3_client: Any = None,
+        cache_size: int = DECISION_CACHE_SIZE,
     ) -> None:
+        if cache_size < 0:
+            raise ValueError(f"cache_size must be 0 (no memo) or a positive number of decisions, got {cache_size}")
         self.simulator = simulator
         self.management_account = management_account
         self.org_id = org_id
@@ -119,8 +173,27 @@ class Replay:
         self.actions = ev.ActionMap()
         self.problems: list[FileProblem] = []
         self.files_read = 0
-        self._plans: dict[str, _Plan] = {}
-        self._cache: dict[tuple[Any, ...], tuple[str, tuple[tuple[str, str], ...], str]] = {}
+        self.memoized = cache_size > 0
+        self._route: Callable[[str | None, str | None], _Plan | ev.Unmapped] = functools.lru_cache(ACTION_CACHE_SIZE)(
+            self._plan
+        )
+        self._principal: Callable[[Identity | None], ev.Principal | ev.Unmapped | str] = functools.lru_cache(
+            PRINCIPAL_CACHE_SIZE
+        )(ev.principal)
+        self._verdict: Callable[[int, tuple[str, ...] | None, tuple[Any, ...]], Verdict] = functools.lru_cache(
+            max(cache_size, 1)
+        )(self._evaluate)
+        # the statements that apply to an action -> (group number, a plan of that group); at most one entry per
+        # distinct set of statements, so bounded by the IAM database's number of actions
+        self._groups: dict[tuple[int, ...], int] = {}
+        self._plans: list[_Plan] = []  # by group number: the group's first plan
+
+    def cache_info(self) -> CacheInfo:
+        """Hits and misses of the decision cache (all zero with ``cache_size=0``)."""
+        if not self.memoized:
+            return CacheInfo(0, 0, 0, 0)
+        info = self._verdict.cache_info()  # type: ignore[attr-defined]
+        return CacheInfo(info.hits, info.misses, info.maxsize or 0, info.currsize)
 
     # -- files -----------------------------------------------------------------------------------
 
@@ -161,14 +234,28 @@ class Replay:
 
     # -- one event -------------------------------------------------------------------------------
 
-    def _plan(self, action: str) -> _Plan:
-        plan = self._plans.get(action)
-        if plan is None:
-            relevance = self.simulator.relevance(action)
-            keys = tuple(sorted(relevance.keys))
-            unavailable = next((k for k in keys if _key_unavailable(k)), None)
-            plan = _Plan(relevance.resource, keys, unavailable)
-            self._plans[action] = plan
+    def _plan(self, source: str | None, name: str | None) -> _Plan | ev.Unmapped:
+        mapped = self.actions.lookup(source, name)
+        if not isinstance(mapped, ev.MappedAction):
+            return mapped
+        relevance = self.simulator.relevance(mapped.action)
+        keys = tuple(sorted(relevance.keys))
+        unavailable = next((k for k in keys if _key_unavailable(k)), None)
+        known = self._groups.get(relevance.statements)
+        plan = _Plan(
+            action=mapped.action,
+            group=len(self._plans) if known is None else known,
+            resource=relevance.resource,
+            keys=keys,
+            unavailable=unavailable,
+            simple=relevance.keys <= _SIMPLE_KEYS,
+            arn=_PRINCIPAL_ARN in relevance.keys,
+            account=_PRINCIPAL_ACCOUNT in relevance.keys,
+            region=_REGION in relevance.keys,
+        )
+        if known is None:
+            self._groups[relevance.statements] = plan.group
+            self._plans.append(plan)
         return plan
 
     def decide(self, record: Event | BadRecord | dict[str, Any], source: str = "") -> EventDecision:
@@ -181,17 +268,15 @@ class Replay:
         if not isinstance(record, Event):  # pragma: no cover - event_from_dict returns Event or BadRecord
             raise TypeError(f"not a CloudTrail record: {type(record).__name__}")
         time = record.eventTime
-        time = time if time.__class__ is str else None
         event_type = record.eventType
         if event_type in _NOT_API_CALLS:
             return EventDecision(UNMAPPED, f"not-an-api-call: {event_type}", None, None, None, time, source)
-        mapped = self.actions.lookup(record.eventSource, record.eventName)
-        if not isinstance(mapped, ev.MappedAction):
-            return EventDecision(UNMAPPED, mapped.reason, None, None, None, time, source)
-        action: str = mapped.action
-        identity = ev.principal(record.userIdentity)
+        plan = self._route(record.eventSource, record.eventName)
+        if not isinstance(plan, _Plan):
+            return EventDecision(UNMAPPED, plan.reason, None, None, None, time, source)
+        action = plan.action
         region = record.awsRegion
-        region = region if region.__class__ is str else None
+        identity = self._principal(record.userIdentity)
         if not isinstance(identity, ev.Principal):
             if isinstance(identity, str):
                 return EventDecision(UNAFFECTED, identity, action, None, region, time, source)
@@ -203,81 +288,106 @@ class Replay:
         if region is None:
             return EventDecision(UNMAPPED, "missing-field: awsRegion", action, shown, None, time, source)
         if record.errorCode is not None and access_denied(record.errorCode):
-            return EventDecision(ALREADY_DENIED, str(record.errorCode), action, shown, region, time, source)
-
-        plan = self._plans.get(action) or self._plan(action)
+            return EventDecision(ALREADY_DENIED, record.errorCode, action, shown, region, time, source)
         if plan.unavailable is not None:
             reason = f"condition-key-not-in-cloudtrail: {plan.unavailable} ({action})"
             return EventDecision(UNMAPPED, reason, action, shown, region, time, source)
-        values: list[tuple[str, ...] | None] = []
-        for key in plan.keys:
-            value = self._value(key, record, arn, account, region)
-            if value is False:
-                kind = record.userIdentity.type if record.userIdentity is not None else None
-                reason = f"condition-key-unknown: {key} ({action}, userIdentity {kind})"
-                return EventDecision(UNMAPPED, reason, action, shown, region, time, source)
-            values.append(value or None)  # type: ignore[arg-type]
-        resources: tuple[str, ...] | None = None
-        if plan.resource:
-            part = ev.partition(arn)
-            owner = record.recipientAccountId
-            owner = owner if isinstance(owner, str) else (account or "")
-            found = ev.resources(record, action, part, region, owner)
-            if not found:
-                return EventDecision(UNMAPPED, f"resource-unknown: {action}", action, shown, region, time, source)
-            resources = tuple(found)
-        cache_key = (action, resources, *values)
-        cached = self._cache.get(cache_key)
-        if cached is None:
-            cached = self._evaluate(action, resources, plan.keys, values)
-            if len(self._cache) >= _DECISION_CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[cache_key] = cached
-        outcome, matched, reason = cached
+        if (
+            plan.simple
+            and not plan.resource
+            and self.memoized
+            and (arn or not plan.arn)
+            and (account or not plan.account)
+        ):
+            # the common case, inline: the principal and the region are all the statements read
+            key = (arn if plan.arn else None, account if plan.account else None, region if plan.region else None)
+            outcome, matched, reason = self._verdict(plan.group, None, key)
+            return EventDecision(outcome, reason, action, shown, region, time, source, matched)
+        verdict = self._decide(plan, record, arn, account, region)
+        if isinstance(verdict, str):
+            return EventDecision(UNMAPPED, verdict, action, shown, region, time, source)
+        outcome, matched, reason = verdict
         return EventDecision(outcome, reason, action, shown, region, time, source, matched)
 
-    def _value(
-        self, key: str, record: Event, arn: str | None, account: str | None, region: str
-    ) -> tuple[str, ...] | bool | None:
-        """The key's values for this event; None when the request has no such key; False when it has one
-        the event does not tell."""
-        if key == "aws:requestedregion":
+    def _decide(self, plan: _Plan, record: Event, arn: str | None, account: str | None, region: str) -> Verdict | str:
+        """The verdict for a mapped request, or why it cannot be decided (a ``str``)."""
+        if plan.simple:
+            if (plan.arn and not arn) or (plan.account and not account):
+                return self._unknown_key(_PRINCIPAL_ARN if plan.arn and not arn else _PRINCIPAL_ACCOUNT, plan, record)
+            values: tuple[Any, ...] = (
+                arn if plan.arn else None,
+                account if plan.account else None,
+                region if plan.region else None,
+            )
+        else:
+            found = []
+            tags: dict[str, str] | None = None  # the request's tags, parsed once for all the keys that read them
+            for key in plan.keys:
+                if key == _TAG_KEYS or key.startswith(ev._REQUEST_TAG):
+                    tags = ev.request_tags(ev.parameters(record)) if tags is None else tags
+                    value = _tag_value(key, tags)
+                else:
+                    value = self._value(key, record, arn, account, region)
+                if value is _UNKNOWN:
+                    return self._unknown_key(key, plan, record)
+                found.append(value)
+            values = tuple(found)
+        resources: tuple[str, ...] | None = None
+        if plan.resource or not self.memoized:
+            resources = self._resources(record, plan.action, arn, account, region)
+            if resources is None and plan.resource:
+                return f"resource-unknown: {plan.action}"
+        if not self.memoized:
+            return self._reference(plan.action, resources, record, arn, account, region)
+        return self._verdict(plan.group, resources, values)
+
+    @staticmethod
+    def _unknown_key(key: str, plan: _Plan, record: Event) -> str:
+        kind = record.userIdentity.type if record.userIdentity is not None else None
+        return f"condition-key-unknown: {key} ({plan.action}, userIdentity {kind})"
+
+    @staticmethod
+    def _resources(
+        record: Event, action: str, arn: str | None, account: str | None, region: str
+    ) -> tuple[str, ...] | None:
+        owner = record.recipientAccountId
+        found = ev.resources(record, action, ev.partition(arn), region, owner or account or "")
+        return tuple(found) if found else None
+
+    def _value(self, key: str, record: Event, arn: str | None, account: str | None, region: str) -> Any:
+        """The key's values for this event (a tuple); None when the request has no such key; _UNKNOWN when
+        it has one the event does not tell."""
+        if key == _REGION:
             return (region,)
-        if key == "aws:principalarn":
-            return (arn,) if arn else False
-        if key == "aws:principalaccount":
-            return (account,) if account else False
+        if key == _PRINCIPAL_ARN:
+            return (arn,) if arn else _UNKNOWN
+        if key == _PRINCIPAL_ACCOUNT:
+            return (account,) if account else _UNKNOWN
         if key == "aws:principalorgid":
-            return (self.org_id,) if self.org_id else False
+            return (self.org_id,) if self.org_id else _UNKNOWN
         if key == "aws:sourceip":
             address = record.sourceIPAddress
             return (address,) if ev.is_ip(address) else None
         if key == "aws:sourcevpce":
             endpoint = record.vpcEndpointId
-            return (endpoint,) if isinstance(endpoint, str) and endpoint else None
+            return (endpoint,) if endpoint else None
         if key == "aws:multifactorauthpresent":
             identity = record.userIdentity
             context = identity.sessionContext if identity is not None else None
             attributes = context.attributes if context is not None else None
-            mfa = attributes.get("mfaAuthenticated") if isinstance(attributes, dict) else None
+            mfa = attributes.mfaAuthenticated if attributes is not None else None
             return (str(mfa).lower(),) if mfa is not None else None
-        tags = ev.request_tags(ev.parameters(record))
-        if key == "aws:tagkeys":
-            return tuple(sorted(tags)) or None
-        name = key[len(ev._REQUEST_TAG) :]
-        for tag, value in tags.items():
-            if tag.lower() == name:
-                return (value,)
-        return None
+        return _tag_value(key, ev.request_tags(ev.parameters(record)))
 
-    def _evaluate(
-        self,
-        action: str,
-        resources: tuple[str, ...] | None,
-        keys: tuple[str, ...],
-        values: list[tuple[str, ...] | None],
-    ) -> tuple[str, tuple[tuple[str, str], ...], str]:
+    def _evaluate(self, group: int, resources: tuple[str, ...] | None, values: tuple[Any, ...]) -> Verdict:
+        """The simulator's verdict on the request the memo key describes (a cache miss), for the group's
+        first action: every action of the group is decided by the same statements."""
+        plan = self._plans[group]
+        keys = (_PRINCIPAL_ARN, _PRINCIPAL_ACCOUNT, _REGION) if plan.simple else plan.keys
         context = {key: value for key, value in zip(keys, values, strict=True) if value is not None}
+        return self._verdict_of(plan.action, resources, context)
+
+    def _verdict_of(self, action: str, resources: tuple[str, ...] | None, context: dict[str, Any]) -> Verdict:
         matched: list[tuple[str, str]] = []
         reason = ""
         for resource in resources or ("*",):
@@ -286,3 +396,29 @@ class Replay:
                 reason = reason or decision.reason
                 matched.extend(m for m in decision.matched if m not in matched)
         return (DENIED if reason else ALLOWED), tuple(matched), reason
+
+    def _reference(
+        self,
+        action: str,
+        resources: tuple[str, ...] | None,
+        record: Event,
+        arn: str | None,
+        account: str | None,
+        region: str,
+    ) -> Verdict:
+        """Unmemoized: the request with every key the event supplies and every resource it names."""
+        context: dict[str, Any] = {_REGION: region}
+        if arn:
+            context[_PRINCIPAL_ARN] = arn
+        if account:
+            context[_PRINCIPAL_ACCOUNT] = account
+        for key in ("aws:principalorgid", "aws:sourceip", "aws:sourcevpce", "aws:multifactorauthpresent"):
+            value = self._value(key, record, arn, account, region)
+            if value is not None and value is not _UNKNOWN:
+                context[key] = value
+        tags = ev.request_tags(ev.parameters(record))
+        if tags:
+            context[_TAG_KEYS] = tuple(sorted(tags))
+            for tag, value in tags.items():
+                context.setdefault(f"{ev._REQUEST_TAG}{tag.lower()}", (value,))
+        return self._verdict_of(action, resources, context)

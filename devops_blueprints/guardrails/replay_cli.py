@@ -14,7 +14,14 @@ from devops_blueprints.cli import CliError
 from devops_blueprints.guardrails import catalog
 from devops_blueprints.guardrails.cloudtrail import MAX_FILE_BYTES, FileProblem
 from devops_blueprints.guardrails.model import PolicyError, full_aws_access, load_policy
-from devops_blueprints.guardrails.replay_report import Summary, render_csv, render_json, render_text, summarize
+from devops_blueprints.guardrails.replay_report import (
+    Summary,
+    default_jobs,
+    render_csv,
+    render_json,
+    render_text,
+    summarize,
+)
 from devops_blueprints.guardrails.simulator import Level
 
 EXIT_DENIED = 3
@@ -28,6 +35,13 @@ def register(commands: Any) -> None:
         "replay", help="replay CloudTrail logs against SCPs: which recorded calls would they deny? (exit 3 if any)"
     )
     replay.add_argument("--policy", action="append", default=[], metavar="FILE", dest="policies")
+    replay.add_argument(
+        "--path",
+        metavar="ROOT,OU,...",
+        help=f"evaluate on this path from the root down ({catalog.ROOT} first, then OUs, nested in the order given) "
+        f"-> account, each node with the catalog SCPs the article attaches there and the --policy files added at "
+        f"the last node; nodes: {catalog.ROOT}, {', '.join(catalog.OU_NAMES)}",
+    )
     replay.add_argument(
         "--catalog-path",
         metavar="OU",
@@ -57,26 +71,62 @@ def register(commands: Any) -> None:
         help="skip a log file of more than N MiB of JSON (default %(default)s)",
     )
     replay.add_argument(
-        "--jobs", type=int, default=1, metavar="N", help="worker processes reading files in parallel (default 1)"
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        metavar="N",
+        help="worker processes reading and deciding files in parallel (default: the CPU count, %(default)s here); "
+        "the report does not depend on it",
     )
     replay.set_defaults(func=run_replay)
 
 
 def _levels(args: argparse.Namespace) -> list[Level]:
-    if not args.policies and not args.catalog_path:
-        raise CliError("scp replay needs --policy FILE (one or more), --catalog-path OU, or both")
+    if args.path is not None and args.catalog_path is not None:
+        raise CliError("--path and --catalog-path both give the path: use one (--catalog-path OU is --path Root,OU)")
+    if not args.policies and not args.catalog_path and args.path is None:
+        raise CliError(
+            "scp replay needs --policy FILE (one or more), a catalog path (--path ROOT,OU,... or --catalog-path OU), or both"
+        )
     try:
         policies = [load_policy(path) for path in args.policies]
     except PolicyError as exc:
         raise CliError(str(exc)) from None
-    if not args.catalog_path:
+    if args.path is not None:
+        levels = path_levels(args.path)
+    elif args.catalog_path:
+        try:
+            levels = catalog.path(args.catalog_path)
+        except ValueError as exc:
+            raise CliError(f"--catalog-path: {exc}") from None
+    else:
         return [Level("target", (full_aws_access(), *policies))]
-    try:
-        levels = catalog.path(args.catalog_path)
-    except ValueError as exc:
-        raise CliError(f"--catalog-path: {exc}") from None
-    levels[1] = Level(levels[1].name, (*levels[1].policies, *policies))
+    last = len(levels) - 2  # the deepest node above the account
+    levels[last] = Level(levels[last].name, (*levels[last].policies, *policies))
     return levels
+
+
+def path_levels(text: str) -> list[Level]:
+    """``--path``: ``Root,OU,...`` -> the levels root -> OUs (nested in that order) -> account, each node with
+    FullAWSAccess and the catalog SCPs the article attaches there (:func:`catalog.attachments`)."""
+    nodes = [node.strip() for node in text.split(",")]
+    known = (catalog.ROOT, *catalog.OU_NAMES)
+    for node in nodes:
+        if not node:
+            raise CliError(f"--path has an empty node in {text!r}: expected ROOT,OU,... such as Root,Workloads")
+        if node not in known:
+            raise CliError(f"--path: unknown node {node!r}; the catalog's nodes are {', '.join(known)}")
+    if nodes[0] != catalog.ROOT:
+        raise CliError(f"--path starts at the organization root: {catalog.ROOT} first, got {nodes[0]!r}")
+    repeated = sorted({node for node in nodes if nodes.count(node) > 1})
+    if repeated:
+        raise CliError(f"--path names {', '.join(repeated)} more than once: a path visits each node once")
+    targets = catalog.attachments()
+    levels = [
+        Level(node, (full_aws_access(), *(catalog.get(name).policy() for name in targets.get(node, []))))
+        for node in nodes
+    ]
+    return [*levels, Level("Account", (full_aws_access(),))]
 
 
 class _Progress:

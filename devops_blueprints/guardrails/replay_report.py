@@ -1,6 +1,9 @@
-"""The replay's summary (:func:`summarize`, in one process or several): would-be denials grouped by policy#Sid, action and principal (count, first and
-last time), unmapped and unaffected events by reason, calls AWS already denied, skipped files by reason;
-rendered as text, JSON or CSV.
+"""The replay's summary (:func:`summarize`, in one process or several): would-be denials grouped by policy#Sid,
+action and principal (count, first and last time), unmapped and unaffected events by reason, calls AWS already
+denied, skipped files by reason; rendered as text, JSON or CSV.
+
+With several worker processes each file is summarized in a worker and the parts are merged in the order of
+the files, so the summary (and the order of the skipped-file lines) is the same as in one process.
 
 Memory is bounded by the number of distinct groups, and that too is capped (:data:`GROUP_LIMIT` per
 kind): past the cap, further new groups are counted together under ``(other groups)``.
@@ -10,11 +13,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import multiprocessing
-from collections import Counter
+import os
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +68,8 @@ class Summary:
     unaffected: dict[str, Group] = field(default_factory=dict)
     problems: list[FileProblem] = field(default_factory=list)
     files_read: int = 0
+    cache_hits: int = 0  # decisions answered by the decision cache (Replay.cache_info), not in to_dict
+    cache_misses: int = 0
 
     def add(self, decision: EventDecision) -> None:
         self.events += 1
@@ -94,6 +101,8 @@ class Summary:
         self.outcomes.update(other.outcomes)
         self.files_read += other.files_read
         self.problems.extend(other.problems)
+        self.cache_hits += other.cache_hits
+        self.cache_misses += other.cache_misses
         for mine, theirs in (
             (self.denied, other.denied),
             (self.already_denied, other.already_denied),
@@ -112,6 +121,12 @@ class Summary:
     @property
     def would_deny(self) -> int:
         return self.outcomes[DENIED]
+
+    @property
+    def cache_hit_rate(self) -> float:
+        """Share of the evaluated events whose decision came from the cache (0.0 when none was evaluated)."""
+        looked_up = self.cache_hits + self.cache_misses
+        return self.cache_hits / looked_up if looked_up else 0.0
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         def rows(groups: dict[Any, Group], names: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -139,22 +154,37 @@ class Summary:
 _WORKER: dict[str, Any] = {}
 
 
+def default_jobs() -> int:
+    """The CPUs this process may run on (the ``--jobs`` default)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+        return os.cpu_count() or 1
+
+
 def _start_worker(levels: Sequence[Level], options: dict[str, Any]) -> None:
     _WORKER["replay"] = Replay(Simulator(levels), **options)
 
 
-def _summarize_file(source: LogSource) -> Summary:
-    replay: Replay = _WORKER["replay"]
+def _fold(replay: Replay, source: LogSource) -> Summary:
+    """One file's summary (the cache counters: this file's share)."""
     part = Summary()
     log = replay.read(source)
     if isinstance(log, FileProblem):
         part.problems.append(log)
         return part
     part.files_read = 1
-    decide = replay.decide
+    before = replay.cache_info()
+    decide, add, name = replay.decide, part.add, source.name
     for record in log.records:
-        part.add(decide(record, source.name))
+        add(decide(record, name))
+    after = replay.cache_info()
+    part.cache_hits, part.cache_misses = after.hits - before.hits, after.misses - before.misses
     return part
+
+
+def _summarize_file(source: LogSource) -> Summary:
+    return _fold(_WORKER["replay"], source)
 
 
 def summarize(
@@ -167,49 +197,52 @@ def summarize(
     **options: Any,
 ) -> Summary:
     """The replay's :class:`Summary` of every log file under ``locations``, with ``jobs`` worker processes
-    reading and deciding files in parallel (1: in this process, through :meth:`Replay.decisions`).
-    ``options`` are :class:`Replay`'s. At most ``2 * jobs`` files are in flight, so memory stays bounded."""
+    reading and deciding files in parallel (1: in this process; :func:`default_jobs` gives the CPU count).
+    ``options`` are :class:`Replay`'s. Parts are merged in file order, so the result does not depend on
+    ``jobs``; at most ``2 * jobs`` files are in flight, so memory stays bounded."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be a positive number of processes, got {jobs}")
     summary = Summary()
-    if jobs <= 1:
+
+    def merge(part: Summary) -> None:
+        if on_problem is not None:
+            for problem in part.problems:
+                on_problem(problem)
+        summary.merge(part)
+        if on_file is not None and part.files_read:
+            on_file(summary)
+
+    items = log_files(locations, s3_client=options.get("s3_client"))
+    if jobs > 1:  # no worker is worth starting for one file: look ahead for a second one
+        ahead: list[LogSource | FileProblem] = []
+        for item in items:
+            ahead.append(item)
+            if sum(isinstance(i, LogSource) for i in ahead) > 1:
+                break
+        else:
+            jobs = 1
+        items = itertools.chain(ahead, items)
+    if jobs == 1:
         replay = Replay(Simulator(levels), **options)
-        summary.add_all(
-            replay.decisions(
-                locations,
-                on_file=(lambda _name, _count: on_file(summary)) if on_file else None,
-                on_problem=on_problem,
-            )
-        )
-        summary.problems = replay.problems
-        summary.files_read = replay.files_read
+        for item in items:
+            merge(Summary(problems=[item]) if isinstance(item, FileProblem) else _fold(replay, item))
         return summary
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold boto3 threads
     worker_options = {k: v for k, v in options.items() if k != "s3_client"}
     with ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_start_worker, initargs=(levels, worker_options)
     ) as pool:
-        pending: set[Future[Summary]] = set()
-
-        def collect(done: set[Future[Summary]]) -> None:
-            for future in done:
-                part = future.result()
-                for problem in part.problems:
-                    if on_problem is not None:
-                        on_problem(problem)
-                summary.merge(part)
-                if on_file is not None and part.files_read:
-                    on_file(summary)
-
-        for item in log_files(locations, s3_client=options.get("s3_client")):
-            if isinstance(item, FileProblem):
-                summary.problems.append(item)
-                if on_problem is not None:
-                    on_problem(item)
-                continue
-            pending.add(pool.submit(_summarize_file, item))
-            if len(pending) >= 2 * jobs:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                collect(done)
-        collect(set(pending))
+        pending: deque[Future[Summary] | Summary] = deque()  # in file order
+        for item in items:
+            pending.append(
+                Summary(problems=[item]) if isinstance(item, FileProblem) else pool.submit(_summarize_file, item)
+            )
+            while len(pending) > 2 * jobs or (pending and not isinstance(pending[0], Future)):
+                head = pending.popleft()
+                merge(head.result() if isinstance(head, Future) else head)
+        while pending:
+            head = pending.popleft()
+            merge(head.result() if isinstance(head, Future) else head)
     return summary
 
 

@@ -87,10 +87,13 @@ class Level:
 class Relevance:
     """What a decision for one action can depend on: the resource (some statement that applies to the
     action names resources other than ``*``, or uses ``NotResource``) and the lower-case context keys its
-    statements' conditions and policy variables read. Requests that agree on these get the same decision."""
+    statements' conditions and policy variables read. Requests that agree on these get the same decision.
+    ``statements`` numbers the statements that apply to the action: two actions with the same numbers are
+    decided alike for the same resource and context."""
 
     resource: bool
     keys: frozenset[str]
+    statements: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class _CompiledStatement:
         "context_keys",
         "deny",
         "dynamic_resources",
+        "index",
         "label",
         "level",
         "match_action",
@@ -130,7 +134,8 @@ class _CompiledStatement:
         "resource_patterns",
     )
 
-    def __init__(self, statement: Statement, policy: Policy, level: int) -> None:
+    def __init__(self, statement: Statement, policy: Policy, level: int, index: int) -> None:
+        self.index = index
         self.deny = statement.effect == "Deny"
         self.level = level
         self.policy = policy.name
@@ -171,10 +176,13 @@ class Simulator:
         if not self.levels:
             raise ValueError("levels: at least one level (the root) is needed")
         self._statements = tuple(
-            _CompiledStatement(statement, policy, index)
-            for index, level in enumerate(self.levels)
-            for policy in level.policies
-            for statement in policy.statements
+            _CompiledStatement(statement, policy, level, number)
+            for number, (level, policy, statement) in enumerate(
+                (index, policy, statement)
+                for index, level in enumerate(self.levels)
+                for policy in level.policies
+                for statement in policy.statements
+            )
         )
         self._by_action: dict[str, tuple[_CompiledStatement, ...]] = {}
         self._relevance: dict[str, Relevance] = {}
@@ -196,6 +204,7 @@ class Simulator:
             found = Relevance(
                 resource=any(s.negate_resource or s.resource_patterns != ("*",) for s in statements),
                 keys=frozenset(key for s in statements for key in s.context_keys),
+                statements=tuple(s.index for s in statements),
             )
             if len(self._relevance) < _ACTION_CACHE_LIMIT:
                 self._relevance[lowered] = found

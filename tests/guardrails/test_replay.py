@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,18 @@ def test_api_names_that_differ_from_the_action_come_from_the_iam_database() -> N
     assert actions.lookup("example.com", "X") == Unmapped("unknown-event-source: example.com")
 
 
+def test_the_slim_action_index_equals_the_iam_database_indexes() -> None:
+    """The replay's own fast reading of the IAM definitions gives exactly iamdb's indexes."""
+    from devops_blueprints.guardrails.events import ActionIndex, action_index
+
+    slim, full = action_index(), ActionIndex.of(database())
+    assert (
+        slim == full
+        and len(slim.action_names) > 15_000
+        and slim.api_operations["s3:listobjectsv2"] == ("s3:ListBucket",)
+    )
+
+
 def test_every_event_name_of_the_corpus_is_checked_against_the_iam_database() -> None:
     """The mapping table for every (eventSource, eventName) in the samples and the benchmark's corpus: a mapped
     name is an action the database has (same service prefix), an unmapped one says so by name."""
@@ -261,7 +274,15 @@ def test_request_tags_source_ip_and_org_id() -> None:
         (lambda r: r["userIdentity"].pop("arn"), "missing-field: userIdentity.arn"),
         (lambda r: r["userIdentity"].pop("type"), "missing-field: userIdentity.type"),
         (lambda r: r.update(eventType="AwsConsoleSignIn"), "not-an-api-call: AwsConsoleSignIn"),
-        (lambda r: r.update(userIdentity="Alice"), "bad-event: Expected `object | null`, got `str`"),
+        (lambda r: r.update(userIdentity="Alice"), "bad-event: $.userIdentity: Expected `object | null`, got `str`"),
+        # unhashable or mistyped values are one bad event, not a crash of the replay
+        (lambda r: r.update(eventType=["AwsApiCall"]), "bad-event: $.eventType: Expected `str | null`, got `array`"),
+        (lambda r: r.update(eventName=7), "bad-event: $.eventName: Expected `str | null`, got `int`"),
+        (
+            lambda r: r["userIdentity"].update(sessionContext={"attributes": {"mfaAuthenticated": {}}}),
+            "bad-event: $.userIdentity.sessionContext.attributes.mfaAuthenticated: Expected `bool | str | null`, "
+            "got `object`",
+        ),
     ],
 )
 def test_events_with_missing_fields_are_unmapped_with_a_reason(mutate: Any, reason: str) -> None:
@@ -285,7 +306,10 @@ def test_bad_files_are_one_problem_each_and_the_rest_goes_on(tmp_path: Path) -> 
     (trail / "deep.json").write_text('{"Records": [' + "[" * 100_000 + "]" * 100_000 + "]}")
     bomb = gzip.compress(b'{"Records": [' + b" " * (3 * 1024 * 1024) + b"]}")
     (trail / "bomb.json.gz").write_bytes(bomb)
-    mixed = s.write_log(trail / "mixed.json", [s.record(s.ALICE, region="ap-south-1"), 7, "x"], compress=False)
+    mistyped = {**s.record(s.ALICE, region="ap-south-1"), "eventName": 7}
+    mixed = s.write_log(
+        trail / "mixed.json", [s.record(s.ALICE, region="ap-south-1"), 7, "x", mistyped], compress=False
+    )
     replay = regions_replay(max_file_bytes=2 * 1024 * 1024)
     summary = Summary().add_all(replay.decisions([str(trail), str(tmp_path / "missing")]))
     problems = {Path(p.source).name: p.reason for p in replay.problems}
@@ -300,8 +324,10 @@ def test_bad_files_are_one_problem_each_and_the_rest_goes_on(tmp_path: Path) -> 
         "missing": "unreadable",
     }
     assert replay.files_read == 4  # the sample's two logs, plain.json, mixed.json
-    assert summary.events == 6 + 1 + 3
+    assert summary.events == 6 + 1 + 4
     assert summary.unmapped["not-an-event: a record that is not a JSON object"].count == 2
+    assert summary.unmapped["bad-event: $.eventName: Expected `str | null`, got `int`"].count == 1
+    assert summary.outcomes["DENIED"] == 2 + 1 + 1  # the sample's two, plain.json's and mixed.json's good one
     assert good.exists() and mixed.exists()
 
 
@@ -384,6 +410,69 @@ def test_cli_usage_errors_are_one_line_exit_2(
     assert err.count("\n") == 1 and message in err
 
 
+# -- --path ROOT,OU,... ---------------------------------------------------------------------------
+
+
+def replay_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    code, out, _err = cli(capsys, *argv, "--format", "json", "--jobs", "1")
+    return code, json.loads(out)
+
+
+def test_path_is_the_catalog_along_the_nodes_given(
+    capsys: pytest.CaptureFixture[str], trail_and_policy: tuple[Path, Path]
+) -> None:
+    trail, policy = trail_and_policy
+    assert replay_json(capsys, "--path", "Root,Workloads", "--cloudtrail", str(trail)) == replay_json(
+        capsys, "--catalog-path", "Workloads", "--cloudtrail", str(trail)
+    )
+    # the root's catalog SCPs alone do not restrict regions: nothing in the sample would be denied
+    code, report = replay_json(capsys, "--path", "Root", "--cloudtrail", str(trail))
+    assert (code, report["outcomes"]["DENIED"], report["outcomes"]["ALLOWED"]) == (0, 0, 4)
+    # --policy files are attached at the last node: here the root
+    code, report = replay_json(capsys, "--path", "Root", "--policy", str(policy), "--cloudtrail", str(trail))
+    assert code == 3 and {(r["policy"], r["sid"]) for r in report["denied"]} == {
+        (str(policy), "DenyOutsideApprovedRegions")
+    }
+    # nested in the order given: Suspended's deny-all under Workloads denies every mapped call
+    code, report = replay_json(capsys, "--path", "Root, Workloads, Suspended", "--cloudtrail", str(trail))
+    assert (code, report["outcomes"]["DENIED"], report["outcomes"]["ALLOWED"]) == (3, 4, 0)
+    assert {r["sid"] for r in report["denied"]} == {"DenyAll", "DenyOutsideApprovedRegions"}
+
+
+def test_path_levels_name_each_node() -> None:
+    from devops_blueprints.guardrails.replay_cli import path_levels
+
+    levels = path_levels("Root,Workloads,Exceptions")
+    assert [level.name for level in levels] == ["Root", "Workloads", "Exceptions", "Account"]
+    assert [level.name for level in catalog.path("Workloads")] == [
+        level.name for level in path_levels("Root,Workloads")
+    ]
+    assert [[p.name for p in level.policies] for level in path_levels("Root,Workloads")] == [
+        [p.name for p in level.policies] for level in catalog.path("Workloads")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("Root,Workload", "--path: unknown node 'Workload'; the catalog's nodes are Root, Security, "),
+        ("Root,Prod", "--path: unknown node 'Prod'"),
+        ("Workloads", "--path starts at the organization root: Root first, got 'Workloads'"),
+        ("Root,Workloads,Root", "--path names Root more than once"),
+        ("Root,,Workloads", "--path has an empty node in 'Root,,Workloads'"),
+    ],
+)
+def test_path_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], path: str, message: str) -> None:
+    code, out, err = cli(capsys, "--path", path, "--cloudtrail", "x")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and message in err
+
+
+def test_path_and_catalog_path_together_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = cli(capsys, "--path", "Root,Workloads", "--catalog-path", "Workloads", "--cloudtrail", "x")
+    assert code == 2 and "--path and --catalog-path both give the path" in err
+
+
 # -- S3 (moto server) ----------------------------------------------------------------------------
 
 
@@ -414,3 +503,86 @@ def test_s3_prefix_is_read_and_an_unreadable_prefix_is_one_line(
     assert report["files"] == 2 and report["outcomes"]["DENIED"] == 2
     assert report["skipped_files"] == {"digest-file": 1, "unreadable": 1}
     assert "s3://no-such-bucket/x: cannot list the prefix" in err and "NoSuchBucket" in err
+
+
+@pytest.fixture
+def iam_enforced(aws: str) -> Iterator[Callable[[], None]]:
+    """moto checks IAM for every request once the returned function is called (until the test ends)."""
+    import urllib.request
+
+    def reset_auth(value: str) -> None:
+        request = urllib.request.Request(  # noqa: S310 - loopback moto server
+            f"{aws}/moto-api/reset-auth", data=value.encode(), method="POST", headers={"Content-Type": "text/plain"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback moto server
+            assert response.status == 200
+
+    try:
+        yield lambda: reset_auth("0")
+    finally:
+        reset_auth("inf")
+
+
+def test_unreadable_s3_objects_and_prefixes_are_one_line_each_and_the_rest_goes_on(
+    iam_enforced: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    trail_and_policy: tuple[Path, Path],
+) -> None:
+    """An auditor that may list org-trail and read one account's logs, not the other's, nor list locked-trail:
+    AccessDenied on two objects and on a prefix, NoSuchBucket on another, each one stderr line; the readable
+    logs are replayed, and the summary counts the four."""
+    import boto3
+
+    trail, policy = trail_and_policy
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for bucket in ("org-trail", "locked-trail"):
+        s3.create_bucket(Bucket=bucket)
+    logs = sorted(p for p in trail.iterdir() if "Digest" not in p.name)
+    for account in ("111111111111", "222222222222"):
+        for path in logs:
+            s3.put_object(Bucket="org-trail", Key=f"AWSLogs/{account}/CloudTrail/{path.name}", Body=path.read_bytes())
+    s3.put_object(Bucket="locked-trail", Key=f"AWSLogs/{logs[0].name}", Body=logs[0].read_bytes())
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.create_user(UserName="auditor")
+    readable = {
+        "Version": "2012-10-17",
+        "Statement": [
+            # (moto answers AccessDenied, not NoSuchBucket, for a missing bucket the caller has no grant on)
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": ["arn:aws:s3:::org-trail", "arn:aws:s3:::no-such-bucket"],
+            },
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::org-trail/AWSLogs/111111111111/*"},
+        ],
+    }
+    iam.put_user_policy(UserName="auditor", PolicyName="read-trail", PolicyDocument=json.dumps(readable))
+    key = iam.create_access_key(UserName="auditor")["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # its credentials are cached: the auditor's from here on
+    iam_enforced()
+
+    locations = ["s3://org-trail/AWSLogs/", "s3://locked-trail/AWSLogs/", "s3://no-such-bucket/AWSLogs/"]
+    for jobs in ("1", "2"):
+        code, out, err = cli(
+            capsys, "--policy", str(policy), "--cloudtrail", *locations, "--format", "json", "--jobs", jobs
+        )
+        report = json.loads(out)
+        assert code == 3, (jobs, report, err)
+        assert report["files"] == 2 and report["events"] == 6 and report["outcomes"]["DENIED"] == 2
+        assert report["skipped_files"] == {"unreadable": 4}
+        lines = err.splitlines()
+        assert len(lines) == 4, err
+        denied = [
+            f"s3://org-trail/AWSLogs/222222222222/CloudTrail/{path.name}: cannot read the object: " for path in logs
+        ]
+        assert [line.split("skipped ", 1)[1].split("An error")[0] for line in lines[:2]] == denied
+        assert all("(AccessDenied) when calling the GetObject operation" in line for line in lines[:2])
+        assert lines[2].startswith("devops-blueprints: skipped s3://locked-trail/AWSLogs/: cannot list the prefix: ")
+        assert "(AccessDenied) when calling the ListObjectsV2 operation" in lines[2]
+        assert lines[3].startswith("devops-blueprints: skipped s3://no-such-bucket/AWSLogs/: cannot list the prefix: ")
+        assert "(NoSuchBucket)" in lines[3]
+    code, out, _err = cli(capsys, "--policy", str(policy), "--cloudtrail", *locations, "--jobs", "1")
+    assert out.rstrip().endswith("4 file(s) skipped (4 unreadable)")
