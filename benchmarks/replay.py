@@ -34,6 +34,8 @@ from typing import Any
 
 import msgspec
 
+from benchmarks.peak_rss import vm_hwm_bytes
+
 EVENTS = int(os.environ.get("BENCH_REPLAY_EVENTS", "1000000"))
 PER_FILE = 5_000
 JOBS = 2  # the 2-core machine
@@ -276,9 +278,10 @@ def measure(mode: str, folder: str, limit: int, jobs: int) -> dict[str, float]:
         (Path(folder).parent / f"summary-{limit}-{jobs}.json").write_text(json.dumps(summary.to_dict(10)))
     seconds = time.perf_counter() - started
     cpu = _cpu_seconds() - cpu_started
-    rss_kib = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    )
+    # This process's own peak from VmHWM: ru_maxrss of RUSAGE_SELF would carry the benchmark parent's high-water
+    # mark across exec (benchmarks.peak_rss). Workers' figure (RUSAGE_CHILDREN) is at least this process's RSS
+    # when it started them, for the same reason.
+    rss_kib = max(vm_hwm_bytes() // 1024, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     return {
         "events": float(events),
         "seconds": seconds,
