@@ -58,6 +58,9 @@ class EksObservabilityStack(cdk.Stack):
     :param admin_principal_arns: IAM principals with cluster-admin access entries. Default: none.
     :param keda: AMP, the managed collector, KEDA and the scaled sample. Default: True.
     :param keda_max_replicas: the scaled sample's maximum. Default: 10.
+    :param keda_query: the PromQL query KEDA scales the sample on (syntax-checked at synth). Default:
+        ``manifests.SCALED_TARGET_QUERY``.
+    :param keda_threshold: the query value per replica. Default: ``manifests.SCALED_TARGET_THRESHOLD``.
     """
 
     def __init__(
@@ -73,6 +76,8 @@ class EksObservabilityStack(cdk.Stack):
         admin_principal_arns: Sequence[str] = (),
         keda: bool = True,
         keda_max_replicas: int = 10,
+        keda_query: str | None = None,
+        keda_threshold: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -99,7 +104,7 @@ class EksObservabilityStack(cdk.Stack):
         self.cluster.reserve(requests_of(healthy))
         self.prometheus: PrometheusScaling | None = None
         if keda:
-            self._keda(keda_max_replicas)
+            self._keda(keda_max_replicas, keda_query, keda_threshold)
         self.alarms: list[cloudwatch.Alarm] = []
         if container_insights is ContainerInsightsMode.CLASSIC:
             for what, objs in (("oom-sample", oom), ("healthy-sample", healthy)):
@@ -118,7 +123,7 @@ class EksObservabilityStack(cdk.Stack):
             value=f"aws eks update-kubeconfig --name {self.cluster.cluster_name} --region {self.region}",
         )
 
-    def _keda(self, max_replicas: int) -> None:
+    def _keda(self, max_replicas: int, query: str | None, threshold: str | None) -> None:
         self.prometheus = PrometheusScaling(self, "Prometheus", cluster=self.cluster)
         target = manifests.scaled_target_sample()
         namespace, name = _deployment(target, "scaled-target-sample")
@@ -129,8 +134,8 @@ class EksObservabilityStack(cdk.Stack):
             namespace=namespace,
             deployment=name,
             server_address=self.prometheus.query_endpoint,
-            query=manifests.SCALED_TARGET_QUERY,
-            threshold=manifests.SCALED_TARGET_THRESHOLD,
+            query=query if query is not None else manifests.SCALED_TARGET_QUERY,
+            threshold=threshold if threshold is not None else manifests.SCALED_TARGET_THRESHOLD,
             region=self.region,
             min_replicas=1,
             max_replicas=max_replicas,
