@@ -44,11 +44,12 @@ schema.py validates manifests against."""
 
 ADDON_VERSIONS: Mapping[str, str] = MappingProxyType(
     {
-        # Container Insights: v6.0.1-eksbuild.1 is the first version with the OpenTelemetry metrics mode
-        # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/container-insights-otel-metrics.html);
+        # Container Insights: "From version v6.2.0-eksbuild.1 or later of the add-on, Container Insights with
+        # OpenTelemetry metrics can be enabled" (v6.0.1 was the preview)
+        # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/install-CloudWatch-Observability-EKS-addon.html);
         # the classic enhanced mode is a configuration of the same add-on
         # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/container-insights-eks-classic.html).
-        "amazon-cloudwatch-observability": "v6.0.1-eksbuild.1",
+        "amazon-cloudwatch-observability": "v6.2.0-eksbuild.1",
         # https://docs.aws.amazon.com/eks/latest/userguide/pod-id-agent-setup.html
         "eks-pod-identity-agent": "v1.3.9-eksbuild.3",
     }
@@ -99,8 +100,7 @@ def installed_kubectl_layers() -> list[str]:
     """The Kubernetes versions ("1.36", ...) whose kubectl layer distribution is installed, sorted."""
     found: set[int] = set()
     for dist in importlib.metadata.distributions():
-        name = dist.metadata.get("Name") or ""
-        match = _LAYER_DIST.match(name.lower())
+        match = _LAYER_DIST.match((dist.metadata["Name"] or "").lower())
         if match:
             found.add(int(match["minor"]))
     return [f"1.{minor}" for minor in sorted(found)]
