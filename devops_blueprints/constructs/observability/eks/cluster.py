@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import importlib
+import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -208,9 +209,13 @@ class ObservedEksCluster(Construct):
         if isinstance(public_access_cidrs, str):
             raise ValueError("public_access_cidrs must be a list of CIDRs, got a string")
         for cidr in public_access_cidrs:
-            if not re.fullmatch(r"([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])", cidr):
+            try:
+                network = ipaddress.IPv4Network(cidr, strict=True) if "/" in str(cidr) else None
+            except ValueError:
+                network = None
+            if network is None:
                 raise ValueError(f'public_access_cidrs: {cidr!r} is not an IPv4 CIDR like "203.0.113.7/32"')
-            if cidr.endswith("/0"):
+            if network.prefixlen == 0:
                 raise ValueError(
                     f"public_access_cidrs: {cidr} opens the API endpoint to the internet; name your networks"
                 )
