@@ -27,11 +27,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from devops_blueprints.constructs.observability.eks.capacity import Demand
+from devops_blueprints.constructs.observability.eks.capacity import Demand, parse_cpu, parse_memory
 from devops_blueprints.constructs.observability.eks.cluster import ObservedEksCluster, pod_identity_role
+from devops_blueprints.constructs.observability.eks.schema import validate_helm_values
 from devops_blueprints.constructs.observability.eks.versions import KEDA_CHART, HelmChartVersion
 
-#: The KEDA operator's service account in the chart's namespace (the chart's default ``serviceAccount.operator.name``);
+#: The KEDA operator's service account in the chart's namespace (``serviceAccount.operator.name``, set below);
 #: the ``aws`` pod identity provider of a TriggerAuthentication uses the operator's credentials
 #: (https://keda.sh/docs/latest/authentication-providers/aws/).
 KEDA_OPERATOR_SERVICE_ACCOUNT = "keda-operator"
@@ -42,9 +43,32 @@ QUERY_ACTIONS = ("aps:QueryMetrics", "aps:GetLabels", "aps:GetSeries", "aps:GetM
 #: (https://docs.aws.amazon.com/prometheus/latest/userguide/AMP-collector-how-to.html, "Configuring your Amazon EKS
 #: cluster").
 COLLECTOR_USER = "aps-collector-user"
-#: What the KEDA chart's three deployments (operator, metrics API server, admission webhooks) request by default,
-#: rounded up, for the node-group capacity check.
-KEDA_DEMAND = Demand("KEDA (operator, metrics API server, webhooks)", 300, 400)
+#: Requests and limits of the KEDA chart's three deployments (one replica each), set explicitly so that the
+#: node-group capacity check counts what is deployed (chart keys ``resources.operator``, ``.metricServer``,
+#: ``.webhooks``: https://github.com/kedacore/charts/blob/v2.21.1/keda/values.yaml).
+KEDA_RESOURCES: Mapping[str, Mapping[str, Mapping[str, str]]] = {
+    "operator": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1000Mi"}},
+    "metricServer": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1000Mi"}},
+    "webhooks": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+}
+
+
+def keda_values() -> dict[str, Any]:
+    """The KEDA chart's values: the operator's service account name (the Pod Identity association names it) and
+    the resources above."""
+    return {
+        "serviceAccount": {"operator": {"name": KEDA_OPERATOR_SERVICE_ACCOUNT}},
+        "resources": {name: {k: dict(v) for k, v in spec.items()} for name, spec in KEDA_RESOURCES.items()},
+    }
+
+
+def keda_demand() -> Demand:
+    """What KEDA's pods request of the node group."""
+    cpu = sum(parse_cpu(spec["requests"]["cpu"], where=f"KEDA {name}") for name, spec in KEDA_RESOURCES.items())
+    memory = sum(
+        parse_memory(spec["requests"]["memory"], where=f"KEDA {name}") for name, spec in KEDA_RESOURCES.items()
+    )
+    return Demand("KEDA (operator, metrics API server, webhooks)", cpu, memory)
 
 
 @cache
@@ -250,6 +274,10 @@ class PrometheusScaling(Construct):
                 principal_arn=self.scraper.attr_role_arn,
                 username=COLLECTOR_USER,
             )
+        values = keda_values()
+        validate_helm_values(
+            values, kubernetes_version=cluster.kubernetes_version, where=f"{self.node.path}/Keda values"
+        )
         self.keda = eks_cluster.add_helm_chart(
             "Keda",
             chart=keda_chart.chart,
@@ -259,9 +287,10 @@ class PrometheusScaling(Construct):
             release="keda",
             create_namespace=True,
             wait=True,
+            values=values,
         )
         self.keda.node.add_dependency(cluster.nodegroup)
-        cluster.reserve(KEDA_DEMAND)
+        cluster.reserve(keda_demand())
         self.keda_role = pod_identity_role(
             self,
             "KedaOperatorRole",
