@@ -153,7 +153,7 @@ _KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_r
 _DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")
 _NUMBER = re.compile(
     r"(?:0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*|(?:[0-9](?:_?[0-9])*(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
-    r"(?![A-Za-z0-9_])"
+    r"(?![A-Za-z0-9_.])"
     r"|(?:[iI][nN][fF]|[nN][aA][nN])(?![A-Za-z0-9_:])"
 )
 _IDENTIFIER = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
@@ -474,13 +474,13 @@ class _Parser:
         if name in AGGREGATIONS and (self.at("(") or self.at("ident", "by") or self.at("ident", "without")):
             self.aggregation(name)
             return "vector"
+        if name in _KEYWORDS or name in _SET_OPERATORS or name == "atan2":
+            raise _Error(f"at position {token.pos}: {name!r} is a keyword and cannot start an expression")
         if self.at("("):
             if name not in FUNCTIONS:
                 raise _Error(f"at position {token.pos}: unknown function {name!r}")
             self.call(name, token.pos)
             return "vector" if name not in {"scalar", "time", "pi"} else "scalar"
-        if name in _KEYWORDS or name in _SET_OPERATORS or name == "atan2":
-            raise _Error(f"at position {token.pos}: {name!r} is a keyword and cannot start an expression")
         if self.at("{"):
             self.matchers(require_one=False)
         return "selector"

@@ -79,6 +79,10 @@ KEDA_CHART: HelmChartVersion = HelmChartVersion(
     app_version="2.21.1",
 )
 
+KEDA_TESTED_KUBERNETES: tuple[str, str] = ("1.34", "1.36")
+"""The Kubernetes versions KEDA 2.21 is tested against, lowest and highest (https://keda.sh/docs/2.22/operate/cluster/,
+"Kubernetes Compatibility")."""
+
 KEDA_CRD_SOURCE: str = "https://github.com/kedacore/keda/tree/v2.21.1/config/crd/bases"
 """Where the ScaledObject and TriggerAuthentication CRDs that schema.py's KEDA schemas follow come from."""
 
