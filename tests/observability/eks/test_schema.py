@@ -292,6 +292,12 @@ KEDA_FAILURES: list[tuple[str, Callable[[], dict[str, Any]], Mutation, str]] = [
         r"\$\.spec\.podIdentity: 'provider' is a required property",
     ),
     (
+        "secret reference without its key",
+        _trigger_authentication,
+        lambda o: o["spec"].__setitem__("secretTargetRef", [{"parameter": "bearerToken", "name": "token"}]),
+        r"\$\.spec\.secretTargetRef\[0\]: 'key' is a required property",
+    ),
+    (
         "unknown KEDA kind",
         _trigger_authentication,
         lambda o: o.__setitem__("kind", "ScaledJob"),

@@ -2,11 +2,11 @@
 
 Written for this project from the structural OpenAPI v3 schemas of KEDA's CRDs
 ``scaledobjects.keda.sh`` and ``triggerauthentications.keda.sh`` (version ``v1alpha1``), as published in
-https://github.com/kedacore/keda/tree/v2.20.2/config/crd/bases (the ScaledObject and TriggerAuthentication
-schemas are unchanged on KEDA's main branch of 2026-08-20, on the way to the 2.21 release the chart in
-versions.py installs). Field names, types, enums, minimums and required lists follow those CRDs; where the CRD
-leaves a field free (``spec.advanced.horizontalPodAutoscalerConfig``, the secret-store providers of a
-TriggerAuthentication) it is checked only as an object/array here.
+https://github.com/kedacore/keda/tree/v2.20.2/config/crd/bases (versions.KEDA_CRD_VERSION; the ScaledObject and
+TriggerAuthentication schemas are unchanged on KEDA's main branch of 2026-08-20, on the way to the 2.21 release the
+chart in versions.py installs). Field names, types, enums, minimums and required lists follow those CRDs; the secret-store
+providers of a TriggerAuthentication that this sample does not use (awsSecretManager, azureKeyVault,
+gcpSecretManager, hashiCorpVault, oauth2) are checked only as objects here.
 
 One deliberate difference: these schemas refuse properties the CRD does not declare (``additionalProperties:
 false``). The API server would silently prune such a field from a structural schema, so a typo such as
@@ -39,6 +39,13 @@ def _closed(properties: dict[str, Any], required: list[str] | None = None) -> di
     if required:
         schema["required"] = required
     return schema
+
+
+def _refs(required: list[str], optional: list[str] | None = None) -> dict[str, Any]:
+    """A list of references whose items have these string fields (TriggerAuthentication's secretTargetRef, env,
+    configMapTargetRef, boundServiceAccountToken)."""
+    fields = {name: {"type": "string"} for name in [*required, *(optional or [])]}
+    return {"type": "array", "items": _closed(fields, required)}
 
 
 def _scaling_rules() -> dict[str, Any]:
@@ -164,17 +171,18 @@ TRIGGER_AUTHENTICATION_SCHEMA: dict[str, Any] = _closed(
                     },
                     ["provider"],
                 ),
-                # Secret-store providers: present in the CRD, not used by this sample, checked only by type.
+                # Secret-store providers: present in the CRD, not used by this sample, checked only by type; the
+                # reference lists have their simple item shapes.
                 "awsSecretManager": {"type": "object"},
                 "azureKeyVault": {"type": "object"},
-                "boundServiceAccountToken": {"type": "array"},
-                "configMapTargetRef": {"type": "array"},
-                "env": {"type": "array"},
+                "boundServiceAccountToken": _refs(["parameter", "serviceAccountName"]),
+                "configMapTargetRef": _refs(["key", "name", "parameter"]),
+                "env": _refs(["name", "parameter"], optional=["containerName"]),
                 "filePath": {"type": "string"},
                 "gcpSecretManager": {"type": "object"},
                 "hashiCorpVault": {"type": "object"},
                 "oauth2": {"type": "object"},
-                "secretTargetRef": {"type": "array"},
+                "secretTargetRef": _refs(["key", "name", "parameter"]),
             }
         ),
     },
