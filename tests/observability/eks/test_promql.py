@@ -5,7 +5,12 @@ grammar they are generated from."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -64,6 +69,12 @@ VALID = [
     "0x1F + 1e3 + 1_000 + .5 + Inf - NaN",
     "x{a=`raw \\ string`}",
     "x{a='single'}",
+    "x offset 5m @ 100",
+    "x[5m] offset 1h @ start()",
+    "rate(x[5m] offset 1h)",
+    "x offset 1h [10m:1m]",
+    "sum + by",  # aggregation and keyword names are metric names where an operand is expected
+    "and or unless",
     'x{a="esc \\" \\n \\x41 \\u00e9"}',
     "rate(x[1h30m])",
     "x # a comment\n + y",
@@ -112,7 +123,21 @@ INVALID = [
     ("1 > 2", 2, "compares two scalars, which needs the 'bool' modifier"),
     ("a + bool b", 4, "'bool' may only follow a comparison operator"),
     ("a and on(x) group_left b", 12, "group modifiers are not allowed with the set operator 'and'"),
-    ("by (x)", 0, "'by' is a keyword and cannot start an expression"),
+    ("by (x)", 0, "'by' is a keyword, not a function"),
+    ("on", 0, "'on' is a keyword and cannot start an expression"),
+    ("x + bool", 4, "'bool' may only follow a comparison operator"),
+    ("rate(x)", 5, "function 'rate' needs a range vector (e.g. x[5m]) as argument 1, got an instant vector"),
+    ("quantile_over_time(0.9, x)", 24, "needs a range vector (e.g. x[5m]) as argument 2"),
+    ("abs(x[5m])", 4, "function 'abs' does not take a range vector as argument 1"),
+    ("sum(x[5m])", 4, "aggregation 'sum' takes instant vectors, not a range vector"),
+    ("-x[5m]", 0, "a unary '-' cannot apply to a range vector"),
+    ("1 + on(a) x", 2, "vector matching (on/ignoring) needs instant vectors on both sides"),
+    ("1 offset 5m", 2, "'offset' must follow a vector selector, a range selector or a subquery"),
+    ("time() @ 100", 7, "'@' must follow a vector selector"),
+    ("time()[5m:1m]", 6, "a subquery [range:step] needs an instant vector, not a scalar"),
+    ("x[5m][1h:]", 5, "a subquery [range:step] needs an instant vector, not a range"),
+    ("x @ 1 @ 2", 6, "'@' may be given only once per selector or subquery"),
+    ("x offset 1h [5m]", 12, "a range [...] must follow a vector selector"),
     ("x ! y", 2, "unexpected character '!'"),
     ('x{a="1"} 3.5m', 9, "unexpected character '3'"),
 ]
@@ -237,3 +262,43 @@ def test_the_function_and_aggregation_tables_have_no_overlap_and_sane_arities() 
         assert re.fullmatch(r"[a-z_0-9]+", name)
         assert fewest >= 0
         assert most == -1 or most >= fewest
+
+
+# Differential: Prometheus' own parser (promtool 2.42, `promtool check rules`) judged ~3000 queries, made by
+# data/make_promtool_corpus.py from syntax that Prometheus 2.42 and 3.x parse alike.
+_CORPUS = Path(__file__).with_name("data") / "promtool_verdicts.jsonl"
+
+
+def _corpus() -> list[dict[str, Any]]:
+    lines = _CORPUS.read_text().splitlines()
+    return [json.loads(line) for line in lines[1:]]
+
+
+def test_check_promql_agrees_with_promtool_on_every_query_of_the_corpus() -> None:
+    corpus = _corpus()
+    assert len(corpus) > 2500
+    assert 200 < sum(entry["valid"] for entry in corpus) < len(corpus) - 200  # both verdicts well represented
+    disagreements = []
+    for entry in corpus:
+        try:
+            check_promql(entry["query"])
+            ours = True
+        except ValueError:
+            ours = False
+        if ours != entry["valid"]:
+            disagreements.append((entry["query"], entry["promtool"] or "valid"))
+    assert disagreements == []
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
+def test_the_corpus_is_what_the_installed_promtool_says(tmp_path: Path) -> None:
+    # Where promtool is installed, a sample of the corpus is re-judged live.
+    sample = _corpus()[::50]
+    files = []
+    for index, entry in enumerate(sample):
+        path = tmp_path / f"q{index}.yml"
+        path.write_text("groups:\n- name: g\n  rules:\n  - record: r\n    expr: " + json.dumps(entry["query"]) + "\n")
+        files.append(str(path))
+    run = subprocess.run(["promtool", "check", "rules", *files], capture_output=True, text=True, check=False)
+    passed = {int(index) for index in re.findall(r"/q([0-9]+)\.yml\n  SUCCESS", run.stdout)}
+    assert {index for index, entry in enumerate(sample) if entry["valid"]} == passed

@@ -12,10 +12,17 @@ and the grammar they are generated from (promql/parser/generated_parser.y and le
 
 What it checks: balanced ``()``, ``[]``, ``{}``; closed string literals with valid escapes; label matchers
 (``=``, ``!=``, ``=~``, ``!~``) with a quoted value; range and subquery durations; known aggregation and function
-names with their number of arguments; binary operators between operands, and their modifiers. What it does not
-check: value types beyond "a range selector follows a vector selector" (e.g. ``rate(up)`` passes), regular
-expression syntax inside ``=~``, and metric existence. It is a tokenizer plus a recursive-descent parser: linear in
-the query's length, with a length cap and a nesting cap, so no input makes it slow.
+names with their number of arguments, and which argument is a range vector; binary operators between operands,
+their modifiers (``bool`` on comparisons, vector matching between vectors, no set operators on scalars), and
+``offset`` / ``@`` after selectors and subqueries only, once each. Keywords such as ``by`` or ``and`` are metric
+names where an operand is expected, as in Prometheus' grammar. What it does not check: other value types (e.g.
+``histogram_quantile("a", x)`` passes), regular expression syntax inside ``=~``, and metric existence. It is a
+tokenizer plus a recursive-descent parser: linear in the query's length, with a length cap and a nesting cap, so
+no input makes it slow.
+
+Checked against Prometheus' own parser: tests/observability/eks/data/promtool_verdicts.jsonl holds ~3000 queries
+judged by promtool 2.42 (``promtool check rules``); check_promql agrees on every one. Syntax newer than 2.42
+(UTF-8 quoted metric names, ``_`` in numbers, durations as numbers, the 3.x functions) follows the 3.x docs.
 """
 
 from __future__ import annotations
@@ -136,6 +143,49 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "sort_by_label_desc": (1, _ANY),
 }
 
+# Functions whose argument at this index is a range vector (functions docs: "range-vector" arguments).
+_RANGE_ARGUMENT: dict[str, int] = {
+    **{
+        name: 0
+        for name in [
+            "absent_over_time",
+            "avg_over_time",
+            "changes",
+            "count_over_time",
+            "delta",
+            "deriv",
+            "first_over_time",
+            "idelta",
+            "increase",
+            "irate",
+            "last_over_time",
+            "mad_over_time",
+            "max_over_time",
+            "min_over_time",
+            "present_over_time",
+            "rate",
+            "resets",
+            "stddev_over_time",
+            "stdvar_over_time",
+            "sum_over_time",
+            "ts_of_first_over_time",
+            "ts_of_last_over_time",
+            "ts_of_max_over_time",
+            "ts_of_min_over_time",
+            "predict_linear",
+            "double_exponential_smoothing",
+            "holt_winters",
+        ]
+    },
+    "quantile_over_time": 1,
+}
+_KIND_NAMES = {
+    "selector": "an instant vector",
+    "vector": "an instant vector",
+    "scalar": "a scalar",
+    "string": "a string",
+}
+
 # Binary operators by precedence, lowest first; "^" is right-associative (operators docs, "Binary operator
 # precedence").
 _PRECEDENCE: list[frozenset[str]] = [
@@ -149,6 +199,9 @@ _PRECEDENCE: list[frozenset[str]] = [
 _COMPARISONS = _PRECEDENCE[2]
 _SET_OPERATORS = frozenset({"and", "or", "unless"})
 _KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"})
+# Keywords that are never a metric name (the grammar's metric_identifier admits the others, e.g. a metric
+# called "by" or "and"); checked against promtool's parser.
+_NOT_METRIC_NAMES = frozenset({"on", "ignoring", "group_left", "group_right", "bool", "atan2"})
 
 _DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")
 _NUMBER = re.compile(
@@ -347,7 +400,7 @@ class _Parser:
         while self.binary_operator() in _PRECEDENCE[level]:
             token = self.advance()
             operator = token.text
-            returns_bool = self.binary_modifiers(operator)
+            returns_bool, matching = self.binary_modifiers(operator)
             # "^" is right-associative: its right operand may hold another "^".
             if operator == "^":
                 self.enter()
@@ -355,10 +408,10 @@ class _Parser:
                 self.depth -= 1
             else:
                 right = self.expression(level + 1)
-            kind = self.binary_result(token, kind, right, returns_bool=returns_bool)
+            kind = self.binary_result(token, kind, right, returns_bool=returns_bool, matching=matching)
         return kind
 
-    def binary_result(self, token: _Token, left: str, right: str, *, returns_bool: bool) -> str:
+    def binary_result(self, token: _Token, left: str, right: str, *, returns_bool: bool, matching: bool) -> str:
         where = f"at position {token.pos}: operator {token.text!r}"
         for operand in (left, right):
             if operand == "string":
@@ -366,6 +419,8 @@ class _Parser:
             if operand == "range":
                 raise _Error(f"{where} cannot take a range vector (x[5m]) as an operand; wrap it in a function")
         scalars = left == "scalar" and right == "scalar"
+        if matching and "scalar" in (left, right):
+            raise _Error(f"{where}: vector matching (on/ignoring) needs instant vectors on both sides")
         if token.text in _SET_OPERATORS and "scalar" in (left, right):
             raise _Error(f"{where} is a set operator: both operands must be instant vectors")
         if token.text in _COMPARISONS and scalars and not returns_bool:
@@ -380,15 +435,16 @@ class _Parser:
             return token.text
         return ""
 
-    def binary_modifiers(self, operator: str) -> bool:
-        """Parse ``bool`` and vector matching after ``operator``; True when ``bool`` was given."""
-        returns_bool = False
+    def binary_modifiers(self, operator: str) -> tuple[bool, bool]:
+        """Parse ``bool`` and vector matching after ``operator``: (``bool`` given, ``on``/``ignoring`` given)."""
+        returns_bool = matching = False
         if self.at("ident", "bool"):
             if operator not in _COMPARISONS:
                 self.fail(f"'bool' may only follow a comparison operator, not {operator!r}")
             self.advance()
             returns_bool = True
         if self.at("ident", "on") or self.at("ident", "ignoring"):
+            matching = True
             self.advance()
             self.label_list()
             if self.at("ident", "group_left") or self.at("ident", "group_right"):
@@ -397,41 +453,64 @@ class _Parser:
                 self.advance()
                 if self.at("("):
                     self.label_list()
-        return returns_bool
+        return returns_bool, matching
 
     def unary(self) -> str:
+        sign = None
         while self.at("op", "+") or self.at("op", "-"):
-            self.advance()
+            sign = self.advance()
         kind = self.postfix(self.primary())
+        if sign is not None and kind in {"range", "string"}:
+            what = "a range vector" if kind == "range" else "a string"
+            raise _Error(f"at position {sign.pos}: a unary {sign.text!r} cannot apply to {what}")
         return kind
 
     def postfix(self, kind: str) -> str:
+        modified = False
+        seen: set[str] = set()
         while True:
             if self.at("["):
-                self.range_or_subquery(kind)
-                kind = "range"
-            elif self.at("ident", "offset"):
-                self.advance()
-                if self.at("op", "-") or self.at("op", "+"):
-                    self.advance()
-                self.expect("duration", None, "a duration after 'offset' (e.g. 5m)")
-            elif self.at("op", "@"):
-                self.advance()
-                if self.at("ident", "start") or self.at("ident", "end"):
-                    self.advance()
-                    self.expect("(", None, "'(' after start/end")
-                    self.expect(")", None, "')'")
-                else:
-                    if self.at("op", "-") or self.at("op", "+"):
-                        self.advance()
-                    self.expect("number", None, "a Unix timestamp, start() or end() after '@'")
+                # After a modifier, a range [..] no longer fits (it comes first: x[5m] offset 1h); a subquery does.
+                self.range_or_subquery("vector" if modified and kind == "selector" else kind)
+                kind, modified = "range", False
+                seen.clear()
+            elif self.at("ident", "offset") or self.at("op", "@"):
+                # Modifiers follow a selector or a subquery only (basics docs, "offset modifier", "@ modifier").
+                if kind not in {"selector", "range"}:
+                    self.fail(f"{self.token.text!r} must follow a vector selector, a range selector or a subquery")
+                if self.token.text in seen:
+                    self.fail(f"{self.token.text!r} may be given only once per selector or subquery")
+                seen.add(self.token.text)
+                self.modifier()
+                modified = True
             else:
-                return kind
+                return "vector" if modified and kind == "selector" else kind
+
+    def modifier(self) -> None:
+        if self.at("ident", "offset"):
+            self.advance()
+            if self.at("op", "-") or self.at("op", "+"):
+                self.advance()
+            self.expect("duration", None, "a duration after 'offset' (e.g. 5m)")
+            return
+        self.advance()  # "@"
+        if self.at("ident", "start") or self.at("ident", "end"):
+            self.advance()
+            self.expect("(", None, "'(' after start/end")
+            self.expect(")", None, "')'")
+            return
+        if self.at("op", "-") or self.at("op", "+"):
+            self.advance()
+        self.expect("number", None, "a Unix timestamp, start() or end() after '@'")
 
     def range_or_subquery(self, kind: str) -> None:
         opening = self.advance()
         self.expect("duration", None, "a range duration (e.g. 5m)")
         if self.at("op", ":"):
+            if kind not in {"selector", "vector"}:
+                raise _Error(
+                    f"at position {opening.pos}: a subquery [range:step] needs an instant vector, not a {kind}"
+                )
             self.advance()
             if self.at("duration"):
                 self.advance()
@@ -474,8 +553,10 @@ class _Parser:
         if name in AGGREGATIONS and (self.at("(") or self.at("ident", "by") or self.at("ident", "without")):
             self.aggregation(name)
             return "vector"
-        if name in _KEYWORDS or name in _SET_OPERATORS or name == "atan2":
+        if name in _NOT_METRIC_NAMES:
             raise _Error(f"at position {token.pos}: {name!r} is a keyword and cannot start an expression")
+        if self.at("(") and (name in _KEYWORDS or name in _SET_OPERATORS):
+            raise _Error(f"at position {token.pos}: {name!r} is a keyword, not a function")
         if self.at("("):
             if name not in FUNCTIONS:
                 raise _Error(f"at position {token.pos}: unknown function {name!r}")
@@ -489,8 +570,12 @@ class _Parser:
         grouped = self.grouping()
         self.enter()
         opening = self.expect("(", None, f"'(' after {name}")
-        count = self.arguments()
+        kinds = self.arguments()
         self.depth -= 1
+        count = len(kinds)
+        for kind, at in kinds:
+            if kind == "range":
+                raise _Error(f"at position {at}: aggregation {name!r} takes instant vectors, not a range vector")
         if count != AGGREGATIONS[name]:
             raise _Error(
                 f"at position {opening.pos}: aggregation {name!r} takes {AGGREGATIONS[name]} argument(s), got {count}"
@@ -509,27 +594,39 @@ class _Parser:
     def call(self, name: str, pos: int) -> None:
         self.enter()
         self.advance()
-        count = self.arguments()
+        kinds = self.arguments()
         self.depth -= 1
         fewest, most = FUNCTIONS[name]
+        count = len(kinds)
         if count < fewest or (most != _ANY and count > most):
             wanted = f"{fewest}" if fewest == most else f"{fewest} to {'any number' if most == _ANY else most}"
             raise _Error(f"at position {pos}: function {name!r} takes {wanted} argument(s), got {count}")
+        wants_range = _RANGE_ARGUMENT.get(name)
+        for index, (kind, at) in enumerate(kinds):
+            if index == wants_range and kind != "range":
+                raise _Error(
+                    f"at position {at}: function {name!r} needs a range vector (e.g. x[5m]) as argument "
+                    f"{index + 1}, got {_KIND_NAMES.get(kind, kind)}"
+                )
+            if index != wants_range and kind == "range":
+                raise _Error(
+                    f"at position {at}: function {name!r} does not take a range vector as argument {index + 1}"
+                )
 
-    def arguments(self) -> int:
-        """After '(': parse comma-separated expressions up to and including ')'; the number of them."""
+    def arguments(self) -> list[tuple[str, int]]:
+        """After '(': parse comma-separated expressions up to and including ')'; (kind, position) of each."""
         if self.at(")"):
             self.advance()
-            return 0
-        count = 0
+            return []
+        kinds: list[tuple[str, int]] = []
         while True:
-            self.expression(0)
-            count += 1
+            at = self.token.pos
+            kinds.append((self.expression(0), at))
             if self.at("op", ","):
                 self.advance()
                 continue
             self.expect(")", None, "',' or ')'")
-            return count
+            return kinds
 
     def label_list(self) -> None:
         self.expect("(", None, "'(' and a list of label names")
