@@ -280,6 +280,36 @@ KEDA_FAILURES: list[tuple[str, Callable[[], dict[str, Any]], Mutation, str]] = [
         r"\$\.spec\.triggers\[0\]\.authenticationRef\.kind: 'Secret' is not one of",
     ),
     (
+        "typo in a prometheus parameter",
+        _scaled_object,
+        lambda o: o["spec"]["triggers"][0]["metadata"].__setitem__("activationThreshhold", "1"),
+        r"\$\.spec\.triggers\[0\]\.metadata\.activationThreshhold: unknown prometheus trigger parameter; known: .*activationThreshold",
+    ),
+    (
+        "prometheus trigger without its threshold",
+        _scaled_object,
+        lambda o: o["spec"]["triggers"][0]["metadata"].pop("threshold"),
+        r"\$\.spec\.triggers\[0\]\.metadata: the prometheus trigger needs 'threshold'",
+    ),
+    (
+        "threshold that is not a number",
+        _scaled_object,
+        lambda o: o["spec"]["triggers"][0]["metadata"].__setitem__("threshold", "ten"),
+        r"\$\.spec\.triggers\[0\]\.metadata\.threshold: 'ten' is not a number",
+    ),
+    (
+        "boolean that is not one",
+        _scaled_object,
+        lambda o: o["spec"]["triggers"][0]["metadata"].__setitem__("ignoreNullValues", "no"),
+        r"\$\.spec\.triggers\[0\]\.metadata\.ignoreNullValues: 'no' is not a boolean",
+    ),
+    (
+        "query that does not parse",
+        _scaled_object,
+        lambda o: o["spec"]["triggers"][0]["metadata"].__setitem__("query", "sum(rate(x[1m])"),
+        r"\$\.spec\.triggers\[0\]\.metadata\.query: PromQL query 'sum\(rate\(x\[1m\]\)': at position 3: '\(' is never closed",
+    ),
+    (
         "bad pod identity provider",
         _trigger_authentication,
         lambda o: o["spec"]["podIdentity"].__setitem__("provider", "aws-kiam"),
@@ -369,3 +399,11 @@ def test_helm_values_kubernetes_parts_validate() -> None:
 def test_bad_helm_values_fail_with_path_and_reason(values: dict[str, Any], message: str) -> None:
     with pytest.raises(ManifestError, match=message):
         validate_helm_values(values, kubernetes_version=V)
+
+
+def test_prometheus_parameters_may_come_from_the_environment_and_tokens_pass() -> None:
+    obj = _scaled_object()
+    metadata = obj["spec"]["triggers"][0]["metadata"]
+    metadata["thresholdFromEnv"] = metadata.pop("threshold")
+    metadata["query"] = "${Token[TOKEN.3]}"
+    validate_manifest(obj, kubernetes_version=V)

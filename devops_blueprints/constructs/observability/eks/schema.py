@@ -5,7 +5,8 @@
   ``kubernetes-json-schema/v<MINOR>.0-local-strict``; strict = unknown properties are refused). See
   https://github.com/willthames/kubernetes-validate.
 - KEDA kinds (ScaledObject, TriggerAuthentication): against keda_schema.py (from KEDA's CRDs), plus the CRD's CEL
-  rule ``minReplicaCount <= maxReplicaCount``.
+  rule ``minReplicaCount <= maxReplicaCount``; a ``prometheus`` trigger's metadata: known keys only, the required
+  ones present, numbers and booleans that parse, and the query through check_promql.
 - On top of the schemas (which leave these free): ``metadata.name`` / ``metadata.namespace`` are DNS names
   (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/), and every ``resources.requests`` /
   ``resources.limits`` value is a Kubernetes quantity
@@ -36,6 +37,7 @@ from devops_blueprints.constructs.observability.eks.keda_schema import (
     KEDA_GROUP,
     KEDA_SCHEMAS,
 )
+from devops_blueprints.constructs.observability.eks.promql import check_promql
 from devops_blueprints.constructs.observability.eks.versions import SCHEMA_PACKAGE, schema_versions
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -106,6 +108,9 @@ def validate_manifest(obj: Mapping[str, Any], *, kubernetes_version: str, where:
     _check_quantities(data, label, "$")
     if kind == "ScaledObject":
         _check_replica_counts(data, label)
+        for index, trigger in enumerate(data["spec"]["triggers"]):
+            if trigger.get("type") == "prometheus":
+                _check_prometheus_trigger(trigger["metadata"], label, f"$.spec.triggers[{index}].metadata")
 
 
 def validate_helm_values(
@@ -288,6 +293,60 @@ def _check_replica_counts(data: Mapping[str, Any], label: str) -> None:
             f"{label}: $.spec.minReplicaCount: {low} is greater than maxReplicaCount {high} "
             "(KEDA's CRD rule: minReplicaCount must be less than or equal to maxReplicaCount)"
         )
+
+
+# The prometheus scaler's trigger metadata (KEDA v2.20.2 pkg/scalers/prometheus_scaler.go, prometheusMetadata and
+# the trigger-metadata keys of authentication.Config; https://keda.sh/docs/latest/scalers/prometheus/). Unknown keys
+# are ignored by KEDA, so a typo ("treshold", "activationThreshhold") would silently change nothing.
+PROMETHEUS_TRIGGER_REQUIRED = ("serverAddress", "query", "threshold")
+PROMETHEUS_TRIGGER_KEYS = frozenset(
+    {
+        *PROMETHEUS_TRIGGER_REQUIRED,
+        "queryParameters",
+        "activationThreshold",
+        "namespace",
+        "customHeaders",
+        "ignoreNullValues",
+        "unsafeSsl",
+        "awsRegion",
+        "timeout",
+        "identityOwner",
+        "authModes",
+        "authMode",
+        "apiKey",
+        "method",
+        "keyParamName",
+    }
+)
+_FLOAT = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+_BOOLEAN = frozenset({"true", "false", "t", "f", "1", "0", "True", "False", "TRUE", "FALSE"})
+
+
+def _check_prometheus_trigger(metadata: Mapping[str, str], label: str, root: str) -> None:
+    for key in metadata:
+        base = key.removesuffix("FromEnv")
+        if base not in PROMETHEUS_TRIGGER_KEYS:
+            raise ManifestError(
+                f"{label}: {root}.{key}: unknown prometheus trigger parameter; known: "
+                f"{', '.join(sorted(PROMETHEUS_TRIGGER_KEYS))} (each also as <name>FromEnv)"
+            )
+    for key in PROMETHEUS_TRIGGER_REQUIRED:
+        if key not in metadata and f"{key}FromEnv" not in metadata:
+            raise ManifestError(f"{label}: {root}: the prometheus trigger needs {key!r}")
+    for key in ("threshold", "activationThreshold"):
+        value = metadata.get(key)
+        if value is not None and not _is_token(value) and not _FLOAT.match(value):
+            raise ManifestError(f"{label}: {root}.{key}: {value!r} is not a number")
+    for key in ("ignoreNullValues", "unsafeSsl"):
+        value = metadata.get(key)
+        if value is not None and not _is_token(value) and value not in _BOOLEAN:
+            raise ManifestError(f'{label}: {root}.{key}: {value!r} is not a boolean ("true" or "false")')
+    query = metadata.get("query")
+    if query is not None and not _is_token(query):
+        try:
+            check_promql(query)
+        except ValueError as error:
+            raise ManifestError(f"{label}: {root}.query: {error}") from None
 
 
 def _lookup(values: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
