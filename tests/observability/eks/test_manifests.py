@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devops_blueprints.constructs.observability.eks import manifests
 from devops_blueprints.constructs.observability.eks.manifests import (
@@ -250,3 +252,37 @@ def test_commands_are_argument_lists_built_from_integers() -> None:
     container = _container(oom_sample(allocate_mib=300))
     assert container["args"] == ["--vm", "1", "--vm-bytes", "300M", "--vm-hang", "0"]
     assert all(isinstance(arg, str) and " " not in arg for arg in container["args"])
+
+
+_NAMES = st.from_regex(r"[a-z]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=_NAMES,
+    namespace=_NAMES,
+    limit_mib=st.integers(16, 4096),
+    extra=st.integers(1, 1024),
+    replicas=st.integers(1, 5),
+)
+def test_generated_memory_samples_validate(
+    name: str, namespace: str, limit_mib: int, extra: int, replicas: int
+) -> None:
+    oom = oom_sample(
+        name=name, namespace=namespace, memory_limit=f"{limit_mib}Mi", allocate_mib=limit_mib + extra, replicas=replicas
+    )
+    healthy = healthy_sample(name=name, namespace=namespace, memory_limit=f"{limit_mib}Mi", allocate_mib=limit_mib // 2)
+    validate_manifests(oom + healthy, kubernetes_version=KUBERNETES_VERSION)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=_NAMES.filter(lambda name: len(name) <= 59),
+    low=st.integers(0, 50),
+    span=st.integers(0, 50),
+    threshold=st.floats(min_value=1e-6, max_value=1e6, allow_nan=False),
+)
+def test_generated_keda_scaling_validates(name: str, low: int, span: int, threshold: float) -> None:
+    objs = _scaling(name=name, min_replicas=low, max_replicas=max(low + span, 1), threshold=threshold)
+    validate_manifests(objs, kubernetes_version=KUBERNETES_VERSION)
+    assert float(objs[1]["spec"]["triggers"][0]["metadata"]["threshold"]) == pytest.approx(threshold)
