@@ -77,7 +77,7 @@ class EksObservabilityStack(cdk.Stack):
         keda: bool = True,
         keda_max_replicas: int = 10,
         keda_query: str | None = None,
-        keda_threshold: str | None = None,
+        keda_threshold: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -123,7 +123,7 @@ class EksObservabilityStack(cdk.Stack):
             value=f"aws eks update-kubeconfig --name {self.cluster.cluster_name} --region {self.region}",
         )
 
-    def _keda(self, max_replicas: int, query: str | None, threshold: str | None) -> None:
+    def _keda(self, max_replicas: int, query: str | None, threshold: float | None) -> None:
         self.prometheus = PrometheusScaling(self, "Prometheus", cluster=self.cluster)
         target = manifests.scaled_target_sample()
         namespace, name = _deployment(target, "scaled-target-sample")
