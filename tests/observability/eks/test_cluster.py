@@ -367,3 +367,28 @@ def test_addon_versions_parse() -> None:
     assert addon_version_tuple("v6.2.0-eksbuild.1") == (6, 2, 0)
     with pytest.raises(ValueError, match="add-on version must look like"):
         addon_version_tuple("6.2.0")
+
+
+def test_a_given_vpc_and_key_are_used_instead_of_new_ones() -> None:
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_kms as kms
+
+    stack = cdk.Stack(new_app(), "Eks")
+    vpc = ec2.Vpc(stack, "Network", max_azs=2, nat_gateways=1)
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    cluster = ObservedEksCluster(stack, "Cluster", vpc=vpc, secrets_key=key)
+    assert cluster.vpc is vpc and cluster.secrets_key is key
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::EC2::VPC", 1)
+    template.resource_count_is("AWS::KMS::Key", 1)
+    template.has_resource_properties(
+        "AWS::EKS::Cluster",
+        {
+            "EncryptionConfig": [
+                {
+                    "Provider": {"KeyArn": {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]}},
+                    "Resources": ["secrets"],
+                }
+            ]
+        },  # type: ignore[arg-type]
+    )
