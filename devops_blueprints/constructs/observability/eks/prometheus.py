@@ -180,9 +180,10 @@ class PrometheusScaling(Construct):
     :param scrape_interval_seconds: of the collector. Default: 30.
     :param keda_chart: the KEDA Helm chart. Default: ``versions.KEDA_CHART``.
     :param create_collector_access_entry: create the access entry of the collector's role (user
-        ``aps-collector-user``) in the stack. Default: False — AMP creates it for clusters in the API
-        authentication mode when the scraper is created (its service-linked role manages the entry, and deletes it
-        with the scraper); a second one would fail the deploy. Set it where AMP does not.
+        ``aps-collector-user``) in the stack. Default: False, on the assumption that AMP creates it itself for a
+        cluster in the API authentication mode (the scraper's service-linked role policy holds
+        ``eks:DeleteAccessEntry`` for the entry it manages), where a second entry would fail the deploy. Not
+        verified offline (docs/observability-eks.md); set it where AMP does not create one.
     :param removal_policy: of the key. Default: DESTROY (a sample).
     """
 
