@@ -24,6 +24,7 @@ MODULES: tuple[str, ...] = (
     "deployment_synth",
     "embeddings",
     "replay",
+    "eks_synth",
 )
 
 

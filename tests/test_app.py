@@ -45,6 +45,7 @@ def test_default_synth_writes_every_observability_stack(tmp_path: Path) -> None:
         "Observability/AnomalousLambda",
         "Observability/ContainerInsightsEcs",
         "Observability/StaticSite",
+        "Observability/EksObservability",
     } <= stacks
     assert "assembly-Observability" in manifest["artifacts"]
     assert violations(tmp_path / "cdk.out") == []

@@ -4,7 +4,7 @@
 
 The lists were pinned before the constructs and stacks were grouped by capability, and grow only by the
 names an issue adds (the observability boundary and CloudWatch engine, issue 13; the tenants' feature flags,
-issue 14), so a name lost (or
+issue 14; the EKS observability sample, issue 17), so a name lost (or
 silently added) by a move fails here. Submodules are not part of them: module paths below the three
 packages are implementation detail and follow the layout.
 """
@@ -22,6 +22,7 @@ PUBLIC_NAMES = {
         "ApplicationBoundary",
         "CloudWatchEngine",
         "CloudWatchEngineOptions",
+        "ContainerInsightsMode",
         "DeploymentProvisioner",
         "DeploymentTable",
         "DevOpsAgentSpace",
@@ -34,9 +35,12 @@ PUBLIC_NAMES = {
         "ImageEmbeddingPipeline",
         "InvestigationGroup",
         "LambdaErrorQueries",
+        "NodeGroupOptions",
+        "ObservedEksCluster",
         "ObservedFunction",
         "OrganizationGuardrails",
         "PageMetric",
+        "PrometheusScaling",
         "ReleaseOrchestrator",
         "ServiceControlPolicy",
         "TenantFeatureFlags",
@@ -49,6 +53,7 @@ PUBLIC_NAMES = {
         "ContainerInsightsEcsStack",
         "DeploymentPipelineStack",
         "DevOpsGuruStack",
+        "EksObservabilityStack",
         "EmbeddingStack",
         "GovernanceStack",
         "ServerlessSampleStack",

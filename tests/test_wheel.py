@@ -81,10 +81,10 @@ def test_installed_wheel_synthesizes_outside_the_repository(wheel: Path, tmp_pat
     assert "DevOpsGuruNotifications" in result.stdout
     assert "CloudWatchEngine" in result.stdout
 
-    # DevOpsGuru, CloudWatchObservability, the three samples (whose CloudWatch alarms are inside them) and the
-    # RUM static site.
+    # DevOpsGuru, CloudWatchObservability, the three samples (whose CloudWatch alarms are inside them), the
+    # RUM static site and the EKS sample (its kubectl layer comes from the synth lock too).
     templates = list((app_dir / "cdk.out" / "assembly-Observability").glob("*.template.json"))
-    assert len(templates) == 6
+    assert len(templates) == 7
     assert any("AWS::CloudWatch::CompositeAlarm" in template.read_text() for template in templates)
     referenced = {"files": 0, "dockerImages": 0}
     for stage in STAGES:

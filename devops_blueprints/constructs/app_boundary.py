@@ -65,20 +65,26 @@ def _check_tag_value(value: str) -> None:
 @jsii.implements(cdk.IAspect)
 class _RawResourceTagger:
     """Tags the raw ``CfnResource`` roles and functions that aws-cdk-lib's custom resource providers
-    create (``Tags.of`` only reaches resources with a tag manager), so nothing in the boundary is missed."""
+    create, and the SSM parameter ``aws_eks_v2.Cluster`` uses as its "kubectl ready" barrier (``Tags.of`` only
+    reaches resources with a tag manager), so nothing in the boundary is missed."""
 
     _TYPES = frozenset({"AWS::IAM::Role", "AWS::Lambda::Function"})
+    #: Types whose ``Tags`` are a JSON object (key -> value) instead of a list of Key/Value pairs.
+    _MAP_TYPES = frozenset({"AWS::SSM::Parameter"})
 
     def __init__(self, tag_key: str, app_name: str) -> None:
         self._tag = {"Key": tag_key, "Value": app_name}
 
     def visit(self, node: IConstruct) -> None:
-        if (
-            isinstance(node, cdk.CfnResource)
-            and node.cfn_resource_type in self._TYPES
-            and not cdk.TagManager.is_taggable(node)
-        ):
+        # The type first: TagManager.is_taggable fails (jsii cannot serialize its answer) for some resources.
+        if not isinstance(node, cdk.CfnResource) or node.cfn_resource_type not in self._TYPES | self._MAP_TYPES:
+            return
+        if cdk.TagManager.is_taggable(node):
+            return
+        if node.cfn_resource_type in self._TYPES:
             node.add_property_override("Tags", [self._tag])
+        elif node.cfn_resource_type in self._MAP_TYPES:
+            node.add_property_override(f"Tags.{self._tag['Key']}", self._tag["Value"])
 
 
 def tag_application(scope: IConstruct, app_name: str, *, tag_key: str = DEFAULT_TAG_KEY) -> None:

@@ -9,6 +9,7 @@ from devops_blueprints.stacks.observability import AnomalousLambdaStack as Anoma
 from devops_blueprints.stacks.observability import CloudWatchObservabilityStack as CloudWatchObservabilityStack
 from devops_blueprints.stacks.observability import ContainerInsightsEcsStack as ContainerInsightsEcsStack
 from devops_blueprints.stacks.observability import DevOpsGuruStack as DevOpsGuruStack
+from devops_blueprints.stacks.observability import EksObservabilityStack as EksObservabilityStack
 from devops_blueprints.stacks.observability import ServerlessSampleStack as ServerlessSampleStack
 from devops_blueprints.stacks.observability import StaticSiteStack as StaticSiteStack
 from devops_blueprints.stacks.tenants import DeploymentPipelineStack as DeploymentPipelineStack

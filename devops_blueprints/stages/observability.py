@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,6 +16,7 @@ from devops_blueprints.stacks.observability.anomalous_lambda import AnomalousLam
 from devops_blueprints.stacks.observability.cloudwatch import CloudWatchObservabilityStack
 from devops_blueprints.stacks.observability.container_insights_ecs import ContainerInsightsEcsStack
 from devops_blueprints.stacks.observability.devops_guru import DevOpsGuruStack
+from devops_blueprints.stacks.observability.eks import EksObservabilityStack
 from devops_blueprints.stacks.observability.serverless_sample import ServerlessSampleStack
 from devops_blueprints.stacks.observability.static_site import StaticSiteStack
 
@@ -25,6 +26,7 @@ SAMPLE_APPLICATIONS = {
     "AnomalousLambda": "anomalous-lambda",
     "ContainerInsightsEcs": "container-insights-ecs",
     "StaticSite": "static-site",
+    "EksObservability": "eks-observability",
 }
 
 
@@ -52,7 +54,7 @@ class ObservabilityStage(cdk.Stage):
 
     Stacks: ``DevOpsGuru`` (devops-guru engine: notifications, resource collection of the boundary),
     ``CloudWatchObservability`` (cloudwatch engine: encrypted topic), ``ServerlessSample``,
-    ``AnomalousLambda``, ``ContainerInsightsEcs`` and ``StaticSite`` (S3 + CloudFront page with a CloudWatch
+    ``AnomalousLambda``, ``ContainerInsightsEcs``, ``EksObservability`` and ``StaticSite`` (S3 + CloudFront page with a CloudWatch
     RUM app monitor, its page/resource metrics and alarms on its own encrypted topic) — each sample tagged
     ``<tag_key>=<application>`` and covered by every engine (the CloudWatch engine's alarms live in the sample
     stacks themselves; the composite alarm of ``static-site`` also names the RUM page alarms).
@@ -69,6 +71,11 @@ class ObservabilityStage(cdk.Stage):
     :param provisioned_concurrency: provisioned concurrency of the anomalous function. Default: 0.
     :param leak_mb_per_minute: memory the ECS sample leaks per minute. Default: 5.
     :param include_samples: deploy the sample workloads. Default: True.
+    :param include_eks: with the samples, also ``EksObservability`` (an EKS cluster with Container Insights, the
+        OOM-restarting sample and its alarms in the CloudWatch engine, AMP and KEDA; it costs by the hour, see
+        docs/observability-eks.md). Default: True.
+    :param eks_options: keyword arguments for ``EksObservabilityStack`` (e.g. ``public_access_cidrs``,
+        ``container_insights``). Default: none.
     """
 
     def __init__(
@@ -82,6 +89,8 @@ class ObservabilityStage(cdk.Stage):
         provisioned_concurrency: int = 0,
         leak_mb_per_minute: int = 5,
         include_samples: bool = True,
+        include_eks: bool = True,
+        eks_options: Mapping[str, Any] | None = None,
         engines: Sequence[str] = DEFAULT_ENGINES,
         cloudwatch_options: CloudWatchEngineOptions | None = None,
         investigations: bool = False,
@@ -152,8 +161,22 @@ class ObservabilityStage(cdk.Stage):
             description="Static site on S3 and CloudFront with a CloudWatch RUM app monitor, page metrics and alarms",
         )
         self.samples = [self.serverless, self.anomalous_lambda, self.container_insights, self.static_site]
+        self.eks: EksObservabilityStack | None = None
+        if include_eks:
+            self.eks = EksObservabilityStack(
+                self,
+                "EksObservability",
+                application_name=SAMPLE_APPLICATIONS["EksObservability"],
+                description="EKS cluster with Container Insights, an OOM-restarting sample, AMP and KEDA",
+                **dict(eks_options or {}),
+            )
+            self.samples.append(self.eks)
         for stack in self.samples:
             boundary.include(stack, SAMPLE_APPLICATIONS[stack.node.id])
         if self.cloudwatch is not None:
             # The site's page alarms are RUM's, not the engine's: its composite alarm names them too.
             self.cloudwatch.engine.add_alarms(SAMPLE_APPLICATIONS["StaticSite"], self.static_site.monitor.alarms)
+            if self.eks is not None and self.eks.alarms:
+                # Container Insights' pod alarms read metrics no CloudFormation resource owns: the engine's
+                # composite alarm of eks-observability names them.
+                self.cloudwatch.engine.add_alarms(SAMPLE_APPLICATIONS["EksObservability"], self.eks.alarms)

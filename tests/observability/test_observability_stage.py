@@ -24,6 +24,7 @@ STACK_IDS = [
     "AnomalousLambda",
     "ContainerInsightsEcs",
     "StaticSite",
+    "EksObservability",
 ]
 
 
@@ -150,3 +151,22 @@ def test_memory_leak_rate_reaches_the_container() -> None:
 def test_bad_stage_options(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ObservabilityStage(new_app(), "Observability", **kwargs)
+
+
+def test_the_eks_sample_alarms_are_in_its_composite_alarm(
+    stage: ObservabilityStage, templates: dict[str, dict[str, Any]]
+) -> None:
+    assert stage.eks is not None and stage.eks.alarms
+    (composite,) = (
+        Template.from_json(templates["EksObservability"]).find_resources("AWS::CloudWatch::CompositeAlarm").values()
+    )
+    rule = composite["Properties"]["AlarmRule"]
+    for alarm in stage.eks.alarms:
+        assert f'ALARM("{alarm.node.default_child.alarm_name}")' in rule  # type: ignore[union-attr]
+
+
+def test_include_eks_false_leaves_the_eks_sample_out() -> None:
+    stage = ObservabilityStage(new_app(), "Observability", include_eks=False)
+    assert stage.eks is None
+    assert stage.node.try_find_child("EksObservability") is None
+    assert "EksObservability" not in [stack.node.id for stack in stage.samples]

@@ -1,6 +1,7 @@
 """Observability constructs: the application boundary and its engines (CloudWatch; DevOps Guru coverage,
 notifications and delegated administration until its end of support), and Lambda functions with Lambda
-Insights and X-Ray; CloudWatch RUM app monitors (``WebAppMonitor``)."""
+Insights and X-Ray; CloudWatch RUM app monitors (``WebAppMonitor``); EKS container observability
+(``ObservedEksCluster``, ``PrometheusScaling``, in ``eks/``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ from devops_blueprints.constructs.observability.devops_guru_coverage import (
 from devops_blueprints.constructs.observability.devops_guru_notifications import (
     DevOpsGuruNotifications as DevOpsGuruNotifications,
 )
+from devops_blueprints.constructs.observability.eks import ContainerInsightsMode as ContainerInsightsMode
+from devops_blueprints.constructs.observability.eks import NodeGroupOptions as NodeGroupOptions
+from devops_blueprints.constructs.observability.eks import ObservedEksCluster as ObservedEksCluster
+from devops_blueprints.constructs.observability.eks import PrometheusScaling as PrometheusScaling
 from devops_blueprints.constructs.observability.investigations import InvestigationGroup as InvestigationGroup
 from devops_blueprints.constructs.observability.lambda_error_queries import LambdaErrorQueries as LambdaErrorQueries
 from devops_blueprints.constructs.observability.observed_function import ObservedFunction as ObservedFunction

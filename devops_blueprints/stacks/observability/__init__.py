@@ -11,5 +11,6 @@ from devops_blueprints.stacks.observability.container_insights_ecs import (
     ContainerInsightsEcsStack as ContainerInsightsEcsStack,
 )
 from devops_blueprints.stacks.observability.devops_guru import DevOpsGuruStack as DevOpsGuruStack
+from devops_blueprints.stacks.observability.eks import EksObservabilityStack as EksObservabilityStack
 from devops_blueprints.stacks.observability.serverless_sample import ServerlessSampleStack as ServerlessSampleStack
 from devops_blueprints.stacks.observability.static_site import StaticSiteStack as StaticSiteStack
