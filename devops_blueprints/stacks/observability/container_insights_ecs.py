@@ -11,6 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from devops_blueprints.constructs.key_policies import logs_key
+from devops_blueprints.constructs.networking import flow_logged_vpc
 
 MAX_LEAK_MB_PER_MINUTE = 100
 #: The container's program: allocate (and touch) ``argv[1]`` MiB every minute and never free it, so the
@@ -52,30 +53,7 @@ class ContainerInsightsEcsStack(cdk.Stack):
         if not 0 <= desired_count <= 10:
             raise ValueError(f"desired_count must be from 0 to 10, got {desired_count}")
         self.key = logs_key(self, removal_policy=cdk.RemovalPolicy.DESTROY)
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            max_azs=2,
-            nat_gateways=1,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
-                ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22),
-            ],
-            flow_logs={
-                "All": ec2.FlowLogOptions(
-                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-                        logs.LogGroup(
-                            self,
-                            "FlowLogs",
-                            retention=logs.RetentionDays.ONE_MONTH,
-                            encryption_key=self.key,
-                            removal_policy=cdk.RemovalPolicy.DESTROY,
-                        )
-                    ),
-                    traffic_type=ec2.FlowLogTrafficType.ALL,
-                )
-            },
-        )
+        self.vpc = flow_logged_vpc(self, key=self.key, removal_policy=cdk.RemovalPolicy.DESTROY, private_cidr_mask=22)
         self.cluster = ecs.Cluster(self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENHANCED)
         self.task_definition = ecs.FargateTaskDefinition(self, "Task", cpu=256, memory_limit_mib=512)
         self.log_group = logs.LogGroup(

@@ -41,6 +41,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IValidation
 
 from devops_blueprints.constructs.key_policies import allow_logs_service
+from devops_blueprints.constructs.networking import flow_logged_vpc
 from devops_blueprints.constructs.observability.eks.capacity import INSTANCE_SIZES, Demand, check_capacity
 from devops_blueprints.constructs.observability.eks.schema import validate_manifests
 from devops_blueprints.constructs.observability.eks.versions import (
@@ -387,30 +388,7 @@ class ObservedEksCluster(Construct):
     # -- private -----------------------------------------------------------------------------------------
 
     def _new_vpc(self, removal_policy: cdk.RemovalPolicy) -> ec2.Vpc:
-        return ec2.Vpc(
-            self,
-            "Vpc",
-            max_azs=2,
-            nat_gateways=1,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
-                ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20),
-            ],
-            flow_logs={
-                "All": ec2.FlowLogOptions(
-                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-                        logs.LogGroup(
-                            self,
-                            "FlowLogs",
-                            retention=logs.RetentionDays.ONE_MONTH,
-                            encryption_key=self.secrets_key,
-                            removal_policy=removal_policy,
-                        )
-                    ),
-                    traffic_type=ec2.FlowLogTrafficType.ALL,
-                )
-            },
-        )
+        return flow_logged_vpc(self, key=self.secrets_key, removal_policy=removal_policy, private_cidr_mask=20)
 
     def _acknowledge(self) -> None:
         """cdk-nag findings on what aws-cdk-lib's EKS constructs create, each for its reason."""
