@@ -144,39 +144,48 @@ class EksObservabilityStack(cdk.Stack):
 
     def _pod_alarms(self, namespace: str, pod: str) -> None:
         dimensions = {"ClusterName": self.cluster.cluster_name, "Namespace": namespace, "PodName": pod}
-        restarts = cloudwatch.Alarm(
-            self,
-            f"{pod}-Restarts",
-            alarm_name=f"{self.application_name}-{pod}-restarts",
-            alarm_description=f"Containers of {namespace}/{pod} restarted (e.g. OOM-killed) in the last 5 minutes",
-            metric=cloudwatch.Metric(
-                namespace=CONTAINER_INSIGHTS_NAMESPACE,
-                metric_name=RESTARTS_METRIC,
-                dimensions_map=dimensions,
-                statistic="Maximum",
-                period=cdk.Duration.minutes(5),
+        # (construct suffix, name suffix, description, metric, period in minutes, threshold, evaluation periods,
+        # datapoints to alarm, None: all of them)
+        kinds = (
+            (
+                "Restarts",
+                "restarts",
+                f"Containers of {namespace}/{pod} restarted (e.g. OOM-killed) in the last 5 minutes",
+                RESTARTS_METRIC,
+                5,
+                0,
+                1,
+                None,
             ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        memory = cloudwatch.Alarm(
-            self,
-            f"{pod}-MemoryOverLimit",
-            alarm_name=f"{self.application_name}-{pod}-memory-over-limit",
-            alarm_description=f"Pods of {namespace}/{pod} use over {MEMORY_ALARM_PERCENT} % of their memory limit",
-            metric=cloudwatch.Metric(
-                namespace=CONTAINER_INSIGHTS_NAMESPACE,
-                metric_name=MEMORY_OVER_LIMIT_METRIC,
-                dimensions_map=dimensions,
-                statistic="Maximum",
-                period=cdk.Duration.minutes(1),
+            (
+                "MemoryOverLimit",
+                "memory-over-limit",
+                f"Pods of {namespace}/{pod} use over {MEMORY_ALARM_PERCENT} % of their memory limit",
+                MEMORY_OVER_LIMIT_METRIC,
+                1,
+                MEMORY_ALARM_PERCENT,
+                3,
+                2,
             ),
-            threshold=MEMORY_ALARM_PERCENT,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.alarms.extend([restarts, memory])
+        for suffix, name, description, metric_name, minutes, threshold, periods, datapoints in kinds:
+            self.alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    f"{pod}-{suffix}",
+                    alarm_name=f"{self.application_name}-{pod}-{name}",
+                    alarm_description=description,
+                    metric=cloudwatch.Metric(
+                        namespace=CONTAINER_INSIGHTS_NAMESPACE,
+                        metric_name=metric_name,
+                        dimensions_map=dimensions,
+                        statistic="Maximum",
+                        period=cdk.Duration.minutes(minutes),
+                    ),
+                    threshold=threshold,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    evaluation_periods=periods,
+                    datapoints_to_alarm=datapoints,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
