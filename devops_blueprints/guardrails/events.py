@@ -31,7 +31,6 @@ import functools
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib import resources as package_files
 from typing import Any
 
 import msgspec
@@ -117,33 +116,20 @@ class _Service(msgspec.Struct):
 def action_index() -> ActionIndex:
     """:class:`ActionIndex` read straight from the bundled IAM definitions with msgspec, decoding only the
     privileges' names, documentation links and resource types: several times faster than building the whole
-    :func:`iamdb.database` (which every replay worker process would otherwise do first). Built by the same rules;
-    ``tests/guardrails/test_replay.py`` checks it equals ``ActionIndex.of(database())``."""
-    try:
-        data = package_files.files(iamdb._DATA_PACKAGE).joinpath(iamdb._DATA_PATH).read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - install problem
-        raise iamdb.IamDatabaseError(f"IAM definitions not found: install {iamdb._DATA_PACKAGE}") from exc
+    :func:`iamdb.database` (which every replay worker process would otherwise do first). Built by the same rules
+    (:class:`iamdb.ActionIndexes`); ``tests/guardrails/test_replay.py`` checks it equals ``ActionIndex.of(database())``."""
     decode_service = msgspec.json.Decoder(_Service).decode
     services: set[str] = set()
-    names: dict[str, str] = {}
-    operations: dict[str, list[str]] = {}
-    resource_level: set[str] = set()
-    for raw in msgspec.json.decode(data, type=dict[str, msgspec.Raw]).values():
+    indexes = iamdb.ActionIndexes()
+    for raw in msgspec.json.decode(iamdb.definitions(), type=dict[str, msgspec.Raw]).values():
         if bytes(memoryview(raw)[:1]) != b"{":  # the file's metadata entries
             continue
         service = decode_service(raw)
         prefix = service.prefix.lower()
         services.add(prefix)
         for name, privilege in service.privileges.items():
-            lowered = f"{prefix}:{name.lower()}"
-            names[lowered] = f"{prefix}:{name}"
-            if any(privilege.resource_types):
-                resource_level.add(lowered)
-            link = iamdb._API_LINK.search(privilege.api_documentation_link or "")
-            if link:
-                operations.setdefault(f"{prefix}:{link.group(1).lower()}", []).append(f"{prefix}:{name}")
-    api = {operation: tuple(sorted(set(actions))) for operation, actions in operations.items()}
-    return ActionIndex(frozenset(services), names, api, frozenset(resource_level))
+            indexes.add(prefix, name, privilege.api_documentation_link, any(privilege.resource_types))
+    return ActionIndex(frozenset(services), indexes.names, indexes.api_operations(), frozenset(indexes.resource_level))
 
 
 class ActionMap:

