@@ -215,9 +215,11 @@ def summarize(
     items = log_files(locations, s3_client=options.get("s3_client"))
     if jobs > 1:  # no worker is worth starting for one file: look ahead for a second one
         ahead: list[LogSource | FileProblem] = []
+        sources = 0
         for item in items:
             ahead.append(item)
-            if sum(isinstance(i, LogSource) for i in ahead) > 1:
+            sources += isinstance(item, LogSource)
+            if sources > 1:
                 break
         else:
             jobs = 1
