@@ -32,6 +32,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
+from devops_blueprints.constructs._regions import region_rule
 from devops_blueprints.constructs.app_boundary import DEFAULT_TAG_KEY, validate_tag_key, validate_tag_values
 from devops_blueprints.constructs.observability._service_role import service_role
 
@@ -269,16 +270,9 @@ class DevOpsAgentSpace(Construct):
             "the stack's region is not known at synth; AWS DevOps Agent exists only in "
             f"{', '.join(sorted(DEVOPS_AGENT_REGIONS))}: a template rule refuses a deployment elsewhere",
         )
-        cdk.CfnRule(
+        region_rule(
             self,
             "RegionRule",
-            assertions=[
-                cdk.CfnRuleAssertion(
-                    assert_=cdk.Fn.condition_contains(sorted(DEVOPS_AGENT_REGIONS), cdk.Aws.REGION),
-                    assert_description=(
-                        "AWS DevOps Agent is not available in this region; deploy to one of "
-                        f"{', '.join(sorted(DEVOPS_AGENT_REGIONS))}"
-                    ),
-                )
-            ],
+            DEVOPS_AGENT_REGIONS,
+            f"AWS DevOps Agent is not available in this region; deploy to one of {', '.join(sorted(DEVOPS_AGENT_REGIONS))}",
         )

@@ -27,6 +27,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from devops_blueprints.constructs._regions import region_rule
 from devops_blueprints.constructs.observability.eks.capacity import Demand, parse_cpu, parse_memory
 from devops_blueprints.constructs.observability.eks.cluster import ObservedEksCluster, pod_identity_role
 from devops_blueprints.constructs.observability.eks.schema import validate_helm_values
@@ -204,20 +205,15 @@ class PrometheusScaling(Construct):
         check_amp_region(stack.region)
         config = scrape_configuration(interval_seconds=scrape_interval_seconds)
         self.eks = cluster
-        if cdk.Token.is_unresolved(stack.region):
-            # The stack is environment-agnostic: the region is known at deploy time, so a rule refuses the
-            # regions without AMP before any resource is created.
-            cdk.CfnRule(
-                self,
-                "AmpRegion",
-                assertions=[
-                    cdk.CfnRuleAssertion(
-                        assert_=cdk.Fn.condition_contains(sorted(amp_regions()), cdk.Aws.REGION),
-                        assert_description="Amazon Managed Service for Prometheus is not available in this Region "
-                        "(https://docs.aws.amazon.com/general/latest/gr/prometheus-service.html)",
-                    )
-                ],
-            )
+        # An environment-agnostic stack: the region is known at deploy time, so a rule refuses the regions without
+        # AMP before any resource is created.
+        region_rule(
+            self,
+            "AmpRegion",
+            amp_regions(),
+            "Amazon Managed Service for Prometheus is not available in this Region "
+            "(https://docs.aws.amazon.com/general/latest/gr/prometheus-service.html)",
+        )
         self.encryption_key: kms.IKey = encryption_key or kms.Key(
             self,
             "Key",
