@@ -13,9 +13,10 @@ def logs_key(
     description: str | None = None,
     *,
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    construct_id: str = "Key",
 ) -> kms.Key:
-    """A customer-managed key ``Key`` under ``scope``, rotated yearly, that CloudWatch Logs may also use."""
-    key = kms.Key(scope, "Key", description=description, enable_key_rotation=True, removal_policy=removal_policy)
+    """A customer-managed key ``construct_id`` under ``scope``, rotated yearly, that CloudWatch Logs may also use."""
+    key = kms.Key(scope, construct_id, description=description, enable_key_rotation=True, removal_policy=removal_policy)
     allow_logs_service(key)
     return key
 

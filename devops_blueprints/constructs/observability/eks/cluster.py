@@ -40,7 +40,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IValidation
 
-from devops_blueprints.constructs.key_policies import allow_logs_service
+from devops_blueprints.constructs.key_policies import allow_logs_service, logs_key
 from devops_blueprints.constructs.networking import flow_logged_vpc
 from devops_blueprints.constructs.observability.eks.capacity import INSTANCE_SIZES, Demand, check_capacity
 from devops_blueprints.constructs.observability.eks.schema import validate_manifests
@@ -232,14 +232,16 @@ class ObservedEksCluster(Construct):
         self.kubernetes_version = kubernetes_version
         self._demands: list[Demand] = []
 
-        self.secrets_key: kms.IKey = secrets_key or kms.Key(
-            self,
-            "SecretsKey",
-            description=f"Encrypts the Kubernetes secrets and control-plane logs of EKS cluster {name}",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
-        )
-        allow_logs_service(self.secrets_key)
+        if secrets_key is None:
+            secrets_key = logs_key(
+                self,
+                f"Encrypts the Kubernetes secrets and control-plane logs of EKS cluster {name}",
+                removal_policy=removal_policy,
+                construct_id="SecretsKey",
+            )
+        else:
+            allow_logs_service(secrets_key)
+        self.secrets_key: kms.IKey = secrets_key
         self.vpc: ec2.IVpc = vpc or self._new_vpc(removal_policy)
         # EKS writes control-plane logs to /aws/eks/<name>/cluster and uses that group when it exists
         # (https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html): creating it first gives it
