@@ -26,6 +26,7 @@ import math
 import re
 from typing import Any
 
+from devops_blueprints.constructs.observability.eks.names import is_label, is_rfc1035_label, is_token
 from devops_blueprints.constructs.observability.eks.promql import check_promql
 
 STRESS_IMAGE = "docker.io/polinux/stress:1.0.4"
@@ -46,10 +47,7 @@ SCALED_TARGET_THRESHOLD = 1.0
 
 PART_OF = "devops-blueprints"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
-_UNRESOLVED = "${Token["
 _MEMORY = re.compile(r"^(?P<amount>[1-9][0-9]*)(?P<unit>Mi|Gi)$")
 
 
@@ -178,12 +176,12 @@ def keda_scaling(
     _name("namespace", namespace)
     _name("deployment", deployment)
     _server_address(server_address)
-    if not _unresolved(query):
+    if not is_token(query):
         check_promql(query)
     _threshold("threshold", threshold)
     if activation_threshold is not None:
         _threshold("activation_threshold", activation_threshold, allow_zero=True)
-    if not _unresolved(region) and not (isinstance(region, str) and _REGION.match(region)):
+    if not is_token(region) and not (isinstance(region, str) and _REGION.match(region)):
         raise ValueError(f'region must be an AWS region name such as "us-east-1", got {region!r}')
     _integer("min_replicas", min_replicas, minimum=0)
     _integer("max_replicas", max_replicas, minimum=1)
@@ -309,17 +307,13 @@ def _container_security() -> dict[str, Any]:
     return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
 
 
-def _unresolved(value: object) -> bool:
-    return isinstance(value, str) and _UNRESOLVED in value
-
-
 def _name(field: str, value: object, *, service: bool = False) -> None:
-    pattern, rule = (
-        (_DNS_1035_LABEL, "an RFC 1035 label: lower-case letters, digits and '-', starting with a letter")
+    valid, rule = (
+        (is_rfc1035_label, "an RFC 1035 label: lower-case letters, digits and '-', starting with a letter")
         if service
-        else (_DNS_LABEL, "an RFC 1123 label: lower-case letters, digits and '-', starting with a letter or digit")
+        else (is_label, "an RFC 1123 label: lower-case letters, digits and '-', starting with a letter or digit")
     )
-    if not isinstance(value, str) or len(value) > 63 or not pattern.match(value):
+    if not valid(value):
         raise ValueError(f"{field} must be {rule}, ending with a letter or digit, at most 63 characters; got {value!r}")
 
 
@@ -371,7 +365,7 @@ def _server_address(value: object) -> None:
             f"server_address must not end with '/': KEDA appends /api/v1/query to it, got {value!r} "
             "(use https://aps-workspaces.<region>.amazonaws.com/workspaces/<workspace id>)"
         )
-    if _unresolved(value):
+    if is_token(value):
         return  # built from CDK tokens (region, workspace id): checked where it is resolved
     if not value.startswith("https://"):
         raise ValueError(f"server_address must be an https:// URL (AMP's query endpoint), got {value!r}")

@@ -37,13 +37,10 @@ from devops_blueprints.constructs.observability.eks.keda_schema import (
     KEDA_GROUP,
     KEDA_SCHEMAS,
 )
+from devops_blueprints.constructs.observability.eks.names import is_label, is_rfc1035_label, is_subdomain, is_token
 from devops_blueprints.constructs.observability.eks.promql import check_promql
 from devops_blueprints.constructs.observability.eks.versions import SCHEMA_PACKAGE, schema_versions
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_UNRESOLVED_MARK = "${Token["
-_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # Kinds whose names are DNS labels (RFC 1123, at most 63 characters: Namespace; Deployment, whose name becomes
 # part of its Pods' host names, "for best compatibility"); Service names are RFC 1035 labels (start with a
 # letter); other kinds' names are DNS subdomains (253).
@@ -135,7 +132,7 @@ def validate_helm_values(
         _check_quantities(plain, where, f"$.{path}", resources=definition.endswith("ResourceRequirements"))
     for path in name_paths:
         found, value = _lookup(values, path)
-        if found and not _is_token(value) and not (isinstance(value, str) and _valid_subdomain(value)):
+        if found and not is_token(value) and not is_subdomain(value):
             raise ManifestError(f"{where}: $.{path}: {value!r} is not a valid Kubernetes name (RFC 1123 subdomain)")
 
 
@@ -217,41 +214,29 @@ def _reason(error: jsonschema.ValidationError) -> str:
     return message if len(message) <= 300 else message[:297] + "..."
 
 
-def _is_token(value: Any) -> bool:
-    return isinstance(value, str) and _UNRESOLVED_MARK in value
-
-
-def _valid_subdomain(value: str) -> bool:
-    return len(value) <= 253 and bool(_DNS_SUBDOMAIN.match(value))
-
-
 def _check_names(data: Mapping[str, Any], kind: str, label: str) -> None:
     metadata = data.get("metadata") or {}
     name = metadata.get("name")
     if name is None:
         raise ManifestError(f"{label}: $.metadata.name: required")
-    if not _is_token(name):
+    if not is_token(name):
         if kind == "Service":
-            if not (isinstance(name, str) and len(name) <= 63 and _DNS_1035_LABEL.match(name)):
+            if not is_rfc1035_label(name):
                 raise ManifestError(
                     f"{label}: $.metadata.name: {name!r} is not a valid Service name (RFC 1035 label: lower-case "
                     "letters, digits and '-', starting with a letter, ending with a letter or digit, at most 63 "
                     "characters)"
                 )
         elif kind in _LABEL_NAMED_KINDS:
-            if not (isinstance(name, str) and len(name) <= 63 and _DNS_LABEL.match(name)):
+            if not is_label(name):
                 raise ManifestError(
                     f"{label}: $.metadata.name: {name!r} is not a valid {kind} name (RFC 1123 label: lower-case "
                     "letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)"
                 )
-        elif not (isinstance(name, str) and _valid_subdomain(name)):
+        elif not is_subdomain(name):
             raise ManifestError(f"{label}: $.metadata.name: {name!r} is not a valid name (RFC 1123 subdomain)")
     namespace = metadata.get("namespace")
-    if (
-        namespace is not None
-        and not _is_token(namespace)
-        and not (isinstance(namespace, str) and len(namespace) <= 63 and _DNS_LABEL.match(namespace))
-    ):
+    if namespace is not None and not is_token(namespace) and not is_label(namespace):
         raise ManifestError(f"{label}: $.metadata.namespace: {namespace!r} is not a valid namespace (RFC 1123 label)")
 
 
@@ -275,7 +260,7 @@ def _check_quantities(data: Any, label: str, root: str, *, resources: bool = Fal
             if not isinstance(amounts, dict):
                 continue
             for resource, amount in amounts.items():
-                if _is_token(amount) or (isinstance(amount, (int, float)) and not isinstance(amount, bool)):
+                if is_token(amount) or (isinstance(amount, (int, float)) and not isinstance(amount, bool)):
                     continue
                 if not (isinstance(amount, str) and QUANTITY.match(amount)):
                     raise ManifestError(
@@ -335,14 +320,14 @@ def _check_prometheus_trigger(metadata: Mapping[str, str], label: str, root: str
             raise ManifestError(f"{label}: {root}: the prometheus trigger needs {key!r}")
     for key in ("threshold", "activationThreshold"):
         value = metadata.get(key)
-        if value is not None and not _is_token(value) and not _FLOAT.match(value):
+        if value is not None and not is_token(value) and not _FLOAT.match(value):
             raise ManifestError(f"{label}: {root}.{key}: {value!r} is not a number")
     for key in ("ignoreNullValues", "unsafeSsl"):
         value = metadata.get(key)
-        if value is not None and not _is_token(value) and value not in _BOOLEAN:
+        if value is not None and not is_token(value) and value not in _BOOLEAN:
             raise ManifestError(f'{label}: {root}.{key}: {value!r} is not a boolean ("true" or "false")')
     query = metadata.get("query")
-    if query is not None and not _is_token(query):
+    if query is not None and not is_token(query):
         try:
             check_promql(query)
         except ValueError as error:
