@@ -463,17 +463,15 @@ def run() -> dict[str, Any]:
                         )
                 results.update({key: max(values) for key, values in samples.items() if not key.endswith("_cpu")})
                 for name in embedders:
-                    # The CPU time of the round whose (a) counts, so (a) and its CPU time come from one measurement.
-                    rates = samples[f"{data.prefix}_{name}_a"]
-                    inference_cpu = samples[f"{data.prefix}_{name}_inference_cpu"][rates.index(max(rates))]
-                    simple, bound, busy = _bound(inference_cpu, cost.preprocess, max(rates), cpus)
-                    local_rates = samples[f"{data.prefix}_{name}_b"]
-                    b_cpu = samples[f"{data.prefix}_{name}_b_cpu"][local_rates.index(max(local_rates))]
-                    results[f"{data.prefix}_{name}_b_cpu"] = b_cpu
-                    results[f"{data.prefix}_{name}_inference_cpu"] = inference_cpu
-                    results[f"{data.prefix}_{name}_bound_simple"] = simple
-                    results[f"{data.prefix}_{name}_bound"] = bound
-                    results[f"{data.prefix}_{name}_a_busy"] = busy
+                    prefix = f"{data.prefix}_{name}"
+                    inference_cpu = _of_best_round(samples, f"{prefix}_a", f"{prefix}_inference_cpu")
+                    simple, bound, busy = _bound(inference_cpu, cost.preprocess, max(samples[f"{prefix}_a"]), cpus)
+                    b_cpu = _of_best_round(samples, f"{prefix}_b", f"{prefix}_b_cpu")
+                    results[f"{prefix}_b_cpu"] = b_cpu
+                    results[f"{prefix}_inference_cpu"] = inference_cpu
+                    results[f"{prefix}_bound_simple"] = simple
+                    results[f"{prefix}_bound"] = bound
+                    results[f"{prefix}_a_busy"] = busy
                 for key, value in _rss(data, models["fp32"], services).items():
                     results[f"{data.prefix}_fp32_{key}"] = value
                 for name, path in models.items():
@@ -493,6 +491,13 @@ def run() -> dict[str, Any]:
     results["seconds"] = time.perf_counter() - started
     _report(results, [s.prefix for s in sets], list(models))
     return results
+
+
+def _of_best_round(samples: dict[str, list[float]], rate: str, cpu: str) -> float:
+    """The CPU time per image of the round whose ``rate`` counts (the best), so a rate and its CPU time come
+    from one measurement."""
+    rates = samples[rate]
+    return samples[cpu][rates.index(max(rates))]
 
 
 def _bound_line(results: dict[str, Any], size: str, name: str) -> str:
